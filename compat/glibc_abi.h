@@ -1,0 +1,118 @@
+/*
+ * compat/glibc_abi.h: what gpm knows about the host C library's private ABI.
+ *
+ * gpm gives every G a thread control block (TCB) that glibc's own code
+ * accepts as a thread (DESIGN.md section 5, notes/tls-glibc-2.36.md). That
+ * needs a handful of offsets inside glibc's `struct pthread`, the mangling of
+ * saved stack pointers in a jmp_buf, and a few GLIBC_PRIVATE entry points.
+ * They live here and nowhere else. Every offset is checked at start-up
+ * against the running thread and against libc's own `_thread_db_*`
+ * descriptors (compat/abi_check.c); on any mismatch gpm runs the program on
+ * native threads instead of guessing.
+ *
+ * Verified for: glibc 2.36 (Debian 12), x86_64. Another glibc version gets
+ * its own block below once its layout has been read with
+ * `gdb -batch -ex 'ptype /o struct pthread' libc.so.6` and checked by
+ * tests/preload/tcb_layout.
+ *
+ * This header includes nothing of core or shim.
+ */
+#ifndef GPM_COMPAT_GLIBC_ABI_H
+#define GPM_COMPAT_GLIBC_ABI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if !defined(__x86_64__)
+#error "gpm: only x86_64 is described in compat/glibc_abi.h so far"
+#endif
+
+/* glibc 2.36, x86_64: offsets inside struct pthread (decimal bytes). */
+#define GLIBC_ABI_VERSION_STRING "2.36"
+
+/* tcbhead_t, at the start of struct pthread; %fs points here. */
+#define TCB_OFF_TCB            0x00 /* void *tcb: the thread pointer itself */
+#define TCB_OFF_DTV            0x08 /* dtv_t *dtv */
+#define TCB_OFF_SELF           0x10 /* struct pthread *self: THREAD_SELF */
+#define TCB_OFF_MULTIPLE_THREADS 0x18 /* int: x86 catomic_* take the lock prefix when set */
+#define TCB_OFF_STACK_GUARD    0x28 /* -fstack-protector canary */
+#define TCB_OFF_POINTER_GUARD  0x30 /* PTR_MANGLE key */
+#define TCB_OFF_FEATURE_1      0x48 /* CET bits */
+
+/* struct pthread proper. */
+#define TCB_OFF_LIST           704  /* list_t list: self-linked, or fork's reclaim_stacks crashes */
+#define TCB_OFF_TID            720  /* pid_t tid: owner id of every glibc recursive lock */
+#define TCB_OFF_ROBUST_PREV    728  /* void *robust_prev */
+#define TCB_OFF_ROBUST_LIST    736  /* robust_list_head.list: self-linked when empty */
+#define TCB_OFF_ROBUST_FUTEX_OFFSET 744
+#define TCB_OFF_CLEANUP        760  /* old-style _pthread_cleanup_buffer chain */
+#define TCB_OFF_CLEANUP_JMP_BUF 768 /* pthread_cleanup_push buffers (__pthread_register_cancel) */
+#define TCB_OFF_CANCELHANDLING 776
+#define TCB_OFF_SPECIFIC_1STBLOCK 784
+#define TCB_OFF_SPECIFIC       1296 /* specific[0] must point at specific_1stblock */
+#define TCB_OFF_USER_STACK     1554 /* bool: glibc never caches or frees the block */
+#define TCB_OFF_STACKBLOCK     1680 /* void *stackblock: __libc_alloca_cutoff, fork */
+#define TCB_OFF_STACKBLOCK_SIZE 1688
+#define TCB_OFF_GUARDSIZE      1696
+#define TCB_OFF_REPORTED_GUARDSIZE 1704
+#define TCB_OFF_RES            1720 /* struct __res_state res: __resp points here */
+#define TCB_OFF_TLS_STATE_STRSIGNAL 2304 /* char *, malloc'ed by strsignal() */
+#define TCB_OFF_TLS_STATE_STRERROR  2312 /* char *, malloc'ed by strerror_l() */
+#define TCB_OFF_RSEQ_CPU_ID    2340 /* rseq_area.cpu_id: -2 sends sched_getcpu to the vDSO */
+#define TCB_SIZE               2368 /* sizeof (struct pthread) == TLS_TCB_SIZE */
+
+/* rseq_area.cpu_id value meaning "registration failed". */
+#define GLIBC_RSEQ_CPU_ID_REGISTRATION_FAILED ((uint32_t)-2)
+/* __rseq_offset: thread pointer to rseq_area. */
+#define GLIBC_RSEQ_OFFSET      2336
+
+/* The real tids the kernel hands out stay below pid_max <= 2^22. gpm's fake
+   tids for Gs live in [GPM_FAKE_TID_BASE, GPM_FAKE_TID_LIMIT), below
+   FUTEX_TID_MASK (0x3fffffff) so that glibc's futex-based locks accept them. */
+#define GPM_FAKE_TID_BASE      0x20000000
+#define GPM_FAKE_TID_LIMIT     0x3fffffff
+
+/* jmp_buf: index of the saved stack pointer, and glibc's PTR_MANGLE on
+   x86_64: xor with %fs:0x30, then rotate left by 17 bits. */
+#define GLIBC_JB_RSP           6
+#define GLIBC_PTR_MANGLE_ROTATE 17
+
+static inline uintptr_t glibc_ptr_demangle(uintptr_t v, uintptr_t pointer_guard)
+{
+    v = (v >> GLIBC_PTR_MANGLE_ROTATE) | (v << (64 - GLIBC_PTR_MANGLE_ROTATE));
+    return v ^ pointer_guard;
+}
+
+/* pthread_unwind_buf as nptl/descr.h defines it; pthread.h's public
+   __pthread_unwind_buf_t has the same size and reserves __pad[4] for priv. */
+struct glibc_unwind_buf {
+    struct {
+        long jmp_buf[8];
+        int mask_was_saved;
+    } cancel_jmp_buf[1];
+    union {
+        void *pad[4];
+        struct {
+            struct glibc_unwind_buf *prev;
+            void *cleanup; /* struct _pthread_cleanup_buffer * */
+            int canceltype;
+        } data;
+    } priv;
+};
+
+/* The old-style cleanup buffer (_pthread_cleanup_push). */
+struct glibc_cleanup_buffer {
+    void (*routine)(void *);
+    void *arg;
+    int canceltype;
+    struct glibc_cleanup_buffer *prev;
+};
+
+/* Raw field access on a TCB. */
+#define TCB_FIELD(tcb, off, type) (*(type *)((char *)(tcb) + (off)))
+
+/* Entry points gpm needs that glibc exports only as GLIBC_PRIVATE. Looked
+   up with dlvsym at start-up; a missing one disables per-G TLS. */
+#define GLIBC_PRIVATE_VERSION "GLIBC_PRIVATE"
+
+#endif

@@ -1,0 +1,15 @@
+/*
+ * src/core/alloc.h: memory for runtime structures that live forever (Ms,
+ * Ps, G structs of foreign threads): Go's persistentalloc. Never freed.
+ * Usable on g0: no malloc, no thread-local state. Throws when out of memory.
+ */
+#ifndef GPM_CORE_ALLOC_H
+#define GPM_CORE_ALLOC_H
+
+#include <stddef.h>
+
+/* Returns zeroed memory of size bytes aligned to align (a power of two
+   up to the page size). */
+void *gpm_persistentalloc(size_t size, size_t align);
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * src/core/env.h: configuration from GPM_* environment variables, read once
+ * at start-up with secure_getenv (README.md has the table). A malformed
+ * value is reported on stderr and the default kept.
+ */
+#ifndef GPM_CORE_ENV_H
+#define GPM_CORE_ENV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct gpm_configt {
+    int32_t maxprocs;     /* GPM_MAXPROCS, default gpm_default_maxprocs() */
+    size_t stacksize;     /* GPM_STACK_SIZE, 0: glibc's default for new threads */
+    int stackguard;       /* GPM_STACK_GUARD: 0 no guard page, 1 glibc's default */
+    bool disable;         /* GPM_DISABLE=1: pass every call to libc */
+    int32_t schedtrace;   /* GPM_DEBUG=schedtrace=MS */
+    bool scheddetail;     /* GPM_DEBUG=scheddetail=1 */
+    bool nowrfsbase;      /* GPM_DEBUG=nowrfsbase=1: write %fs with arch_prctl */
+};
+
+extern struct gpm_configt gpm_config;
+
+/* Reads the environment. Runs once, before anything else of gpm. */
+void gpm_readconfig(void);
+
+/* CPUs in the affinity mask, capped by the cgroup v2 cpu.max quota of the
+   process's cgroup and its ancestors. At least 1. */
+int32_t gpm_default_maxprocs(void);
+
+/* Reads up to size-1 bytes of a file into buf with raw system calls (no
+   errno, no interposed read). Returns the length, or -1. */
+long gpm_readfile(const char *path, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * src/core/foreign.c: adopting foreign kernel threads.
+ *
+ * A foreign thread keeps its own glibc TCB and stack; it gets a G struct
+ * (kind G_KIND_FOREIGN) so that what gpm keeps per thread (thread-specific
+ * data, its name) has a home, and gpm_tls_g in its own TLS points at it.
+ * The G is ended when the thread exits: glibc runs the destructor of a
+ * native key gpm sets on the thread, and that runs the G's pthread_key
+ * destructors as the thread's own exit would have.
+ *
+ * A foreign thread holds no P and is not on any run queue: it is always
+ * "running" on its own kernel thread.
+ */
+#define _GNU_SOURCE
+#include "foreign.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../compat/glibc_abi.h"
+#include "../../compat/libc_real.h"
+#include "glife.h"
+#include "gstack.h"
+#include "sys.h"
+#include "tsd.h"
+
+static pthread_key_t foreign_key;
+
+static void foreign_exit(void *arg)
+{
+    struct gpm_g *gp = arg;
+    gpm_tsd_runall(gp);
+    gpm_allgs_remove(gp);
+    gp->magic = 0;
+    gpm_tls_g = NULL;
+    free(gp);
+}
+
+int gpm_foreign_init(void)
+{
+    return gpm_real.pthread_key_create(&foreign_key, foreign_exit);
+}
+
+struct gpm_g *gpm_getg_adopt(void)
+{
+    struct gpm_g *gp = gpm_getg();
+    if (gp != NULL)
+        return gp;
+    if (posix_memalign((void **)&gp, 64, sizeof *gp) != 0)
+        return NULL;
+    memset(gp, 0, sizeof *gp);
+    gp->magic = GPM_G_MAGIC;
+    gp->kind = G_KIND_FOREIGN;
+    gp->tcb = gpm_rdtp();
+    gp->tid = (uint32_t)TCB_FIELD(gp->tcb, TCB_OFF_TID, int);
+    gp->goid = atomic_fetch_add(&gpm_sched.goidgen, 1) + 1;
+    atomic_store(&gp->atomicstatus, G_RUNNING);
+    memcpy(gp->name, gpm_initial_name, sizeof gp->name);
+    gpm_real.pthread_setspecific(foreign_key, gp);
+    gpm_tls_g = gp;
+    gpm_allgs_add(gp);
+    return gp;
+}

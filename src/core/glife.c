@@ -1,0 +1,379 @@
+/*
+ * src/core/glife.c: creation, exit, join and detach of Gs.
+ *
+ * Joining
+ * -------
+ * A G's joinword says who will collect it. It is one atomic word so that
+ * "I am the joiner" and "here is who to wake" are published together:
+ *
+ *   JOIN_JOINABLE  running; nobody waits.
+ *   JOIN_DETACHED  running; nobody will wait.
+ *   a G pointer    running; that G is parked in pthread_join waiting.
+ *   JOIN_EXITED    finished; the result waits for a join or a detach.
+ *   JOIN_FREED     collected: the block went back to the pool (or, for G1,
+ *                  nothing to free); a later join or detach gets ESRCH.
+ *
+ * Transitions, and who makes them:
+ *
+ *   JOINABLE -> joiner ptr   the joiner, in park's unlockf, i.e. after it is
+ *                            off its M, so the exiting G can always ready it
+ *   JOINABLE -> DETACHED     pthread_detach
+ *   JOINABLE -> EXITED       the exiting G (goexit0)
+ *   joiner ptr -> EXITED     the exiting G, which then readies the joiner
+ *   DETACHED -> FREED        the exiting G, which frees its own block
+ *   EXITED -> FREED          pthread_join (taking the result) or detach
+ *
+ * pthread_detach while someone waits in pthread_join leaves the word alone
+ * and returns 0, as glibc does. Two joiners of one G: the second sees a
+ * joiner pointer, or loses the CAS in its unlockf, and gets EINVAL.
+ *
+ * Exit order
+ * ----------
+ * On the G's own stack and TLS, as glibc's start_thread: C++ thread_local
+ * destructors (__call_tls_dtors), then pthread_key destructors, then the
+ * locale, the resolver state and the tls_state buffers. G1 (main calling
+ * pthread_exit) runs only the key destructors, as glibc's main does; its
+ * thread_local destructors run at exit. Then the thread count drops; the
+ * last thread to finish calls exit(0). Then the G switches away for the
+ * last time, and goexit0 marks it dead on the next context.
+ */
+#define _GNU_SOURCE
+#include "glife.h"
+
+#include <errno.h>
+#include <locale.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unwind.h>
+
+#include "../../compat/glibc_abi.h"
+#include "../../compat/libc_real.h"
+#include "ctx.h"
+#include "tsd.h"
+#include "valgrind.h"
+
+#define JOIN_STATE_MAX JOIN_FREED
+
+/* A cleanup buffer holds only the part of a jmp_buf that _setjmp and
+   longjmp use without a saved signal mask (glibc relies on the same): gcc
+   cannot know that and warns about the rest. */
+#pragma GCC diagnostic ignored "-Wstringop-overflow"
+
+char gpm_initial_name[16];
+
+static _Atomic bool sparestarted;
+
+static void goexit1(struct gpm_g *gp) __attribute__((noreturn));
+static void forced_unwind(struct gpm_g *gp, struct glibc_unwind_buf *buf) __attribute__((noreturn));
+
+/* ---- Creation ------------------------------------------------------------ */
+
+/* First code of every new G (gpm_ctx_trampoline calls it). */
+static void gmain(void *arg)
+{
+    struct gpm_g *gp = arg;
+    gpm_finishswitch(gp->m);
+    /* The ctype tables' TLS pointers (isalpha & co. crash without). */
+    gpm_real.__ctype_init();
+    /*
+     * The bottom cleanup buffer, as glibc's start_thread has: pthread_exit
+     * unwinds the stack to here (unwind_stop below), running the buffers
+     * pthread_cleanup_push registered on the way (glibc's own
+     * __pthread_register_cancel keeps them in this G's TCB).
+     */
+    struct glibc_unwind_buf ub;
+    memset(&ub.priv, 0, sizeof ub.priv);
+    if (_setjmp((struct __jmp_buf_tag *)(void *)ub.cancel_jmp_buf) == 0) {
+        TCB_FIELD(gp->tcb, TCB_OFF_CLEANUP_JMP_BUF, void *) = &ub;
+        if (gp->c11) {
+            /* thrd_create's start returns an int; glibc stores it the
+               same way, and thrd_join takes it back out. */
+            int (*start)(void *) = (int (*)(void *))(void *)gp->startfn;
+            gp->result = (void *)(uintptr_t)start(gp->startarg);
+        } else {
+            gp->result = gp->startfn(gp->startarg);
+        }
+    } else if (!gp->exiting) {
+        /* Unwound to here by glibc's own cancellation (pthread_cancel acted
+           on at a cancellation point), not by pthread_exit. */
+        gp->result = PTHREAD_CANCELED;
+    }
+    goexit1(gp);
+}
+
+int gpm_newproc(const struct gpm_gattr *a, void *(*fn)(void *), void *arg, pthread_t *th)
+{
+    struct gpm_g *self = gpm_getg();
+    cpu_set_t *cpuset = NULL;
+    if (a->cpuset != NULL) {
+        cpuset = malloc(a->cpusetsize);
+        if (cpuset == NULL)
+            return -EAGAIN;
+        memcpy(cpuset, a->cpuset, a->cpusetsize);
+    }
+    struct gpm_g *gp;
+    int err = gpm_gstackalloc(&a->geo, &gp);
+    if (err != 0) {
+        free(cpuset);
+        return err;
+    }
+    gp->startfn = fn;
+    gp->startarg = arg;
+    gp->c11 = a->c11;
+    gp->schedpolicy = a->schedpolicy;
+    gp->schedprio = a->schedprio;
+    gp->inheritsched = a->inheritsched;
+    gp->scope = a->scope;
+    gp->cpuset = cpuset;
+    gp->cpusetsize = a->cpusetsize;
+    if (a->sigmask != NULL) {
+        gp->sigmask = *a->sigmask;
+        gp->sigmask_set = true;
+    }
+    /* A new kernel thread inherits its creator's name; so does a G. */
+    if (self != NULL)
+        memcpy(gp->name, self->name[0] ? self->name : gpm_initial_name, sizeof gp->name);
+    if (a->detached)
+        atomic_store(&gp->joinword, JOIN_DETACHED);
+    void *top = a->geo.user_stack ? (char *)a->geo.user_stack + a->geo.user_stacksize : gp->stack_hi;
+    if (a->geo.user_stack != NULL)
+        gp->valgrind_stack_id = gpm_valgrind_stack_register(a->geo.user_stack, top);
+    gp->sched_sp = gpm_ctx_init(top, gmain, gp);
+
+    /* At least one kernel thread made by pthread_create must exist before a
+       second G runs (DESIGN.md section 5). */
+    if (!atomic_load_explicit(&sparestarted, memory_order_relaxed) && !atomic_exchange(&sparestarted, true))
+        gpm_startspare();
+
+    atomic_fetch_add(&gpm_sched.nthreads, 1);
+    *th = (pthread_t)gp->tcb;
+    gpm_runqput_new(gp);
+    return 0;
+}
+
+/* ---- Exit ----------------------------------------------------------------- */
+
+static void unwind_cleanup(_Unwind_Reason_Code reason, struct _Unwind_Exception *exc)
+{
+    (void)reason;
+    (void)exc;
+    /* A C++ catch (...) swallowed pthread_exit's unwinding: glibc aborts
+       here too. */
+    gpm_throw("FATAL: exception not rethrown (pthread_exit unwinding was caught)");
+}
+
+/* A frame is "left" once the unwinder is past it. Addresses are compared
+   after moving the top of the G's stack to the top of the address space,
+   as glibc does, so that stacks above the main stack compare right. */
+static bool frame_left(uintptr_t frame, uintptr_t other, uintptr_t adj)
+{
+    return frame - adj >= other - adj;
+}
+
+/*
+ * The stop function of pthread_exit's forced unwind, called for each frame
+ * (glibc's unwind_stop, against the G's TCB). stop_parameter is the cleanup
+ * buffer to reach next: when the unwinder is about to leave the frame that
+ * registered it, jump into it; pthread_cleanup_pop's code then runs the
+ * handler and calls __pthread_unwind_next, which unwinds on towards the
+ * buffer before it (gpm_unwind_next). The last buffer is gmain's, which
+ * finishes the G.
+ */
+static _Unwind_Reason_Code unwind_stop(int version, _Unwind_Action actions, _Unwind_Exception_Class exc_class,
+                                       struct _Unwind_Exception *exc_obj, struct _Unwind_Context *context,
+                                       void *stop_parameter)
+{
+    (void)version;
+    (void)exc_class;
+    (void)exc_obj;
+    struct glibc_unwind_buf *buf = stop_parameter;
+    struct gpm_g *gp = gpm_getg();
+    char *tcb = gp->tcb;
+    struct glibc_cleanup_buffer *curp = TCB_FIELD(tcb, TCB_OFF_CLEANUP, struct glibc_cleanup_buffer *);
+    uintptr_t adj = (uintptr_t)TCB_FIELD(tcb, TCB_OFF_STACKBLOCK, char *) + TCB_FIELD(tcb, TCB_OFF_STACKBLOCK_SIZE, size_t);
+    uintptr_t cfa = _Unwind_GetCFA(context);
+    bool do_longjump = (actions & _UA_END_OF_STACK) != 0;
+    if (!do_longjump && buf != NULL) {
+        uintptr_t sp = glibc_ptr_demangle((uintptr_t)buf->cancel_jmp_buf[0].jmp_buf[GLIBC_JB_RSP],
+                                          TCB_FIELD(tcb, TCB_OFF_POINTER_GUARD, uintptr_t));
+        do_longjump = !(cfa - adj < sp - adj);
+    }
+    /* Old-style handlers (_pthread_cleanup_push) in the frames being left. */
+    if (curp != NULL) {
+        struct glibc_cleanup_buffer *oldp = buf ? buf->priv.data.cleanup : NULL;
+        if (curp != oldp && (do_longjump || frame_left(cfa, (uintptr_t)curp, adj))) {
+            do {
+                struct glibc_cleanup_buffer *nextp = curp->prev;
+                curp->routine(curp->arg);
+                curp = nextp;
+            } while (curp != oldp && (do_longjump || frame_left(cfa, (uintptr_t)curp, adj)));
+            TCB_FIELD(tcb, TCB_OFF_CLEANUP, struct glibc_cleanup_buffer *) = curp;
+        }
+    }
+    if (do_longjump) {
+        /* G1's last buffer is glibc's, in __libc_start_call_main, which
+           would end the kernel thread: G1 finishes here instead, on this
+           stack (it never comes back). */
+        if (gp->kind == G_KIND_MAIN && (buf == NULL || buf->priv.data.prev == NULL))
+            goexit1(gp);
+        if (buf == NULL)
+            gpm_throw("pthread_exit: no cleanup buffer to unwind to");
+        longjmp((struct __jmp_buf_tag *)(void *)buf->cancel_jmp_buf, 1);
+    }
+    return _URC_NO_REASON;
+}
+
+/* Unwinds the calling G's stack towards buf. Never returns. */
+static void forced_unwind(struct gpm_g *gp, struct glibc_unwind_buf *buf)
+{
+    struct _Unwind_Exception *exc = (struct _Unwind_Exception *)(void *)gp->exc;
+    memset(exc, 0, sizeof *exc);
+    exc->exception_class = 0;
+    exc->exception_cleanup = unwind_cleanup;
+    _Unwind_ForcedUnwind(exc, unwind_stop, buf);
+    gpm_throw("pthread_exit: the unwinder returned");
+}
+
+void gpm_gexit(void *result)
+{
+    struct gpm_g *gp = gpm_getg();
+    gp->result = result;
+    gp->exiting = true;
+    forced_unwind(gp, TCB_FIELD(gp->tcb, TCB_OFF_CLEANUP_JMP_BUF, struct glibc_unwind_buf *));
+}
+
+void gpm_unwind_next(void *buf)
+{
+    struct gpm_g *gp = gpm_getg();
+    forced_unwind(gp, ((struct glibc_unwind_buf *)buf)->priv.data.prev);
+}
+
+/* On the G, with its own TLS: tear down thread-local state, then leave. */
+static void goexit1(struct gpm_g *gp)
+{
+    if (gp->kind != G_KIND_MAIN)
+        gpm_real.__call_tls_dtors();
+    gpm_tsd_runall(gp);
+    if (gp->kind != G_KIND_MAIN) {
+        uselocale(LC_GLOBAL_LOCALE);
+        gpm_tcb_release(gp->tcb);
+        free(gp->cpuset);
+        gp->cpuset = NULL;
+    }
+    if (atomic_fetch_sub(&gpm_sched.nthreads, 1) == 1)
+        exit(0); /* the last thread: the process ends, as under glibc */
+    gpm_goexit_switch(gp);
+}
+
+void gpm_goexit0(struct gpm_m *mp, struct gpm_g *gp)
+{
+    gpm_casgstatus(gp, G_RUNNING, G_DEAD);
+    gpm_allgs_remove(gp);
+    if (gp->valgrind_stack_id != 0 && gp->user_stack != NULL) {
+        gpm_valgrind_stack_deregister(gp->valgrind_stack_id);
+        gp->valgrind_stack_id = 0;
+    }
+    for (;;) {
+        uintptr_t w = atomic_load(&gp->joinword);
+        if (w == JOIN_JOINABLE) {
+            if (atomic_compare_exchange_strong(&gp->joinword, &w, JOIN_EXITED))
+                return;
+        } else if (w == JOIN_DETACHED) {
+            atomic_store(&gp->joinword, JOIN_FREED);
+            if (gp->kind == G_KIND_BLOCK)
+                gpm_gstackfree(mp, gp);
+            return;
+        } else if (w > JOIN_STATE_MAX) {
+            /* A joiner is parked (it published itself after parking). */
+            atomic_store(&gp->joinword, JOIN_EXITED);
+            gpm_ready_on(mp, (struct gpm_g *)w);
+            return;
+        } else {
+            gpm_throwf("goexit0: G%lu exits in join state %lu", (unsigned long)gp->goid, (unsigned long)w);
+        }
+    }
+}
+
+/* ---- Join and detach ------------------------------------------------------ */
+
+/* park's unlockf for pthread_join: publish the joiner, unless the target
+   finished meanwhile (or another joiner won). */
+static bool join_unlockf(struct gpm_g *self, void *arg)
+{
+    struct gpm_g *gp = arg;
+    uintptr_t w = JOIN_JOINABLE;
+    return atomic_compare_exchange_strong(&gp->joinword, &w, (uintptr_t)self);
+}
+
+/* Takes gp's result and frees it, if gp has exited and nobody else did. */
+static int collect(struct gpm_g *gp, void **result)
+{
+    uintptr_t w = JOIN_EXITED;
+    if (!atomic_compare_exchange_strong(&gp->joinword, &w, JOIN_FREED))
+        return w == JOIN_FREED ? ESRCH : EINVAL;
+    if (result != NULL)
+        *result = gp->result;
+    if (gp->kind == G_KIND_BLOCK) {
+        struct gpm_g *self = gpm_getg();
+        gpm_gstackfree(self ? self->m : NULL, gp);
+    }
+    return 0;
+}
+
+int gpm_join(struct gpm_g *gp, void **result, bool block)
+{
+    struct gpm_g *self = gpm_getg();
+    uintptr_t w = atomic_load(&gp->joinword);
+    if (w == JOIN_FREED)
+        return ESRCH;
+    if (w == JOIN_DETACHED)
+        return EINVAL;
+    if (gp == self)
+        return EDEADLK;
+    /* gp waits to join us: joining it would wait forever. */
+    if (self != NULL && atomic_load(&self->joinword) == (uintptr_t)gp)
+        return EDEADLK;
+    if (w > JOIN_STATE_MAX)
+        return EINVAL; /* someone else is joining it */
+    if (w == JOIN_JOINABLE) {
+        if (!block)
+            return EBUSY;
+        gpm_park(join_unlockf, gp, WAIT_JOIN);
+        /* Woken by gp's exit, or join_unlockf failed: gp exited first,
+           or another joiner or a detach got there first. */
+    }
+    return collect(gp, result);
+}
+
+int gpm_detach(struct gpm_g *gp)
+{
+    for (;;) {
+        uintptr_t w = atomic_load(&gp->joinword);
+        switch (w) {
+        case JOIN_JOINABLE:
+            if (atomic_compare_exchange_strong(&gp->joinword, &w, JOIN_DETACHED))
+                return 0;
+            continue;
+        case JOIN_DETACHED:
+            return EINVAL;
+        case JOIN_EXITED:
+            /* Finished and never joined: detaching frees it. */
+            return collect(gp, NULL) == ESRCH ? ESRCH : 0;
+        case JOIN_FREED:
+            return ESRCH;
+        default:
+            return 0; /* a joiner waits; glibc leaves it be */
+        }
+    }
+}
+
+void gpm_getname(struct gpm_g *gp, char *buf, size_t len)
+{
+    const char *name = gp->name[0] ? gp->name : gpm_initial_name;
+    size_t n = strnlen(name, sizeof gp->name);
+    if (n >= len)
+        n = len - 1;
+    memcpy(buf, name, n);
+    buf[n] = '\0';
+}

@@ -1,0 +1,718 @@
+/*
+ * src/core/gstack.c: G blocks and their thread-local state.
+ *
+ * A G block
+ * ---------
+ * Every G that gpm_newproc makes lives in one mapping, glibc's own layout
+ * for thread stacks, with gpm's G struct on top:
+ *
+ *   low                                                             high
+ *   +-------+--------------------------+-------------+-------+--------+
+ *   | guard | stack (grows down) <-    | static TLS  |  TCB  | struct |
+ *   | pages |                          | (modules)   | 2368B | gpm_g  |
+ *   +-------+--------------------------+-------------+-------+--------+
+ *   block   stack_lo            stack_hi             tcb     tcb+2368
+ *
+ * The TCB is a glibc `struct pthread` that glibc accepts as a thread
+ * (fill_tcb, and docs/TLS.md for why each field matters); %fs points at it
+ * while the G runs, and it is the G's pthread_t. The G struct sits right
+ * after it, so pthread_t -> G is one addition.
+ *
+ * With pthread_attr_setstack the program's memory is only the stack; the
+ * TLS, TCB and G struct then come from a stackless block of ours, so that
+ * every TCB and G struct gpm hands out is gpm's memory and can be pooled.
+ *
+ * The pool
+ * --------
+ * Finished blocks are kept, not unmapped (DESIGN.md section 5): glibc frees
+ * a thread's malloc cache (tcache) only in an unexported function, and an
+ * unmapped block would leak it, ~6 KB per thread. A reused block gets fresh
+ * TLS images from _dl_allocate_tls but keeps libc's own TLS block (the
+ * tcache and arena pointers), which is the point. Blocks of the default
+ * geometry are cached per P (like Go's gFree), up to 64, and move to the
+ * global pool 32 at a time, where their stack pages are returned to the
+ * kernel with madvise; other geometries go straight to the global pool.
+ *
+ * Fake tids
+ * ---------
+ * glibc's recursive locks (ld.so's, stdio's are by TCB) record the owner's
+ * tid, so every TCB needs a distinct non-zero tid. A block gets one when it
+ * is first mapped, from [GPM_FAKE_TID_BASE, GPM_FAKE_TID_LIMIT), above any
+ * real tid, and keeps it for all its lives.
+ */
+#define _GNU_SOURCE
+#include "gstack.h"
+
+#include <errno.h>
+#include <link.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <resolv.h>
+#undef p_type /* resolv.h renames the ELF field p_type for its own function */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "../../compat/glibc_abi.h"
+#include "../../compat/libc_real.h"
+#include "env.h"
+#include "sys.h"
+#include "valgrind.h"
+
+_Static_assert(TCB_SIZE == 2368, "gpm_tcb_to_g hard-codes TCB_SIZE");
+
+struct gpm_tlsinfo gpm_tls;
+
+/* Bytes reserved for the G struct above the TCB. */
+#define GSIZE ((sizeof(struct gpm_g) + 63) & ~(size_t)63)
+/* glibc refuses stacks with less usable room than this (MINIMAL_REST_STACK). */
+#define MIN_REST_STACK 2048
+/* Per-P cache of finished default-geometry blocks (as Go's gFree). */
+#define PCACHE_MAX 64
+
+static struct gpm_mutex allglock;
+static uint64_t tlsgen; /* protected by allglock; stamped into gp->tlsgen (dlopen fix-up) */
+static void record_startup_modules(void);
+static struct gpm_g *allgs;
+
+static struct {
+    struct gpm_mutex lock;
+    struct gpm_g *deflist; /* default geometry */
+    int32_t ndef;
+    struct gpm_g *other;   /* any other geometry, stackless blocks too */
+    int32_t nother;
+} gpool;
+
+static _Atomic uint32_t tidgen = GPM_FAKE_TID_BASE;
+
+static struct gpm_geometry defgeo;
+
+/* ---- Process-wide TLS facts ------------------------------------------- */
+
+struct libc_tls_search {
+    void *tp;
+    intptr_t tpoff;
+    size_t size;
+};
+
+static int find_libc_tls(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    struct libc_tls_search *s = data;
+    const char *name = info->dlpi_name;
+    const char *base = strrchr(name, '/');
+    base = base ? base + 1 : name;
+    if (strncmp(base, "libc.so.", 8) != 0 || info->dlpi_tls_data == NULL)
+        return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        if (info->dlpi_phdr[i].p_type == PT_TLS) {
+            s->tpoff = (char *)s->tp - (char *)info->dlpi_tls_data;
+            s->size = info->dlpi_phdr[i].p_memsz;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+const char *gpm_tls_init(void)
+{
+    char *tp = gpm_rdtp();
+    gpm_real._dl_get_tls_static_info(&gpm_tls.static_size, &gpm_tls.static_align);
+    if (gpm_tls.static_size <= TCB_SIZE || gpm_tls.static_align == 0 ||
+        (gpm_tls.static_align & (gpm_tls.static_align - 1)) != 0 || TCB_SIZE % gpm_tls.static_align != 0)
+        return "static TLS size";
+    gpm_tls.g_tpoff = tp - (char *)&gpm_tls_g;
+    struct libc_tls_search s = {.tp = tp};
+    dl_iterate_phdr(find_libc_tls, &s);
+    if (s.size == 0 || s.tpoff <= 0)
+        return "libc's TLS block";
+    gpm_tls.libc_tpoff = s.tpoff;
+    gpm_tls.libc_size = s.size;
+    gpm_tls.errno_tpoff = tp - (char *)&errno;
+    gpm_tls.h_errno_tpoff = tp - (char *)__h_errno_location();
+    char *resp = dlvsym(RTLD_DEFAULT, "__resp", GLIBC_PRIVATE_VERSION);
+    if (resp == NULL)
+        return "__resp";
+    gpm_tls.resp_tpoff = tp - resp;
+    /* errno, h_errno and __resp must lie in libc's block, which the pool
+       keeps across reuse and gpm_gstackalloc then partly resets. */
+    intptr_t lo = gpm_tls.libc_tpoff, hi = gpm_tls.libc_tpoff - (intptr_t)gpm_tls.libc_size;
+    if (gpm_tls.errno_tpoff > lo || gpm_tls.errno_tpoff <= hi || gpm_tls.h_errno_tpoff > lo ||
+        gpm_tls.h_errno_tpoff <= hi || gpm_tls.resp_tpoff > lo || gpm_tls.resp_tpoff <= hi)
+        return "errno, h_errno or __resp outside libc's TLS block";
+    gpm_tls.pagesize = (size_t)sysconf(_SC_PAGESIZE);
+    record_startup_modules();
+    return NULL;
+}
+
+static size_t pageround(size_t n)
+{
+    return (n + gpm_tls.pagesize - 1) & ~(gpm_tls.pagesize - 1);
+}
+
+void gpm_default_geometry(struct gpm_geometry *geo)
+{
+    if (defgeo.stacksize == 0) {
+        /* glibc's defaults for new threads: RLIMIT_STACK at start-up (2 MiB
+           if unlimited), or what pthread_setattr_default_np set. */
+        pthread_attr_t attr;
+        size_t stacksize = 0, guardsize = gpm_tls.pagesize;
+        if (pthread_getattr_default_np(&attr) == 0) {
+            pthread_attr_getstacksize(&attr, &stacksize);
+            pthread_attr_getguardsize(&attr, &guardsize);
+            pthread_attr_destroy(&attr);
+        }
+        if (gpm_config.stacksize != 0)
+            stacksize = gpm_config.stacksize;
+        if (stacksize == 0)
+            stacksize = 8 << 20;
+        if (gpm_config.stackguard == 0)
+            guardsize = 0;
+        defgeo.stacksize = stacksize & ~(gpm_tls.static_align - 1);
+        defgeo.guardsize = pageround(guardsize);
+    }
+    *geo = defgeo;
+}
+
+static bool isdefault(const struct gpm_geometry *geo)
+{
+    return geo->user_stack == NULL && geo->stacksize == defgeo.stacksize && geo->guardsize == defgeo.guardsize;
+}
+
+/* ---- TCB ----------------------------------------------------------------- */
+
+/*
+ * fill_tcb makes tcb a thread glibc accepts (docs/TLS.md has the reason for
+ * each field). The TCB is zero and _dl_allocate_tls has set its DTV. The
+ * process-wide values (guards, CET bits, robust futex offset) are copied
+ * from the calling thread's TCB.
+ */
+static void fill_tcb(char *tcb, uint32_t tid, void *stackblock, size_t stackblock_size, size_t guardsize)
+{
+    char *self = gpm_rdtp();
+    TCB_FIELD(tcb, TCB_OFF_TCB, void *) = tcb;
+    TCB_FIELD(tcb, TCB_OFF_SELF, void *) = tcb;
+    TCB_FIELD(tcb, TCB_OFF_MULTIPLE_THREADS, int) = 1;
+    TCB_FIELD(tcb, TCB_OFF_STACK_GUARD, uintptr_t) = TCB_FIELD(self, TCB_OFF_STACK_GUARD, uintptr_t);
+    TCB_FIELD(tcb, TCB_OFF_POINTER_GUARD, uintptr_t) = TCB_FIELD(self, TCB_OFF_POINTER_GUARD, uintptr_t);
+    TCB_FIELD(tcb, TCB_OFF_FEATURE_1, unsigned) = TCB_FIELD(self, TCB_OFF_FEATURE_1, unsigned);
+    /* list: self-linked, so fork's reclaim_stacks can unlink it. */
+    TCB_FIELD(tcb, TCB_OFF_LIST, void *) = tcb + TCB_OFF_LIST;
+    TCB_FIELD(tcb, TCB_OFF_LIST + 8, void *) = tcb + TCB_OFF_LIST;
+    TCB_FIELD(tcb, TCB_OFF_TID, int) = (int)tid;
+    /* Empty robust list, as start_thread leaves it. */
+    TCB_FIELD(tcb, TCB_OFF_ROBUST_PREV, void *) = tcb + TCB_OFF_ROBUST_LIST;
+    TCB_FIELD(tcb, TCB_OFF_ROBUST_LIST, void *) = tcb + TCB_OFF_ROBUST_LIST;
+    TCB_FIELD(tcb, TCB_OFF_ROBUST_FUTEX_OFFSET, long) = TCB_FIELD(self, TCB_OFF_ROBUST_FUTEX_OFFSET, long);
+    TCB_FIELD(tcb, TCB_OFF_SPECIFIC, void *) = tcb + TCB_OFF_SPECIFIC_1STBLOCK;
+    TCB_FIELD(tcb, TCB_OFF_USER_STACK, unsigned char) = 1;
+    TCB_FIELD(tcb, TCB_OFF_STACKBLOCK, void *) = stackblock;
+    TCB_FIELD(tcb, TCB_OFF_STACKBLOCK_SIZE, size_t) = stackblock_size;
+    TCB_FIELD(tcb, TCB_OFF_GUARDSIZE, size_t) = guardsize;
+    TCB_FIELD(tcb, TCB_OFF_REPORTED_GUARDSIZE, size_t) = guardsize;
+    TCB_FIELD(tcb, TCB_OFF_RSEQ_CPU_ID, uint32_t) = GLIBC_RSEQ_CPU_ID_REGISTRATION_FAILED;
+    /* The resolver state is per thread: __resp (in libc's TLS block) points
+       into the TCB, as start_thread sets it. */
+    *(void **)(tcb - gpm_tls.resp_tpoff) = tcb + TCB_OFF_RES;
+}
+
+void gpm_tcb_release(void *tcb)
+{
+    struct __res_state *res = (struct __res_state *)((char *)tcb + TCB_OFF_RES);
+    if (res->options & RES_INIT)
+        res_nclose(res);
+    char **bufs[] = {&TCB_FIELD(tcb, TCB_OFF_TLS_STATE_STRSIGNAL, char *),
+                     &TCB_FIELD(tcb, TCB_OFF_TLS_STATE_STRERROR, char *)};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
+        free(*bufs[i]);
+        *bufs[i] = NULL;
+    }
+}
+
+/* ---- allgs --------------------------------------------------------------- */
+
+static void allgs_add_locked(struct gpm_g *gp)
+{
+    gp->allprev = NULL;
+    gp->allnext = allgs;
+    if (allgs)
+        allgs->allprev = gp;
+    allgs = gp;
+}
+
+void gpm_allgs_add(struct gpm_g *gp)
+{
+    gpm_lock(&allglock);
+    allgs_add_locked(gp);
+    gpm_unlock(&allglock);
+}
+
+void gpm_allgs_remove(struct gpm_g *gp)
+{
+    gpm_lock(&allglock);
+    if (gp->allprev)
+        gp->allprev->allnext = gp->allnext;
+    else
+        allgs = gp->allnext;
+    if (gp->allnext)
+        gp->allnext->allprev = gp->allprev;
+    gp->allnext = gp->allprev = NULL;
+    gpm_unlock(&allglock);
+}
+
+void gpm_forallg_unlocked(void (*fn)(struct gpm_g *, void *), void *arg)
+{
+    for (struct gpm_g *gp = allgs; gp; gp = gp->allnext)
+        fn(gp, arg);
+}
+
+void gpm_forallg(void (*fn)(struct gpm_g *, void *), void *arg)
+{
+    gpm_lock(&allglock);
+    for (struct gpm_g *gp = allgs; gp; gp = gp->allnext)
+        fn(gp, arg);
+    gpm_unlock(&allglock);
+}
+
+/* ---- Blocks -------------------------------------------------------------- */
+
+/* Maps a new block for geo and lays it out. Returns NULL (errno-free) when
+   the kernel refuses the mapping. */
+static struct gpm_g *mapblock(const struct gpm_geometry *geo)
+{
+    size_t tlsarea = pageround(gpm_tls.static_size + GSIZE + gpm_tls.static_align);
+    size_t guard = geo->user_stack ? 0 : geo->guardsize;
+    size_t size = geo->user_stack ? tlsarea : pageround(geo->stacksize) + guard;
+    char *block = gpm_mmap(NULL, size, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (gpm_mmap_failed(block))
+        return NULL;
+    if (guard != 0 && gpm_mprotect(block, guard, PROT_NONE) != 0) {
+        gpm_munmap(block, size);
+        return NULL;
+    }
+    char *top = block + size;
+    char *tcb = (char *)(((uintptr_t)top - GSIZE - TCB_SIZE) & ~(uintptr_t)(gpm_tls.static_align - 1));
+    struct gpm_g *gp = gpm_tcb_to_g(tcb);
+    gp->tcb = tcb;
+    gp->block = block;
+    gp->blocksize = size;
+    gp->guardsize = guard;
+    gp->stacksize = geo->stacksize;
+    gp->tid = atomic_fetch_add(&tidgen, 1);
+    if (gp->tid >= GPM_FAKE_TID_LIMIT)
+        gpm_throw("gstackalloc: out of fake thread ids");
+    gp->magic = GPM_G_MAGIC;
+    atomic_store(&gp->atomicstatus, G_DEAD);
+    if (geo->user_stack == NULL) {
+        gp->stack_lo = block + guard;
+        gp->stack_hi = (void *)(((uintptr_t)tcb - (gpm_tls.static_size - TCB_SIZE)) & ~(uintptr_t)15);
+        gp->valgrind_stack_id = gpm_valgrind_stack_register(gp->stack_lo, gp->stack_hi);
+    }
+    return gp;
+}
+
+/* Takes a block of geometry geo from the pool, or NULL. */
+static struct gpm_g *poolget(const struct gpm_geometry *geo)
+{
+    struct gpm_g *self = gpm_getg();
+    struct gpm_p *pp = self && self->m ? self->m->p : NULL;
+    if (isdefault(geo)) {
+        if (pp != NULL && pp->gfree == NULL && gpool.ndef > 0) {
+            /* Refill the P's cache with a batch from the global pool. */
+            gpm_lock(&gpool.lock);
+            while (pp->ngfree < PCACHE_MAX / 2 && gpool.deflist != NULL) {
+                struct gpm_g *gp = gpool.deflist;
+                gpool.deflist = gp->schedlink;
+                gpool.ndef--;
+                gp->schedlink = pp->gfree;
+                pp->gfree = gp;
+                pp->ngfree++;
+            }
+            gpm_unlock(&gpool.lock);
+        }
+        if (pp != NULL && pp->gfree != NULL) {
+            struct gpm_g *gp = pp->gfree;
+            pp->gfree = gp->schedlink;
+            pp->ngfree--;
+            return gp;
+        }
+        if (pp == NULL && gpool.ndef > 0) {
+            gpm_lock(&gpool.lock);
+            struct gpm_g *gp = gpool.deflist;
+            if (gp) {
+                gpool.deflist = gp->schedlink;
+                gpool.ndef--;
+            }
+            gpm_unlock(&gpool.lock);
+            return gp;
+        }
+        return NULL;
+    }
+    if (gpool.nother == 0)
+        return NULL;
+    bool stackless = geo->user_stack != NULL;
+    gpm_lock(&gpool.lock);
+    struct gpm_g **pgp = &gpool.other, *gp;
+    while ((gp = *pgp) != NULL) {
+        bool gstackless = gp->stack_lo == NULL;
+        if (stackless ? gstackless : (!gstackless && gp->stacksize == geo->stacksize && gp->guardsize == geo->guardsize)) {
+            *pgp = gp->schedlink;
+            gpool.nother--;
+            break;
+        }
+        pgp = &gp->schedlink;
+    }
+    gpm_unlock(&gpool.lock);
+    return gp;
+}
+
+/* Returns the touched stack pages of gp's block to the kernel; the TLS,
+   TCB and G struct above the stack stay. */
+static void releasestack(struct gpm_g *gp)
+{
+    if (gp->stack_lo == NULL)
+        return;
+    uintptr_t lo = (uintptr_t)gp->stack_lo;
+    uintptr_t hi = (uintptr_t)gp->stack_hi & ~(uintptr_t)(gpm_tls.pagesize - 1);
+    if (hi > lo)
+        gpm_madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+void gpm_gstackfree(struct gpm_m *mp, struct gpm_g *gp)
+{
+    gp->schedlink = NULL;
+    struct gpm_p *pp = mp ? mp->p : NULL;
+    bool def = gp->user_stack == NULL && gp->stacksize == defgeo.stacksize && gp->guardsize == defgeo.guardsize;
+    if (def && pp != NULL) {
+        gp->schedlink = pp->gfree;
+        pp->gfree = gp;
+        pp->ngfree++;
+        if (pp->ngfree < PCACHE_MAX)
+            return;
+        /* Move half to the global pool, giving their stacks back. */
+        struct gpm_g *batch = NULL;
+        int32_t n = 0;
+        while (pp->ngfree > PCACHE_MAX / 2) {
+            struct gpm_g *g1 = pp->gfree;
+            pp->gfree = g1->schedlink;
+            pp->ngfree--;
+            releasestack(g1);
+            g1->schedlink = batch;
+            batch = g1;
+            n++;
+        }
+        gpm_lock(&gpool.lock);
+        while (batch) {
+            struct gpm_g *g1 = batch;
+            batch = g1->schedlink;
+            g1->schedlink = gpool.deflist;
+            gpool.deflist = g1;
+        }
+        gpool.ndef += n;
+        gpm_unlock(&gpool.lock);
+        return;
+    }
+    releasestack(gp);
+    gpm_lock(&gpool.lock);
+    if (def) {
+        gp->schedlink = gpool.deflist;
+        gpool.deflist = gp;
+        gpool.ndef++;
+    } else {
+        gp->schedlink = gpool.other;
+        gpool.other = gp;
+        gpool.nother++;
+    }
+    gpm_unlock(&gpool.lock);
+}
+
+/*
+ * Gives a reused block fresh static TLS. libc's own TLS block survives (its
+ * malloc cache and arena, see "The pool"); its errno and h_errno start at 0
+ * as in a new thread.
+ */
+static void resettls(struct gpm_g *gp)
+{
+    char *tcb = gp->tcb;
+    unsigned char saved[512];
+    size_t n = gpm_tls.libc_size <= sizeof saved ? gpm_tls.libc_size : 0;
+    if (n == 0)
+        gpm_throw("gstackalloc: libc's TLS block is larger than expected");
+    memcpy(saved, tcb - gpm_tls.libc_tpoff, n);
+    /* Frees the DTV and the G's dynamically allocated TLS blocks. */
+    gpm_real._dl_deallocate_tls(tcb, false);
+    memset(tcb, 0, TCB_SIZE);
+    if (gpm_real._dl_allocate_tls(tcb) == NULL)
+        gpm_throw("gstackalloc: out of memory for a reused thread's TLS");
+    memcpy(tcb - gpm_tls.libc_tpoff, saved, n);
+    *(int *)(tcb - gpm_tls.errno_tpoff) = 0;
+    *(int *)(tcb - gpm_tls.h_errno_tpoff) = 0;
+}
+
+int gpm_gstackalloc(const struct gpm_geometry *geo, struct gpm_g **out)
+{
+    if (geo->user_stack == NULL) {
+        /* glibc's rule: the stack must hold the static TLS, the TCB and
+           some room to run. */
+        size_t need = gpm_tls.static_size + GSIZE + gpm_tls.static_align + MIN_REST_STACK;
+        if (geo->stacksize < need)
+            return -EINVAL;
+    }
+    struct gpm_g *gp = poolget(geo);
+    bool fresh = gp == NULL;
+    if (fresh) {
+        gp = mapblock(geo);
+        if (gp == NULL)
+            return -EAGAIN;
+    }
+    char *tcb = gp->tcb;
+
+    /* allglock covers TLS set-up and publication together, so that a
+       concurrent dlopen fix-up either sees this G or the G saw the module
+       (see gpm_tls_dlopen_fixup). */
+    gpm_lock(&allglock);
+    if (fresh) {
+        if (gpm_real._dl_allocate_tls(tcb) == NULL) {
+            gpm_unlock(&allglock);
+            gpm_gstackfree(NULL, gp); /* keep the mapping for next time */
+            return -EAGAIN;
+        }
+    } else {
+        resettls(gp);
+    }
+    void *stackblock = gp->block;
+    size_t stackblock_size = gp->blocksize;
+    gp->user_stack = geo->user_stack;
+    gp->user_stacksize = geo->user_stacksize;
+    if (geo->user_stack != NULL) {
+        stackblock = geo->user_stack;
+        stackblock_size = geo->user_stacksize;
+        gp->stack_lo = NULL;
+        gp->stack_hi = NULL;
+    }
+    fill_tcb(tcb, gp->tid, stackblock, stackblock_size, geo->user_stack ? 0 : gp->guardsize);
+    *(struct gpm_g **)(tcb - gpm_tls.g_tpoff) = gp;
+    gp->tlsgen = ++tlsgen;
+    allgs_add_locked(gp);
+    gpm_unlock(&allglock);
+
+    /* Reset the G struct for its new life; keep the block's identity. */
+    gp->sched_sp = NULL;
+    gp->waitreason = WAIT_NONE;
+    gp->c11 = false;
+    gp->schedlink = NULL;
+    gp->m = NULL;
+    gp->lockedm = NULL;
+    gp->result = NULL;
+    atomic_store(&gp->joinword, JOIN_JOINABLE);
+    memset(gp->tsd1, 0, sizeof gp->tsd1);
+    for (int i = 0; i < GPM_TSD_2NDLEVEL; i++) {
+        free(gp->tsd2[i]);
+        gp->tsd2[i] = NULL;
+    }
+    gp->tsd_used = false;
+    gp->exiting = false;
+    memset(gp->exc, 0, sizeof gp->exc);
+    memset(gp->name, 0, sizeof gp->name);
+    free(gp->cpuset);
+    gp->cpuset = NULL;
+    gp->cpusetsize = 0;
+    gp->sigmask_set = false;
+    gp->kind = G_KIND_BLOCK;
+    gp->goid = atomic_fetch_add(&gpm_sched.goidgen, 1) + 1;
+    gpm_casgstatus(gp, G_DEAD, G_IDLE);
+    *out = gp;
+    return 0;
+}
+
+void *gpm_tlsblock_alloc(void)
+{
+    struct gpm_geometry geo = {.user_stack = (void *)1, .user_stacksize = 0};
+    struct gpm_g *gp = mapblock(&geo);
+    if (gp == NULL || gpm_real._dl_allocate_tls(gp->tcb) == NULL)
+        return NULL;
+    fill_tcb(gp->tcb, gp->tid, gp->block, gp->blocksize, 0);
+    gp->kind = 0; /* not a G: its G struct is unused */
+    gp->magic = 0;
+    return gp->tcb;
+}
+
+struct gpm_g *gpm_pthread_to_g(uintptr_t th)
+{
+    if (th == 0)
+        return NULL;
+    /* Only blocks of ours carry a fake tid. G1 and foreign Gs are not
+       blocks; their G is found through the TCB's gpm_tls_g slot. */
+    int tid = TCB_FIELD(th, TCB_OFF_TID, int);
+    struct gpm_g *gp;
+    if (tid >= GPM_FAKE_TID_BASE && tid < GPM_FAKE_TID_LIMIT)
+        gp = gpm_tcb_to_g((void *)th);
+    else
+        gp = *(struct gpm_g **)(th - gpm_tls.g_tpoff);
+    if (gp == NULL || gp->magic != GPM_G_MAGIC || (uintptr_t)gp->tcb != th)
+        return NULL;
+    return gp;
+}
+
+/* ---- dlopen and initial-exec TLS ----------------------------------------- */
+
+/*
+ * A library with initial-exec TLS loaded by dlopen gets a slot in the
+ * static TLS surplus. glibc copies its initial image into the threads on
+ * its own lists only (G1, foreign threads and Ms are on them; Gs are not:
+ * their TCB list is self-linked), so a G would read zeros. So after every
+ * dlopen, each static-TLS module not seen before gets its image copied into
+ * every G block whose TLS was set up before the module existed:
+ *
+ *   - Gs set up before the dlopen began (tlsgen <= before): copy;
+ *   - Gs set up while it ran: both TLS set-up and the module's registration
+ *     hold ld.so's TLS lock, so each G either got the image from
+ *     _dl_allocate_tls, and then its DTV has the module's static address,
+ *     or it did not; copy in the second case (glibc's DTV: dtv[-1] holds the
+ *     number of slots, dtv[modid].pointer.val the module's block);
+ *   - Gs set up afterwards got the image.
+ *
+ * Known modules and tlsgen are protected by allglock. The library's own
+ * constructors run inside dlopen, before this fix-up: one that runs on a G
+ * and reads its initial-exec TLS sees zeros (docs/TLS.md).
+ */
+static struct {
+    size_t *modids;
+    size_t n, cap;
+} knownmods;
+
+static bool known_locked(size_t modid)
+{
+    for (size_t i = 0; i < knownmods.n; i++)
+        if (knownmods.modids[i] == modid)
+            return true;
+    return false;
+}
+
+static void addknown_locked(size_t modid)
+{
+    if (knownmods.n == knownmods.cap) {
+        size_t cap = knownmods.cap ? knownmods.cap * 2 : 32;
+        size_t *p = realloc(knownmods.modids, cap * sizeof *p);
+        if (p == NULL)
+            gpm_throw("dlopen: out of memory recording TLS modules");
+        knownmods.modids = p;
+        knownmods.cap = cap;
+    }
+    knownmods.modids[knownmods.n++] = modid;
+}
+
+static int record_startup_module(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    (void)data;
+    if (info->dlpi_tls_modid != 0 && !known_locked(info->dlpi_tls_modid))
+        addknown_locked(info->dlpi_tls_modid);
+    return 0;
+}
+
+/* Records the modules present at start-up: all are static TLS, and every
+   G gets their images from _dl_allocate_tls. Runs from gpm_tls_init. */
+static void record_startup_modules(void)
+{
+    gpm_lock(&allglock);
+    dl_iterate_phdr(record_startup_module, NULL);
+    gpm_unlock(&allglock);
+}
+
+uint64_t gpm_tls_dlopen_begin(void)
+{
+    gpm_lock(&allglock);
+    uint64_t v = tlsgen;
+    gpm_unlock(&allglock);
+    return v;
+}
+
+struct tls_module {
+    size_t modid;
+    intptr_t tpoff;
+    const void *image;
+    size_t filesz, memsz;
+};
+
+struct fixup_search {
+    char *tp;
+    uint64_t before;
+    struct tls_module mods[32];
+    int n;
+};
+
+static int find_new_static_modules(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    struct fixup_search *s = data;
+    if (info->dlpi_tls_modid == 0 || s->n == (int)(sizeof s->mods / sizeof s->mods[0]))
+        return 0;
+    gpm_lock(&allglock);
+    bool known = known_locked(info->dlpi_tls_modid);
+    gpm_unlock(&allglock);
+    if (known)
+        return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_TLS)
+            continue;
+        /* The block's address in this thread (the public TLS ABI call); a
+           static-TLS module answers inside the static area below tp. */
+        struct {
+            unsigned long modid, offset;
+        } ti = {info->dlpi_tls_modid, 0};
+        extern void *__tls_get_addr(void *);
+        char *addr = __tls_get_addr(&ti);
+        intptr_t off = s->tp - addr;
+        if (off > 0 && (size_t)off <= gpm_tls.static_size - TCB_SIZE) {
+            struct tls_module *m = &s->mods[s->n++];
+            m->modid = info->dlpi_tls_modid;
+            m->tpoff = off;
+            m->image = (const void *)(info->dlpi_addr + ph->p_vaddr);
+            m->filesz = ph->p_filesz;
+            m->memsz = ph->p_memsz;
+        }
+    }
+    return 0;
+}
+
+static bool dtv_has(char *tcb, const struct tls_module *m)
+{
+    struct dtv_slot {
+        void *val;
+        void *to_free;
+    } *dtv = TCB_FIELD(tcb, TCB_OFF_DTV, struct dtv_slot *);
+    if (dtv == NULL)
+        return false;
+    size_t nslots = (size_t)dtv[-1].val;
+    return m->modid <= nslots && dtv[m->modid].val == tcb - m->tpoff;
+}
+
+void gpm_tls_dlopen_fixup(uint64_t before)
+{
+    struct fixup_search s = {.tp = gpm_rdtp(), .before = before};
+    dl_iterate_phdr(find_new_static_modules, &s);
+    if (s.n == 0)
+        return;
+    gpm_lock(&allglock);
+    for (int i = 0; i < s.n; i++) {
+        struct tls_module *m = &s.mods[i];
+        if (known_locked(m->modid))
+            continue; /* a concurrent dlopen did it */
+        addknown_locked(m->modid);
+        for (struct gpm_g *gp = allgs; gp; gp = gp->allnext) {
+            if (gp->kind != G_KIND_BLOCK)
+                continue; /* on glibc's lists: glibc initialised it */
+            char *tcb = gp->tcb;
+            if (gp->tlsgen > before && dtv_has(tcb, m))
+                continue;
+            char *dst = tcb - m->tpoff;
+            memcpy(dst, m->image, m->filesz);
+            memset(dst + m->filesz, 0, m->memsz - m->filesz);
+        }
+    }
+    gpm_unlock(&allglock);
+}

@@ -1,0 +1,100 @@
+/*
+ * src/core/gstack.h: G blocks (stack, static TLS, TCB, G struct), their
+ * thread-local state, and the pool of finished blocks. See gstack.c.
+ */
+#ifndef GPM_CORE_GSTACK_H
+#define GPM_CORE_GSTACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime.h"
+
+/* Process-wide TLS facts, measured once by gpm_tls_init. Offsets are
+   distances below the thread pointer (tp - address), identical in every
+   thread because static TLS has one layout. */
+struct gpm_tlsinfo {
+    size_t static_size;   /* static TLS including the TCB (_dl_get_tls_static_info) */
+    size_t static_align;
+    intptr_t g_tpoff;     /* gpm_tls_g */
+    intptr_t libc_tpoff;  /* libc.so.6's own TLS block */
+    size_t libc_size;
+    intptr_t errno_tpoff;
+    intptr_t h_errno_tpoff;
+    intptr_t resp_tpoff;  /* __resp */
+    size_t pagesize;
+};
+
+extern struct gpm_tlsinfo gpm_tls;
+
+/* Measures gpm_tls on the calling (main) thread. Returns NULL, or what
+   could not be found. */
+const char *gpm_tls_init(void);
+
+/* Where the G struct of a block TCB lives. */
+static inline struct gpm_g *gpm_tcb_to_g(void *tcb);
+
+/* What a new G's memory looks like. */
+struct gpm_geometry {
+    size_t stacksize;   /* glibc's meaning: usable stack + static TLS + TCB */
+    size_t guardsize;   /* rounded up to pages; 0 for none */
+    void *user_stack;   /* pthread_attr_setstack, or NULL */
+    size_t user_stacksize;
+};
+
+/* The default geometry for new threads: GPM_STACK_SIZE, else glibc's
+   default thread attributes (RLIMIT_STACK, pthread_setattr_default_np). */
+void gpm_default_geometry(struct gpm_geometry *geo);
+
+/*
+ * gstackalloc returns a G block of geometry geo, from the pool of finished
+ * blocks or newly mapped, with fresh static TLS and a filled TCB, in state
+ * G_IDLE, linked on allgs. -EAGAIN when memory or mappings run out, -EINVAL
+ * when the stack cannot hold the TLS.
+ * Runs on the creating thread's stack with its own TLS (calls libc).
+ */
+int gpm_gstackalloc(const struct gpm_geometry *geo, struct gpm_g **out);
+
+/* Returns gp's block to the pool (G_DEAD, joined or detached): the
+   calling M's P cache first. mp must hold a P. Runs on any context,
+   including g0 (no TLS, no libc). */
+void gpm_gstackfree(struct gpm_m *mp, struct gpm_g *gp);
+
+/* Removes gp from allgs (it has finished). */
+void gpm_allgs_remove(struct gpm_g *gp);
+/* Adds a G that has no block (G1, foreign threads) to allgs. */
+void gpm_allgs_add(struct gpm_g *gp);
+/* Calls fn on every live G under allglock. fn must not take allglock. */
+void gpm_forallg(void (*fn)(struct gpm_g *, void *), void *arg);
+/* The same without the lock, for fatal-error dumps only. */
+void gpm_forallg_unlocked(void (*fn)(struct gpm_g *, void *), void *arg);
+
+/* A stackless block that only holds static TLS and a TCB: the own TLS of
+   M0's scheduler. */
+void *gpm_tlsblock_alloc(void);
+
+/* Tears down what glibc keeps per thread in a TCB before the block is
+   reused or the G is gone: resolver state and tls_state buffers. Runs on the
+   G itself at exit. */
+void gpm_tcb_release(void *tcb);
+
+/* Around the real dlopen: begin returns a stamp; fixup copies the initial
+   image of every static-TLS module the dlopen added into the live Gs made
+   before it existed (DESIGN.md section 5, "dlopen and initial-exec TLS" in
+   gstack.c). Run on the thread that calls dlopen. */
+uint64_t gpm_tls_dlopen_begin(void);
+void gpm_tls_dlopen_fixup(uint64_t before);
+
+static inline struct gpm_g *gpm_tcb_to_g(void *tcb)
+{
+    return (struct gpm_g *)((char *)tcb + 2368 /* TCB_SIZE */);
+}
+
+/* The G a pthread_t names, or NULL if it names no G that gpm made or
+   adopted (a foreign thread, garbage, a freed G). Safe for every pthread_t
+   of a live thread: it reads our G struct only after the TCB's tid says the
+   block is ours. */
+struct gpm_g *gpm_pthread_to_g(uintptr_t th);
+
+#endif

@@ -1,0 +1,66 @@
+/*
+ * src/core/lock.h: the runtime's own mutex and one-shot notification, on
+ * futexes (Go's lock_futex.go).
+ *
+ * These block the kernel thread, never just the G: they guard short critical
+ * sections inside the scheduler, which may run on g0 where there is no G to
+ * park. They never touch thread-local state (sys.h).
+ *
+ * Lock order (outermost first); taking them in any other order is a bug:
+ *
+ *   allglock             (gstack.c: list of live Gs; held across TLS setup)
+ *     gpool.lock         (gstack.c: global pool of free G blocks)
+ *     sched.lock         (sched.c: idle Ms and Ps, global run queue)
+ *       keys.lock        (tsd.c: the key table)
+ *
+ * A P's run queue is lock-free; no lock may be held while parking a G.
+ */
+#ifndef GPM_CORE_LOCK_H
+#define GPM_CORE_LOCK_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+struct gpm_mutex {
+    /* 0 unlocked, 1 locked, 2 locked with possible sleepers. */
+    _Atomic uint32_t key;
+};
+
+#define GPM_MUTEX_INIT {0}
+
+void gpm_lock_slow(struct gpm_mutex *l);
+void gpm_unlock_slow(struct gpm_mutex *l);
+
+static inline void gpm_lock(struct gpm_mutex *l)
+{
+    uint32_t v = 0;
+    if (__builtin_expect(atomic_compare_exchange_strong_explicit(&l->key, &v, 1, memory_order_acquire,
+                                                                 memory_order_relaxed),
+                         1))
+        return;
+    gpm_lock_slow(l);
+}
+
+static inline void gpm_unlock(struct gpm_mutex *l)
+{
+    /* release: pairs with the acquire of the next gpm_lock. */
+    if (__builtin_expect(atomic_exchange_explicit(&l->key, 0, memory_order_release) == 2, 0))
+        gpm_unlock_slow(l);
+}
+
+/*
+ * One-time notification. notesleep waits until notewakeup has been called;
+ * noteclear re-arms it. Exactly one sleeper and one waker per arming: a
+ * second notewakeup before noteclear is a bug and throws.
+ */
+struct gpm_note {
+    _Atomic uint32_t key;
+};
+
+void gpm_noteclear(struct gpm_note *n);
+void gpm_notewakeup(struct gpm_note *n);
+void gpm_notesleep(struct gpm_note *n);
+/* Returns 1 if woken, 0 if ns elapsed first. */
+int gpm_notetsleep(struct gpm_note *n, int64_t ns);
+
+#endif

@@ -1,0 +1,340 @@
+/*
+ * src/core/runtime.h: G, M, P and sched (Go's runtime2.go).
+ *
+ * The design essay, with the parking/unparking protocol these fields serve,
+ * opens src/core/sched.c; fields refer back to its sections by name.
+ */
+#ifndef GPM_CORE_RUNTIME_H
+#define GPM_CORE_RUNTIME_H
+
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lock.h"
+
+struct gpm_g;
+struct gpm_m;
+struct gpm_p;
+
+/*
+ * G states. A G's status is changed only by gpm_casgstatus, which throws on
+ * any transition not listed here.
+ *
+ * G_IDLE      Just allocated (or taken from the pool) and being set up by
+ *             gpm_newproc. Not on any queue. Owned by the creating thread.
+ *             -> G_RUNNABLE.
+ * G_RUNNABLE  On a run queue (a P's runq or runnext, or the global queue) or
+ *             in the hands of an M that just took it off one. Not running:
+ *             its registers are saved on its own stack, sched_sp is valid.
+ *             -> G_RUNNING (execute).
+ * G_RUNNING   Executing user code on M `m`, which holds a P (or is a wired M
+ *             for a foreign thread). Owns its stack. sched_sp is stale.
+ *             -> G_RUNNABLE (yield), G_WAITING (park), G_SYSCALL, G_DEAD.
+ * G_SYSCALL   In a blocking system call on M `m`; not executing user code.
+ *             -> G_RUNNING (exitsyscall got a P back), G_RUNNABLE (it did not).
+ * G_WAITING   Parked: on no run queue, blocked on a wait queue, a join or a
+ *             timer; waitreason says which. Whoever readies it (gpm_ready)
+ *             moves it to G_RUNNABLE and puts it on a run queue.
+ *             -> G_RUNNABLE.
+ * G_DEAD      Finished. Its TLS has been torn down; the block waits for a
+ *             join (joinable) or is back in the pool (detached).
+ *             -> G_IDLE (reused by gpm_newproc).
+ */
+enum gpm_gstatus {
+    G_IDLE = 0,
+    G_RUNNABLE,
+    G_RUNNING,
+    G_SYSCALL,
+    G_WAITING,
+    G_DEAD,
+    G_NSTATUS
+};
+
+/* Why a G is waiting; shown by the SIGQUIT dump and schedtrace. */
+enum gpm_waitreason {
+    WAIT_NONE = 0,
+    WAIT_JOIN,         /* pthread_join */
+    WAIT_MAINEXIT,     /* main returned through pthread_exit; others run */
+    WAIT_NREASONS
+};
+
+/*
+ * Kinds of G, by where their memory comes from.
+ *
+ * G_KIND_BLOCK    Created by gpm_newproc: the G struct sits right above its
+ *                 TCB inside a block from gstack.c, so a pthread_t leads to
+ *                 its G with one addition.
+ * G_KIND_MAIN     G1: the program's main flow, which keeps the TCB and stack
+ *                 glibc made for the main thread.
+ * G_KIND_FOREIGN  A kernel thread gpm did not create, given a G on its first
+ *                 call into gpm (DESIGN.md section 6); wired to its own M.
+ */
+enum gpm_gkind { G_KIND_BLOCK = 1, G_KIND_MAIN, G_KIND_FOREIGN };
+
+/* Values of g->joinword besides a joiner's G pointer ("Joining" in
+   glife.c). */
+enum {
+    JOIN_JOINABLE = 0, /* running; nobody waits for it */
+    JOIN_DETACHED = 1, /* running; nobody will ever join it */
+    JOIN_EXITED = 2,   /* dead; result kept until a join or detach */
+    JOIN_FREED = 3,    /* joined (or detached and dead): block may be reused */
+};
+
+#define GPM_G_MAGIC 0x4750475f4c495645ULL /* "GPG_LIVE" */
+
+/* One thread-specific-data slot (tsd.c): the key's sequence number when the
+   value was set, and the value. A stale sequence means the key was deleted. */
+struct gpm_tsdslot {
+    uintptr_t seq;
+    void *data;
+};
+
+#define GPM_TSD_1STBLOCK 32
+#define GPM_TSD_2NDLEVEL 32 /* 32 blocks of 32 slots: PTHREAD_KEYS_MAX 1024 */
+
+struct gpm_g {
+    /* Saved stack pointer while not running; the callee-saved registers are
+       on the stack below it. Offset 0: known to asm/x86_64/switch.S. */
+    void *sched_sp;
+    uint64_t magic; /* GPM_G_MAGIC while this memory holds a G */
+    _Atomic uint32_t atomicstatus; /* enum gpm_gstatus; gpm_casgstatus only */
+    uint16_t waitreason;           /* valid in G_WAITING */
+    uint8_t kind;                  /* enum gpm_gkind */
+    bool c11;                      /* made by thrd_create: result is an int */
+    uint64_t goid;                 /* unique per life, for people */
+    void *tcb;                     /* its TCB == its pthread_t; %fs while running */
+    struct gpm_g *schedlink;       /* run queue and free list link */
+    struct gpm_m *m;               /* M running it; valid in G_RUNNING/G_SYSCALL */
+    struct gpm_m *lockedm;         /* the M it is wired to, or NULL */
+    int64_t waitsince;             /* nanotime when it parked */
+
+    /* allgs list: protected by allglock (gstack.c). */
+    struct gpm_g *allnext, *allprev;
+
+    /* Start routine and result. Written by the creator before the G is
+       runnable, by the G itself afterwards. */
+    void *(*startfn)(void *);
+    void *startarg;
+    void *result;
+
+    /* Joining: a JOIN_* value, or the G parked in pthread_join waiting
+       for this one ("Joining" in glife.c). */
+    _Atomic uintptr_t joinword;
+
+    /* Memory (gstack.c). Constant while the block holds a G. */
+    void *block;          /* the mapping */
+    size_t blocksize;     /* its length */
+    size_t stacksize;     /* requested stack size (attr or default) */
+    size_t guardsize;     /* guard pages at the low end of the mapping */
+    void *stack_lo;       /* usable stack: [stack_lo, stack_hi) */
+    void *stack_hi;
+    void *user_stack;     /* pthread_attr_setstack memory, or NULL */
+    size_t user_stacksize;
+    uint32_t tid;         /* fake kernel tid in the TCB, constant per block */
+    uint64_t tlsgen;      /* when its TLS was set up (gstack.c, dlopen fix-up) */
+    uint32_t valgrind_stack_id;
+
+    /* Thread-specific data (tsd.c). Touched only by the G itself, and by
+       pthread_key_delete, which changes only the keys' sequence numbers. */
+    struct gpm_tsdslot tsd1[GPM_TSD_1STBLOCK];
+    struct gpm_tsdslot *tsd2[GPM_TSD_2NDLEVEL];
+    bool tsd_used;
+
+    /* Exit (glife.c). exc is the _Unwind_Exception of pthread_exit's forced
+       unwind (32 bytes, 16-aligned, as in glibc's struct pthread). */
+    bool exiting;
+    _Alignas(16) unsigned char exc[32];
+
+    /* Attributes recorded at creation, reported by pthread_getattr_np. */
+    char name[16];
+    int schedpolicy;
+    int schedprio;
+    int inheritsched;
+    int scope;
+    cpu_set_t *cpuset; /* malloc'ed when the attribute carried one */
+    size_t cpusetsize;
+    sigset_t sigmask;
+    bool sigmask_set;
+};
+
+/*
+ * P states.
+ *
+ * P_IDLE     On sched.pidle, owned by no M. -> P_RUNNING (acquirep).
+ * P_RUNNING  Owned by M `m`, which runs Gs or the scheduler with it.
+ *            -> P_IDLE (releasep), P_SYSCALL.
+ * P_SYSCALL  Its M is in a system call and may lose the P to sysmon's retake.
+ *            -> P_RUNNING, P_IDLE.
+ */
+enum gpm_pstatus { P_IDLE = 0, P_RUNNING, P_SYSCALL };
+
+#define GPM_RUNQ_SIZE 256
+
+struct gpm_p {
+    int32_t id;
+    _Atomic uint32_t status; /* enum gpm_pstatus */
+    struct gpm_p *link;      /* sched.pidle list; protected by sched.lock */
+    struct gpm_m *m;         /* owner M; NULL when idle */
+    uint32_t schedtick;      /* incremented on every scheduler pass; owner only */
+    _Atomic uint32_t syscalltick;
+
+    /* Local run queue: lock-free, single producer (the owner), many
+       consumers (the owner and thieves). See "Run queues" in runq.c. */
+    _Atomic uint32_t runqhead;
+    _Atomic uint32_t runqtail;
+    _Atomic(struct gpm_g *) runq[GPM_RUNQ_SIZE];
+    /* The G to run next, ahead of runq: it inherits the current time slice.
+       A G readied by the running G goes here (see "Handoff" in sched.c). */
+    _Atomic(struct gpm_g *) runnext;
+
+    /* Cache of free G blocks of the default geometry; owner only. */
+    struct gpm_g *gfree;
+    int32_t ngfree;
+
+    char pad[64];
+};
+
+/* What the next context to run on an M must finish for the G that just
+   switched out ("The switch protocol" in sched.c). */
+enum gpm_after {
+    AFTER_NONE = 0,
+    AFTER_PARK,  /* prev -> G_WAITING; then unlockf(prev, arg) */
+    AFTER_YIELD, /* prev -> G_RUNNABLE; onto the local run queue's tail */
+    AFTER_EXIT,  /* prev -> G_DEAD; wake its joiner or free its block */
+};
+
+struct gpm_m {
+    /* g0's saved stack pointer while a G runs. Offset 0. */
+    void *g0_sp;
+    int32_t id;
+    int32_t procid;      /* kernel tid */
+    struct gpm_g *curg;  /* the G running on this M; NULL while on g0 */
+    struct gpm_p *p;     /* the P it holds; NULL when idle or in a syscall */
+    struct gpm_p *nextp; /* P to take when woken (startm hands it over) */
+    bool spinning;       /* looking for work; counted in sched.nmspinning */
+    struct gpm_note park; /* sleeps here when idle (stopm) */
+    struct gpm_m *schedlink; /* sched.midle; protected by sched.lock */
+    struct gpm_m *alllink;   /* sched.allm; immutable once published */
+
+    /* Thread-local state ("Thread-local state on g0" in sched.c). */
+    void *owntcb; /* the TCB this kernel thread owns */
+    void *curfs;  /* the %fs base currently loaded on this kernel thread */
+
+    uint64_t fastrand;
+
+    /* The switch protocol: set by the context switching away, consumed by
+       the context switched to (gpm_finishswitch). */
+    uint8_t after;
+    struct gpm_g *afterg;
+    bool (*unlockf)(struct gpm_g *, void *);
+    void *unlockarg;
+
+    struct gpm_g *lockedg; /* the G wired to this M, or NULL */
+    void *g0stack;         /* g0's stack mapping, when gpm made it (M0) */
+    size_t g0stacksize;
+    bool g0started;        /* g0 has a saved context to switch to */
+
+    /* Statistics, written by the owner only. */
+    uint64_t nswitch;
+};
+
+/*
+ * The scheduler's global state. See "Worker thread parking/unparking" in
+ * sched.c for nmspinning and npidle.
+ */
+struct gpm_schedt {
+    struct gpm_mutex lock;
+
+    struct gpm_m *midle; /* idle Ms waiting for work; protected by lock */
+    int32_t nmidle;
+    int32_t mnext;       /* number of Ms created, and the next M id */
+    int32_t maxmcount;
+
+    struct gpm_p *pidle; /* idle Ps; protected by lock */
+    _Atomic int32_t npidle;
+    _Atomic int32_t nmspinning;
+
+    /* Global run queue; protected by lock. runqsize is also read without
+       the lock as a hint. */
+    struct gpm_g *runqhead, *runqtail;
+    _Atomic int32_t runqsize;
+
+    int32_t gomaxprocs;
+    struct gpm_p *allp; /* gomaxprocs Ps, contiguous; immutable after init */
+    _Atomic(struct gpm_m *) allm;
+
+    _Atomic uint64_t goidgen;
+    /* Gs that count for "the process exits when its last thread ends":
+       every G made by pthread_create plus G1, until it finishes. */
+    _Atomic int64_t nthreads;
+
+    bool started; /* gpm_schedinit ran */
+};
+
+extern struct gpm_schedt gpm_sched;
+
+/* The G running on this thread, in its own TLS (initial-exec): NULL on a
+   kernel thread that is not (yet) a G. Read only from G context; on g0 it
+   names whichever G's TLS is loaded, which means nothing. */
+extern __thread struct gpm_g *gpm_tls_g __attribute__((tls_model("initial-exec")));
+
+static inline struct gpm_g *gpm_getg(void)
+{
+    return gpm_tls_g;
+}
+
+/* sched.c */
+void gpm_casgstatus(struct gpm_g *gp, uint32_t oldval, uint32_t newval);
+static inline uint32_t gpm_readgstatus(struct gpm_g *gp)
+{
+    return atomic_load_explicit(&gp->atomicstatus, memory_order_acquire);
+}
+const char *gpm_gstatus_name(uint32_t s);
+const char *gpm_waitreason_name(uint32_t r);
+
+void gpm_schedinit(struct gpm_g *g1, void *m0tcb);
+void gpm_park(bool (*unlockf)(struct gpm_g *, void *), void *arg, uint16_t reason);
+void gpm_ready(struct gpm_g *gp);
+void gpm_ready_on(struct gpm_m *curm, struct gpm_g *gp);
+void gpm_runqput_new(struct gpm_g *gp);
+bool gpm_yield(void);
+void gpm_goexit_switch(struct gpm_g *gp) __attribute__((noreturn));
+void gpm_finishswitch(struct gpm_m *mp);
+void gpm_wakep(void);
+struct gpm_m *gpm_getm_unchecked(void);
+void gpm_startspare(void);
+uint32_t gpm_fastrand(struct gpm_m *mp);
+void gpm_m_useowntls(struct gpm_m *mp);
+
+/* trace.c */
+void gpm_dumpstate(void);
+
+/* runq.c: run queues. See "Run queues" in runq.c. */
+void gpm_runqput(struct gpm_p *pp, struct gpm_g *gp, bool next);
+struct gpm_g *gpm_runqget(struct gpm_p *pp, bool *inheritTime);
+struct gpm_g *gpm_runqsteal(struct gpm_p *pp, struct gpm_p *p2, bool stealRunNextG);
+bool gpm_runqempty(struct gpm_p *pp);
+uint32_t gpm_runqlen(struct gpm_p *pp);
+void gpm_globrunqput(struct gpm_g *gp);
+void gpm_globrunqputhead(struct gpm_g *gp);
+void gpm_globrunqputbatch(struct gpm_g *head, struct gpm_g *tail, int32_t n);
+struct gpm_g *gpm_globrunqget(struct gpm_p *pp, int32_t max);
+
+/* A debug-build contract check: `gpm_assert(cond, "message")`. */
+#ifdef GPM_DEBUG_CHECKS
+#define gpm_assert(cond, msg)        \
+    do {                             \
+        if (__builtin_expect(!(cond), 0)) \
+            gpm_throw(msg);          \
+    } while (0)
+#else
+#define gpm_assert(cond, msg) ((void)0)
+#endif
+
+#include "print.h"
+
+#endif

@@ -1,0 +1,853 @@
+/*
+ * src/core/sched.c: the G/M/P scheduler (Go's proc.go).
+ *
+ * The design
+ * ==========
+ *
+ * Every thread of the program is a G: a stack, a saved register context and
+ * a TCB of its own (DESIGN.md section 5). Gs run on Ms, which are kernel
+ * threads. An M needs a P to run Gs: a P is a scheduling context with a
+ * local run queue, and there are exactly gomaxprocs of them (GPM_MAXPROCS),
+ * so at most gomaxprocs Gs execute user code at once, however many kernel
+ * threads exist. Types and their states are in runtime.h.
+ *
+ * Each M has a g0: the scheduler's own context. For Ms that gpm created with
+ * pthread_create, g0 runs on the kernel thread's native stack. The main
+ * kernel thread (M0) gives its stack and TCB to G1, the program's main flow,
+ * and gets a g0 stack of its own when it first needs one.
+ *
+ * Scheduling
+ * ----------
+ * A P takes work in this order (schedule, findrunnable):
+ *   1. every 61st pass, one G from the global queue (fairness, runq.c);
+ *   2. runnext, then its local queue;
+ *   3. the global queue;
+ *   4. steal half of another P's queue (4 rounds over all Ps in random
+ *      order; in the last round, runnext too);
+ *   5. give up the P and park the M.
+ *
+ * Handoff
+ * -------
+ * A G readied by the running G goes to the running P's runnext and inherits
+ * the remaining time slice. When the running G then blocks, runnext is the
+ * next G to run, on the same M, without any other M being involved: this is
+ * what makes a mutex or condition variable handoff between two threads cost
+ * a context switch instead of a futex wake-up and a kernel reschedule.
+ *
+ * The switch protocol
+ * -------------------
+ * A G gives up its M by switching directly to the next G when its own P
+ * has one ready (runnext, local queue, global queue: nothing that can
+ * block), and to g0 otherwise; g0 runs findrunnable, which may park the M.
+ * Either way, the G that switched away is not done with yet: it must be
+ * marked waiting and its lock released (park), or queued (yield), or freed
+ * (exit), and none of that may happen while its stack is still in use, or
+ * another M could pick it up and run it on the same stack. So the switching
+ * context records the work in mp->after/afterg and the context switched to
+ * does it first thing, in gpm_finishswitch, on its own stack. Every context
+ * that resumes from gpm_ctx_switch, and every new G's first instruction,
+ * calls gpm_finishswitch.
+ *
+ *   G1 (on M)                       G2 or g0 (on M, after the switch)
+ *   ---------                       ---------------------------------
+ *   mp->after = AFTER_PARK
+ *   mp->afterg = G1
+ *   gpm_ctx_switch(G1 -> G2) ------> gpm_finishswitch(mp):
+ *                                        casgstatus(G1, RUNNING, WAITING)
+ *                                        unlockf(G1, arg)  <- from here on a
+ *                                        waker may find G1 and ready it
+ *
+ * Thread-local state on g0
+ * ------------------------
+ * Changing %fs costs a system call where the kernel does not offer
+ * wrfsbase (about 1-3 µs on a VM, 200 times a bare switch). So the only %fs
+ * write on the way from one G to another is the one that loads the next G's
+ * TCB: g0 does not load a TCB of its own when a G switches to it, it runs
+ * with the last G's %fs still loaded ("borrowed"). In exchange, nothing
+ * running on g0 may touch thread-local state: no errno (sys.h has raw
+ * system calls), no malloc, no stdio, no libc call that might, and no
+ * gpm_tls_g. Code that runs on both G and g0 is passed the M explicitly.
+ * g0 loads its M's own TCB (gpm_m_useowntls) before it calls into libc
+ * (creating an M) or parks its kernel thread, so an idle M, and a signal
+ * handler running on it, is a thread of its own.
+ * mp->curfs tracks what %fs holds, so a G switched back in on the same M
+ * after an idle period costs no write at all.
+ *
+ * Worker thread parking/unparking
+ * -------------------------------
+ * We need to balance keeping enough running Ms to use the available
+ * parallelism against parking excess Ms to save CPU. Two things make it
+ * hard: the scheduler state is distributed (per-P run queues), so global
+ * predicates cannot be computed on fast paths; and the best decision
+ * needs the future (do not park an M if a G will be readied soon).
+ *
+ * Rejected designs: centralising all state (kills scalability); direct
+ * handoff of each readied G to an idle P (thrashes: the readying M often
+ * blocks right after, so the G could have run on it); waking an M whenever
+ * a G is readied and keeping it spinning (burns CPU).
+ *
+ * The policy, as in Go: an M spins (looks for work without holding a
+ * runnable G) only if there is an idle P and no other M is spinning.
+ * Spinning Ms are counted in sched.nmspinning and are at most half the busy
+ * Ps. When a G is readied or created (runqput), if there is an idle P and no
+ * spinning M, one more M is woken to spin (wakep). When a spinning M finds
+ * work it stops spinning and, if it was the last one spinning, wakes another
+ * (resetspinning): this spreads work in bursts without thundering herds.
+ *
+ * The subtle part is the transition from spinning to parked. A submitter
+ * and a spinning M race:
+ *
+ *   submitter                        spinning M
+ *   ---------                        ----------
+ *   runqput(G)        (A: store)     nmspinning--          (C: store)
+ *   wakep: nmspinning == 0 ? (B)     recheck all runqs     (D: load)
+ *
+ * Both pairs are sequentially consistent atomics, so either B sees the M
+ * still spinning (and D then sees G), or D misses G, in which case B saw
+ * nmspinning == 0 and wakep starts a new spinning M. A lost wake-up needs
+ * both loads to miss both stores, which seq_cst forbids. The same argument
+ * covers npidle with pidleput before the recheck.
+ *
+ * Idle Ms park on a futex (gpm_note); nothing busy-waits for longer than a
+ * short spin.
+ */
+#define _GNU_SOURCE
+#include "runtime.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "../../compat/libc_real.h"
+#include "alloc.h"
+#include "ctx.h"
+#include "env.h"
+#include "glife.h"
+#include "gstack.h"
+#include "sys.h"
+#include "valgrind.h"
+
+__thread struct gpm_g *gpm_tls_g __attribute__((tls_model("initial-exec")));
+struct gpm_schedt gpm_sched;
+
+/* g0 stacks that gpm maps itself (M0). g0 runs only the scheduler and the
+   occasional libc call (pthread_create for a new M). */
+#define G0_STACK_SIZE (256 * 1024)
+/* Stack of the kernel threads gpm creates for Ms. */
+#define M_STACK_SIZE (256 * 1024)
+
+/* ---- G status ---------------------------------------------------------- */
+
+static const char *const gstatus_names[G_NSTATUS] = {
+    [G_IDLE] = "idle",       [G_RUNNABLE] = "runnable", [G_RUNNING] = "running",
+    [G_SYSCALL] = "syscall", [G_WAITING] = "waiting",   [G_DEAD] = "dead",
+};
+
+const char *gpm_gstatus_name(uint32_t s)
+{
+    return s < G_NSTATUS ? gstatus_names[s] : "???";
+}
+
+static const char *const waitreason_names[WAIT_NREASONS] = {
+    [WAIT_NONE] = "",
+    [WAIT_JOIN] = "pthread_join",
+    [WAIT_MAINEXIT] = "main thread exited",
+};
+
+const char *gpm_waitreason_name(uint32_t r)
+{
+    return r < WAIT_NREASONS ? waitreason_names[r] : "???";
+}
+
+/* The transitions runtime.h documents, as a table: allowed[old] has bit new. */
+static const uint8_t gstatus_allowed[G_NSTATUS] = {
+    [G_IDLE] = 1u << G_RUNNABLE,
+    [G_RUNNABLE] = 1u << G_RUNNING,
+    [G_RUNNING] = (1u << G_RUNNABLE) | (1u << G_WAITING) | (1u << G_SYSCALL) | (1u << G_DEAD),
+    [G_SYSCALL] = (1u << G_RUNNING) | (1u << G_RUNNABLE),
+    [G_WAITING] = 1u << G_RUNNABLE,
+    [G_DEAD] = 1u << G_IDLE,
+};
+
+/*
+ * casgstatus moves gp from oldval to newval and throws if gp was not in
+ * oldval or the transition is not one runtime.h allows.
+ * acq_rel: a G's fields written before it becomes RUNNABLE are visible to
+ * the M that moves it to RUNNING.
+ */
+void gpm_casgstatus(struct gpm_g *gp, uint32_t oldval, uint32_t newval)
+{
+    if (oldval >= G_NSTATUS || newval >= G_NSTATUS || !(gstatus_allowed[oldval] & (1u << newval)))
+        gpm_throwf("casgstatus: bad transition %s -> %s for G%lu", gpm_gstatus_name(oldval),
+                   gpm_gstatus_name(newval), (unsigned long)gp->goid);
+    uint32_t cur = oldval;
+    if (!atomic_compare_exchange_strong_explicit(&gp->atomicstatus, &cur, newval, memory_order_acq_rel,
+                                                 memory_order_acquire))
+        gpm_throwf("casgstatus: G%lu is %s, expected %s (-> %s)", (unsigned long)gp->goid,
+                   gpm_gstatus_name(cur), gpm_gstatus_name(oldval), gpm_gstatus_name(newval));
+}
+
+/* ---- Ms and Ps --------------------------------------------------------- */
+
+uint32_t gpm_fastrand(struct gpm_m *mp)
+{
+    /* wyrand: fast, good enough to pick steal victims. */
+    mp->fastrand += 0xa0761d6478bd642fULL;
+    __uint128_t t = (__uint128_t)mp->fastrand * (mp->fastrand ^ 0xe7037ed1a0b428dbULL);
+    return (uint32_t)((uint64_t)(t >> 64) ^ (uint64_t)t);
+}
+
+/* The M of the calling kernel thread, found without thread-local state (for
+   fatal errors and signal handlers). NULL if the thread is not an M. */
+struct gpm_m *gpm_getm_unchecked(void)
+{
+    int tid = gpm_gettid();
+    for (struct gpm_m *mp = atomic_load_explicit(&gpm_sched.allm, memory_order_acquire); mp; mp = mp->alllink)
+        if (mp->procid == tid)
+            return mp;
+    return NULL;
+}
+
+/* Loads this M's own TCB into %fs if a G's is still loaded.
+   Runs on g0, on the M's own kernel thread. */
+void gpm_m_useowntls(struct gpm_m *mp)
+{
+    if (mp->curfs != mp->owntcb) {
+        gpm_wrfs(mp->owntcb);
+        mp->curfs = mp->owntcb;
+    }
+}
+
+static struct gpm_m *allocm(void)
+{
+    struct gpm_m *mp = gpm_persistentalloc(sizeof *mp, 64);
+    gpm_lock(&gpm_sched.lock);
+    mp->id = gpm_sched.mnext++;
+    gpm_unlock(&gpm_sched.lock);
+    mp->fastrand = (uint64_t)gpm_nanotime() ^ ((uint64_t)mp->id << 32);
+    return mp;
+}
+
+/* Publishes mp on allm. Ms are never freed. */
+static void publishm(struct gpm_m *mp)
+{
+    struct gpm_m *head = atomic_load_explicit(&gpm_sched.allm, memory_order_relaxed);
+    do
+        mp->alllink = head;
+    while (!atomic_compare_exchange_weak_explicit(&gpm_sched.allm, &head, mp, memory_order_release,
+                                                  memory_order_relaxed));
+}
+
+/* Associates pp with mp. pp must be idle. Executed by mp. */
+static void acquirep(struct gpm_m *mp, struct gpm_p *pp)
+{
+    if (mp->p != NULL || pp->m != NULL || atomic_load(&pp->status) != P_IDLE)
+        gpm_throwf("acquirep: M%d has P %d, P %d has M%d, status %u", mp->id, mp->p ? mp->p->id : -1,
+                   pp->id, pp->m ? pp->m->id : -1, atomic_load(&pp->status));
+    mp->p = pp;
+    pp->m = mp;
+    atomic_store(&pp->status, P_RUNNING);
+}
+
+/* Disassociates mp's P and returns it. Executed by mp. */
+static struct gpm_p *releasep(struct gpm_m *mp)
+{
+    struct gpm_p *pp = mp->p;
+    if (pp == NULL || pp->m != mp || atomic_load(&pp->status) != P_RUNNING)
+        gpm_throw("releasep: invalid P state");
+    mp->p = NULL;
+    pp->m = NULL;
+    atomic_store(&pp->status, P_IDLE);
+    return pp;
+}
+
+/* Puts pp on the idle list. sched.lock must be held. */
+static void pidleput(struct gpm_p *pp)
+{
+    if (!gpm_runqempty(pp))
+        gpm_throw("pidleput: P has non-empty run queue");
+    pp->link = gpm_sched.pidle;
+    gpm_sched.pidle = pp;
+    atomic_fetch_add(&gpm_sched.npidle, 1);
+}
+
+/* Takes an idle P, or NULL. sched.lock must be held. */
+static struct gpm_p *pidleget(void)
+{
+    struct gpm_p *pp = gpm_sched.pidle;
+    if (pp != NULL) {
+        gpm_sched.pidle = pp->link;
+        atomic_fetch_sub(&gpm_sched.npidle, 1);
+    }
+    return pp;
+}
+
+/* Puts mp on the idle M list. sched.lock must be held. */
+static void mput(struct gpm_m *mp)
+{
+    mp->schedlink = gpm_sched.midle;
+    gpm_sched.midle = mp;
+    gpm_sched.nmidle++;
+}
+
+/* Takes an idle M, or NULL. sched.lock must be held. */
+static struct gpm_m *mget(void)
+{
+    struct gpm_m *mp = gpm_sched.midle;
+    if (mp != NULL) {
+        gpm_sched.midle = mp->schedlink;
+        gpm_sched.nmidle--;
+    }
+    return mp;
+}
+
+static void g0loop(struct gpm_m *mp) __attribute__((noreturn));
+
+/* Start routine of the kernel threads gpm creates. */
+static void *mstart(void *arg)
+{
+    struct gpm_m *mp = arg;
+    mp->procid = gpm_gettid();
+    mp->owntcb = gpm_rdtp();
+    mp->curfs = mp->owntcb;
+    mp->g0started = true; /* g0 is this native stack; saved at its first switch */
+    publishm(mp);
+    if (mp->nextp != NULL) {
+        acquirep(mp, mp->nextp);
+        mp->nextp = NULL;
+    }
+    g0loop(mp);
+}
+
+/*
+ * newm creates a kernel thread for a new M that starts with pp (or idle,
+ * parking itself, when pp is NULL) and the given spinning state.
+ * curm is the calling M, or NULL on a thread that is not an M. If curm is on
+ * g0, its own TLS is loaded first: pthread_create is a libc call.
+ */
+static void newm(struct gpm_m *curm, struct gpm_p *pp, bool spinning)
+{
+    if (curm != NULL && curm->curg == NULL)
+        gpm_m_useowntls(curm);
+    struct gpm_m *mp = allocm();
+    mp->nextp = pp;
+    mp->spinning = spinning;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, M_STACK_SIZE);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t th;
+    int err = gpm_real.pthread_create(&th, &attr, mstart, mp);
+    pthread_attr_destroy(&attr);
+    if (err != 0)
+        gpm_throwf("newm: cannot create a kernel thread for M%d: error %d (threads: %d)", mp->id, err,
+                   gpm_sched.mnext);
+}
+
+/*
+ * startm schedules some M to run pp (an idle P if pp is NULL; if there is
+ * none, it does nothing). With spinning, the caller has incremented
+ * nmspinning and startm passes that on to the M it starts.
+ */
+static void startm(struct gpm_m *curm, struct gpm_p *pp, bool spinning)
+{
+    gpm_lock(&gpm_sched.lock);
+    if (pp == NULL) {
+        pp = pidleget();
+        if (pp == NULL) {
+            gpm_unlock(&gpm_sched.lock);
+            if (spinning && atomic_fetch_sub(&gpm_sched.nmspinning, 1) - 1 < 0)
+                gpm_throw("startm: negative nmspinning");
+            return;
+        }
+    }
+    struct gpm_m *nmp = mget();
+    gpm_unlock(&gpm_sched.lock);
+    if (nmp == NULL) {
+        newm(curm, pp, spinning);
+        return;
+    }
+    if (nmp->spinning)
+        gpm_throw("startm: M is spinning");
+    if (nmp->nextp != NULL)
+        gpm_throw("startm: M has P");
+    nmp->spinning = spinning;
+    nmp->nextp = pp;
+    gpm_notewakeup(&nmp->park);
+}
+
+/* Tries to add one more spinning M to run Gs when there is an idle P and no
+   M spinning already. curm as in newm. Called by whoever makes a G
+   runnable. */
+static void wakep(struct gpm_m *curm)
+{
+    if (atomic_load(&gpm_sched.npidle) == 0)
+        return;
+    /* Be conservative about spinning threads: start one only if none is. */
+    int32_t zero = 0;
+    if (atomic_load(&gpm_sched.nmspinning) != 0 ||
+        !atomic_compare_exchange_strong(&gpm_sched.nmspinning, &zero, 1))
+        return;
+    startm(curm, NULL, true);
+}
+
+void gpm_wakep(void)
+{
+    struct gpm_g *gp = gpm_getg();
+    wakep(gp ? gp->m : NULL);
+}
+
+/* Starts one idle M at start-up, so that a kernel thread made by
+   pthread_create exists before any G runs: glibc turns on the locks of
+   malloc and stdio only then (DESIGN.md section 5). Runs on G1. */
+void gpm_startspare(void)
+{
+    newm(gpm_getg()->m, NULL, false);
+}
+
+/* Stops mp until there is work for it, and returns with a P. */
+static void stopm(struct gpm_m *mp)
+{
+    if (mp->p != NULL)
+        gpm_throw("stopm: holding p");
+    if (mp->spinning)
+        gpm_throw("stopm: spinning");
+    gpm_lock(&gpm_sched.lock);
+    mput(mp);
+    gpm_unlock(&gpm_sched.lock);
+    gpm_m_useowntls(mp);
+    gpm_notesleep(&mp->park);
+    gpm_noteclear(&mp->park);
+    acquirep(mp, mp->nextp);
+    mp->nextp = NULL;
+}
+
+/* A spinning M found work: stop spinning, and if it was the last spinner,
+   wake another to keep looking (see "Worker thread parking/unparking"). */
+static void resetspinning(struct gpm_m *mp)
+{
+    if (!mp->spinning)
+        gpm_throw("resetspinning: not a spinning M");
+    mp->spinning = false;
+    if (atomic_fetch_sub(&gpm_sched.nmspinning, 1) - 1 < 0)
+        gpm_throw("resetspinning: negative nmspinning");
+    wakep(mp);
+}
+
+/* ---- Finding work ------------------------------------------------------ */
+
+/* One G from pp's own queues or the global queue, without blocking, or
+   NULL. Executed only by the owner P. */
+static struct gpm_g *runqget_nonblocking(struct gpm_p *pp, bool *inheritTime)
+{
+    struct gpm_g *gp;
+    /* Check the global queue once in a while to ensure fairness. */
+    if (pp->schedtick % 61 == 0 && atomic_load_explicit(&gpm_sched.runqsize, memory_order_relaxed) > 0) {
+        gpm_lock(&gpm_sched.lock);
+        gp = gpm_globrunqget(pp, 1);
+        gpm_unlock(&gpm_sched.lock);
+        if (gp != NULL) {
+            *inheritTime = false;
+            return gp;
+        }
+    }
+    gp = gpm_runqget(pp, inheritTime);
+    if (gp != NULL)
+        return gp;
+    if (atomic_load_explicit(&gpm_sched.runqsize, memory_order_relaxed) > 0) {
+        gpm_lock(&gpm_sched.lock);
+        gp = gpm_globrunqget(pp, 0);
+        gpm_unlock(&gpm_sched.lock);
+        *inheritTime = false;
+    }
+    return gp;
+}
+
+/* Steals from other Ps: 4 rounds over all Ps in random order; runnext is
+   taken only in the last round. Executed only by the owner P (mp->p). */
+static struct gpm_g *stealwork(struct gpm_m *mp)
+{
+    struct gpm_p *pp = mp->p;
+    int32_t n = gpm_sched.gomaxprocs;
+    if (n <= 1)
+        return NULL;
+    enum { STEAL_TRIES = 4 };
+    for (int i = 0; i < STEAL_TRIES; i++) {
+        bool stealRunNextG = i == STEAL_TRIES - 1;
+        /* Start at a random P so that thieves spread over victims. */
+        uint32_t start = gpm_fastrand(mp) % (uint32_t)n;
+        for (int32_t k = 0; k < n; k++) {
+            struct gpm_p *p2 = &gpm_sched.allp[(start + (uint32_t)k) % (uint32_t)n];
+            if (p2 == pp)
+                continue;
+            if (atomic_load_explicit(&p2->status, memory_order_relaxed) == P_IDLE)
+                continue;
+            struct gpm_g *gp = gpm_runqsteal(pp, p2, stealRunNextG);
+            if (gp != NULL)
+                return gp;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * findrunnable finds a G to run: local queue, global queue, stealing; if
+ * there is none, it gives up the P and parks the M until there is work, and
+ * returns with a P (perhaps another one). Runs on g0; may block.
+ */
+static struct gpm_g *findrunnable(struct gpm_m *mp, bool *inheritTime)
+{
+top:;
+    struct gpm_p *pp = mp->p;
+    struct gpm_g *gp = gpm_runqget(pp, inheritTime);
+    if (gp != NULL)
+        return gp;
+    *inheritTime = false;
+    if (atomic_load(&gpm_sched.runqsize) > 0) {
+        gpm_lock(&gpm_sched.lock);
+        gp = gpm_globrunqget(pp, 0);
+        gpm_unlock(&gpm_sched.lock);
+        if (gp != NULL)
+            return gp;
+    }
+
+    /* Spinning Ms: steal work. Limit the number of spinning Ms to half the
+       number of busy Ps: this prevents excessive CPU use when gomaxprocs is
+       large but the program's parallelism is low. */
+    int32_t busy = gpm_sched.gomaxprocs - atomic_load(&gpm_sched.npidle);
+    if (mp->spinning || 2 * atomic_load(&gpm_sched.nmspinning) < busy) {
+        if (!mp->spinning) {
+            mp->spinning = true;
+            atomic_fetch_add(&gpm_sched.nmspinning, 1);
+        }
+        gp = stealwork(mp);
+        if (gp != NULL)
+            return gp;
+    }
+
+    /* Nothing to do: give up the P, unless the global queue filled up
+       meanwhile (checked under the lock that guards it). */
+    gpm_lock(&gpm_sched.lock);
+    if (atomic_load(&gpm_sched.runqsize) != 0) {
+        gp = gpm_globrunqget(pp, 0);
+        gpm_unlock(&gpm_sched.lock);
+        return gp;
+    }
+    if (releasep(mp) != pp)
+        gpm_throw("findrunnable: wrong P");
+    pidleput(pp);
+    gpm_unlock(&gpm_sched.lock);
+
+    /* Spinning to non-spinning: decrement nmspinning, then recheck every
+       queue (see "Worker thread parking/unparking": this is load D). */
+    if (mp->spinning) {
+        mp->spinning = false;
+        if (atomic_fetch_sub(&gpm_sched.nmspinning, 1) - 1 < 0)
+            gpm_throw("findrunnable: negative nmspinning");
+        for (int32_t i = 0; i < gpm_sched.gomaxprocs; i++) {
+            if (!gpm_runqempty(&gpm_sched.allp[i])) {
+                gpm_lock(&gpm_sched.lock);
+                struct gpm_p *np = pidleget();
+                gpm_unlock(&gpm_sched.lock);
+                if (np != NULL) {
+                    acquirep(mp, np);
+                    mp->spinning = true;
+                    atomic_fetch_add(&gpm_sched.nmspinning, 1);
+                    goto top;
+                }
+                break;
+            }
+        }
+        if (atomic_load(&gpm_sched.runqsize) != 0) {
+            gpm_lock(&gpm_sched.lock);
+            struct gpm_p *np = pidleget();
+            gpm_unlock(&gpm_sched.lock);
+            if (np != NULL) {
+                acquirep(mp, np);
+                mp->spinning = true;
+                atomic_fetch_add(&gpm_sched.nmspinning, 1);
+                goto top;
+            }
+        }
+    }
+    stopm(mp);
+    goto top;
+}
+
+/*
+ * schedule finds the next G to run on mp. Runs on g0; may block; returns
+ * with mp holding a P.
+ */
+static struct gpm_g *schedule(struct gpm_m *mp, bool *inheritTime)
+{
+    if (mp->p == NULL)
+        stopm(mp);
+    struct gpm_g *gp = runqget_nonblocking(mp->p, inheritTime);
+    if (gp == NULL)
+        gp = findrunnable(mp, inheritTime);
+    /* This M is about to run a G: if it was spinning, it stops, and wakes
+       another spinner if needed. */
+    if (mp->spinning)
+        resetspinning(mp);
+    return gp;
+}
+
+/* Prepares gp to run on mp. Executed by mp, which holds a P. */
+static void execute(struct gpm_m *mp, struct gpm_g *gp, bool inheritTime)
+{
+    gpm_casgstatus(gp, G_RUNNABLE, G_RUNNING);
+    gp->m = mp;
+    mp->curg = gp;
+    if (!inheritTime)
+        mp->p->schedtick++;
+    mp->nswitch++;
+}
+
+/* ---- Switching --------------------------------------------------------- */
+
+/*
+ * finishswitch does what the context that switched away on mp left for us
+ * (see "The switch protocol"). Runs on whatever context mp switched to:
+ * another G or g0. Must not touch thread-local state (it may run on g0).
+ */
+void gpm_finishswitch(struct gpm_m *mp)
+{
+    uint8_t after = mp->after;
+    if (after == AFTER_NONE)
+        return;
+    struct gpm_g *prev = mp->afterg;
+    mp->after = AFTER_NONE;
+    mp->afterg = NULL;
+    switch (after) {
+    case AFTER_PARK: {
+        bool (*unlockf)(struct gpm_g *, void *) = mp->unlockf;
+        void *arg = mp->unlockarg;
+        mp->unlockf = NULL;
+        mp->unlockarg = NULL;
+        prev->m = NULL;
+        gpm_casgstatus(prev, G_RUNNING, G_WAITING);
+        if (unlockf != NULL && !unlockf(prev, arg)) {
+            /* The reason to wait went away before anyone could see prev:
+               it runs again next. */
+            gpm_casgstatus(prev, G_WAITING, G_RUNNABLE);
+            gpm_runqput(mp->p, prev, true);
+        }
+        break;
+    }
+    case AFTER_YIELD:
+        prev->m = NULL;
+        gpm_casgstatus(prev, G_RUNNING, G_RUNNABLE);
+        gpm_runqput(mp->p, prev, false);
+        break;
+    case AFTER_EXIT:
+        prev->m = NULL;
+        gpm_goexit0(mp, prev);
+        break;
+    default:
+        gpm_throw("finishswitch: bad action");
+    }
+}
+
+static void g0entry(void *arg)
+{
+    g0loop(arg);
+}
+
+/* Makes a g0 context for an M whose kernel thread's stack belongs to a G
+   (M0, whose stack is G1's). */
+static void makeg0(struct gpm_m *mp)
+{
+    void *stk = gpm_mmap(NULL, G0_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+                         -1, 0);
+    if (gpm_mmap_failed(stk))
+        gpm_throw("makeg0: out of memory for a g0 stack");
+    mp->g0stack = stk;
+    mp->g0stacksize = G0_STACK_SIZE;
+    gpm_valgrind_stack_register(stk, (char *)stk + G0_STACK_SIZE);
+    mp->g0_sp = gpm_ctx_init((char *)stk + G0_STACK_SIZE, g0entry, mp);
+    mp->g0started = true;
+}
+
+/*
+ * switchout gives gp's M to the next G of its P, or to g0 when the P has
+ * none ready, after mp->after has been set. Returns when gp runs again, on
+ * whatever M. Runs on gp's stack.
+ */
+static void switchout(struct gpm_m *mp, struct gpm_g *gp)
+{
+    struct gpm_g *next = NULL;
+    bool inheritTime = false;
+    if (mp->p != NULL && mp->lockedg == NULL)
+        next = runqget_nonblocking(mp->p, &inheritTime);
+    if (next != NULL) {
+        execute(mp, next, inheritTime);
+        mp->curfs = next->tcb;
+        gpm_ctx_switch(&gp->sched_sp, next->sched_sp, next->tcb);
+    } else {
+        if (!mp->g0started)
+            makeg0(mp);
+        mp->curg = NULL;
+        gpm_ctx_switch(&gp->sched_sp, mp->g0_sp, NULL);
+    }
+    gpm_finishswitch(gp->m);
+}
+
+/*
+ * g0loop is the scheduler's main loop on g0: finish what the last G left,
+ * find the next G, switch to it; repeat when something switches back.
+ * Never returns.
+ */
+static void g0loop(struct gpm_m *mp)
+{
+    for (;;) {
+        gpm_finishswitch(mp);
+        bool inheritTime = false;
+        struct gpm_g *gp = schedule(mp, &inheritTime);
+        execute(mp, gp, inheritTime);
+        void *fs = mp->curfs != gp->tcb ? gp->tcb : NULL;
+        mp->curfs = gp->tcb;
+        gpm_ctx_switch(&mp->g0_sp, gp->sched_sp, fs);
+    }
+}
+
+/*
+ * park puts the calling G to sleep. After it is off its M (and marked
+ * waiting), unlockf(gp, arg) runs on the next context; if it returns false,
+ * the G is made runnable again at once. Whoever later finds the G through
+ * what unlockf published calls gpm_ready.
+ * Runs on the G's stack; may park. The G must hold no runtime lock.
+ */
+void gpm_park(bool (*unlockf)(struct gpm_g *, void *), void *arg, uint16_t reason)
+{
+    struct gpm_g *gp = gpm_getg();
+    struct gpm_m *mp = gp->m;
+    gp->waitreason = reason;
+    gp->waitsince = gpm_nanotime();
+    mp->after = AFTER_PARK;
+    mp->afterg = gp;
+    mp->unlockf = unlockf;
+    mp->unlockarg = arg;
+    switchout(mp, gp);
+}
+
+/*
+ * ready makes a waiting G runnable: into runnext of curm's P, which then
+ * runs it as soon as the current G blocks (see "Handoff"), or onto the
+ * global queue when curm has no P. curm is the calling M or NULL.
+ */
+void gpm_ready_on(struct gpm_m *curm, struct gpm_g *gp)
+{
+    gpm_casgstatus(gp, G_WAITING, G_RUNNABLE);
+    gp->waitreason = WAIT_NONE;
+    if (curm != NULL && curm->p != NULL) {
+        gpm_runqput(curm->p, gp, true);
+    } else {
+        gpm_lock(&gpm_sched.lock);
+        gpm_globrunqput(gp);
+        gpm_unlock(&gpm_sched.lock);
+    }
+    wakep(curm);
+}
+
+/* gpm_ready from G context (or from a thread that is not a G). */
+void gpm_ready(struct gpm_g *gp)
+{
+    struct gpm_g *self = gpm_getg();
+    gpm_ready_on(self ? self->m : NULL, gp);
+}
+
+/* Makes a new G runnable (gp is G_IDLE): runnext of the caller's P, so the
+   new thread runs as soon as its creator blocks. */
+void gpm_runqput_new(struct gpm_g *gp)
+{
+    struct gpm_g *self = gpm_getg();
+    struct gpm_m *curm = self ? self->m : NULL;
+    gpm_casgstatus(gp, G_IDLE, G_RUNNABLE);
+    if (curm != NULL && curm->p != NULL) {
+        gpm_runqput(curm->p, gp, true);
+    } else {
+        gpm_lock(&gpm_sched.lock);
+        gpm_globrunqput(gp);
+        gpm_unlock(&gpm_sched.lock);
+    }
+    wakep(curm);
+}
+
+/*
+ * yield lets another runnable G of this P (or of the global queue) run and
+ * puts the caller at the tail of the local queue. Returns false, at once,
+ * when there was nothing else to run: then, as with a native sched_yield on
+ * an otherwise idle CPU, the caller simply continues.
+ * Runs on the G's stack.
+ */
+bool gpm_yield(void)
+{
+    struct gpm_g *gp = gpm_getg();
+    struct gpm_m *mp = gp->m;
+    if (mp->p == NULL || mp->lockedg != NULL)
+        return false;
+    bool inheritTime;
+    struct gpm_g *next = runqget_nonblocking(mp->p, &inheritTime);
+    if (next == NULL)
+        return false;
+    mp->after = AFTER_YIELD;
+    mp->afterg = gp;
+    execute(mp, next, false);
+    mp->curfs = next->tcb;
+    gpm_ctx_switch(&gp->sched_sp, next->sched_sp, next->tcb);
+    gpm_finishswitch(gp->m);
+    return true;
+}
+
+/* The calling G has finished (glife.c tore its thread-local state down):
+   leave its stack for good; gpm_goexit0 runs on the next context.
+   Never returns. */
+void gpm_goexit_switch(struct gpm_g *gp)
+{
+    struct gpm_m *mp = gp->m;
+    mp->after = AFTER_EXIT;
+    mp->afterg = gp;
+    switchout(mp, gp);
+    gpm_throw("goexit: dead G resumed");
+}
+
+/* ---- Start-up ---------------------------------------------------------- */
+
+/*
+ * schedinit builds the Ps and M0, and turns the calling flow into G1
+ * running on M0 with P0. Runs once, on the thread that first enters gpm
+ * (normally the main thread, from the constructor).
+ */
+void gpm_schedinit(struct gpm_g *g1, void *m0tcb)
+{
+    int32_t procs = gpm_config.maxprocs;
+    gpm_sched.gomaxprocs = procs;
+    gpm_sched.maxmcount = 10000;
+    gpm_sched.allp = gpm_persistentalloc(sizeof(struct gpm_p) * (size_t)procs, 64);
+    for (int32_t i = 0; i < procs; i++)
+        gpm_sched.allp[i].id = i;
+
+    struct gpm_m *m0 = allocm();
+    m0->procid = gpm_gettid();
+    m0->owntcb = m0tcb;
+    m0->curfs = g1->tcb;
+    publishm(m0);
+
+    /* P0 goes to M0; the rest are idle. */
+    for (int32_t i = procs - 1; i >= 1; i--) {
+        struct gpm_p *pp = &gpm_sched.allp[i];
+        pp->link = gpm_sched.pidle;
+        gpm_sched.pidle = pp;
+        atomic_fetch_add(&gpm_sched.npidle, 1);
+    }
+    acquirep(m0, &gpm_sched.allp[0]);
+
+    atomic_store(&g1->atomicstatus, G_RUNNING);
+    g1->m = m0;
+    m0->curg = g1;
+    gpm_tls_g = g1;
+    atomic_store(&gpm_sched.nthreads, 1);
+    gpm_sched.started = true;
+}

@@ -1,0 +1,22 @@
+/*
+ * src/shim/cancel.c: __pthread_unwind_next.
+ *
+ * pthread_cleanup_push/pop compile to __pthread_register_cancel and
+ * friends, which keep their buffers in the calling thread's TCB: glibc's own
+ * code is right for a G. When pthread_exit unwinds into a buffer, the
+ * handler runs and the macro calls __pthread_unwind_next to go on. glibc's
+ * would finish with its own stop function, which on G1 ends the kernel
+ * thread; gpm's continues its own unwinding (src/core/glife.c).
+ */
+#define _GNU_SOURCE
+#include "shim.h"
+
+GPM_EXPORT void __pthread_unwind_next(__pthread_unwind_buf_t *buf)
+{
+    struct gpm_g *gp = gpm_active() ? gpm_getg() : NULL;
+    if (gp == NULL || gp->kind == G_KIND_FOREIGN) {
+        gpm_real.__pthread_unwind_next(buf);
+        __builtin_unreachable();
+    }
+    gpm_unwind_next(buf);
+}

@@ -1,0 +1,30 @@
+/*
+ * src/shim/shim.h: what every interposed family needs.
+ *
+ * The shim is thin: it checks arguments, gives POSIX's error numbers, and
+ * translates to core calls. Until gpm is up (gpm_active() false) and in
+ * pass-through mode, each symbol calls libc's own (gpm_real). pthread_*
+ * functions return error numbers and never touch errno.
+ *
+ * Exported symbols are exactly the names in compat/symbols.tsv marked
+ * "interposed"; libgpm.map keeps everything else hidden and a test checks
+ * that the two agree.
+ */
+#ifndef GPM_SHIM_SHIM_H
+#define GPM_SHIM_SHIM_H
+
+#define GPM_EXPORT __attribute__((visibility("default")))
+
+#include "../../compat/libc_real.h"
+#include "../core/foreign.h"
+#include "../core/glife.h"
+#include "../core/init.h"
+#include "../core/runtime.h"
+
+/* The G a pthread_t names (see gpm_pthread_to_g). */
+static inline struct gpm_g *shim_g(pthread_t th)
+{
+    return gpm_pthread_to_g((uintptr_t)th);
+}
+
+#endif

@@ -1,0 +1,30 @@
+/*
+ * src/shim/yield.c: sched_yield, pthread_yield.
+ *
+ * A G yields to the other runnable Gs of its P (and the global queue); with
+ * nothing else runnable it continues at once, as a native thread alone on
+ * its CPU does. pthread_yield exists in glibc only as a compat symbol
+ * (GLIBC_2.2.5), so gpm implements it rather than forward it.
+ */
+#define _GNU_SOURCE
+#include <sched.h>
+
+#include "shim.h"
+
+GPM_EXPORT int sched_yield(void)
+{
+    struct gpm_g *gp = gpm_active() ? gpm_getg() : NULL;
+    if (gp == NULL || gp->kind == G_KIND_FOREIGN)
+        return gpm_real.sched_yield();
+    gpm_yield();
+    return 0;
+}
+
+/* <pthread.h> redirects the name pthread_yield to sched_yield; the
+   symbol itself must still be defined for binaries that import it. */
+GPM_EXPORT int gpm_pthread_yield(void) __asm__("pthread_yield");
+GPM_EXPORT int gpm_pthread_yield(void)
+{
+    sched_yield();
+    return 0;
+}

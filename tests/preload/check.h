@@ -1,0 +1,36 @@
+/*
+ * tests/preload/check.h: helpers for behaviour tests. A test prints what it
+ * checks, exits 0 on success, 1 on the first failure, 77 to skip.
+ */
+#ifndef GPM_TEST_CHECK_H
+#define GPM_TEST_CHECK_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHECK(cond, ...)                                                       \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);    \
+            fprintf(stderr, __VA_ARGS__);                                      \
+            fprintf(stderr, "\n");                                             \
+            exit(1);                                                           \
+        }                                                                      \
+    } while (0)
+
+#define CHECK_EQ(a, b) CHECK((a) == (b), "%lld != %lld", (long long)(a), (long long)(b))
+
+/* "native", "gpm" or "disabled" (see tests/preload/meson.build). */
+static inline const char *test_mode(void)
+{
+    const char *m = getenv("GPM_TEST_MODE");
+    return m ? m : "native";
+}
+
+static inline int under_gpm(void)
+{
+    return strcmp(test_mode(), "gpm") == 0;
+}
+
+#endif
