@@ -19,6 +19,16 @@ static struct {
     size_t off; /* bytes used in it */
 } persistent;
 
+void gpm_persistent_forklock(void)
+{
+    gpm_lock(&persistent.lock);
+}
+
+void gpm_persistent_forkunlock(void)
+{
+    gpm_unlock(&persistent.lock);
+}
+
 void *gpm_persistentalloc(size_t size, size_t align)
 {
     if (size >= CHUNK / 4) {

@@ -12,4 +12,8 @@
    up to the page size). */
 void *gpm_persistentalloc(size_t size, size_t align);
 
+/* Held across fork (fork.c). */
+void gpm_persistent_forklock(void);
+void gpm_persistent_forkunlock(void);
+
 #endif

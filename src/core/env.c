@@ -66,12 +66,10 @@ static void badvalue(const char *name, const char *value, const char *why)
     gpm_printf("gpm: ignoring %s=%s: %s\n", name, value, why);
 }
 
-/* The cgroup v2 CPU limit in whole CPUs (rounded up) of the process's
-   cgroup and its ancestors, or 0 when there is none. */
-static int32_t cgroup_cpu_limit(void)
+int32_t gpm_cgroup_cpu_limit(const char *cgroupfile, const char *cgroot)
 {
     char buf[4096];
-    if (gpm_readfile("/proc/self/cgroup", buf, sizeof buf) <= 0)
+    if (gpm_readfile(cgroupfile, buf, sizeof buf) <= 0)
         return 0;
     /* cgroup v2 has one line "0::/path". */
     char *line = strstr(buf, "0::");
@@ -84,8 +82,8 @@ static int32_t cgroup_cpu_limit(void)
     path[n] = '\0';
     int32_t limit = 0;
     for (;;) {
-        char file[2200], val[128];
-        gpm_snprintf(file, sizeof file, "/sys/fs/cgroup%s/cpu.max", strcmp(path, "/") == 0 ? "" : path);
+        char file[4200], val[128];
+        gpm_snprintf(file, sizeof file, "%s%s/cpu.max", cgroot, strcmp(path, "/") == 0 ? "" : path);
         if (gpm_readfile(file, val, sizeof val) > 0 && strncmp(val, "max", 3) != 0) {
             char *sp = strchr(val, ' ');
             uint64_t quota, period;
@@ -122,7 +120,7 @@ int32_t gpm_default_maxprocs(void)
         cpus = CPU_COUNT(&set);
     if (cpus < 1)
         cpus = 1;
-    int32_t limit = cgroup_cpu_limit();
+    int32_t limit = gpm_cgroup_cpu_limit("/proc/self/cgroup", "/sys/fs/cgroup");
     if (limit > 0 && limit < cpus)
         cpus = limit;
     return cpus;

@@ -29,6 +29,12 @@ void gpm_readconfig(void);
    process's cgroup and its ancestors. At least 1. */
 int32_t gpm_default_maxprocs(void);
 
+/* The cgroup v2 CPU limit in whole CPUs (quota/period, rounded up) of the
+   cgroup named in cgroupfile ("0::/path", as /proc/self/cgroup) and of its
+   ancestors under cgroot (as /sys/fs/cgroup): the smallest, or 0 when none
+   has a limit. */
+int32_t gpm_cgroup_cpu_limit(const char *cgroupfile, const char *cgroot);
+
 /* Reads up to size-1 bytes of a file into buf with raw system calls (no
    errno, no interposed read). Returns the length, or -1. */
 long gpm_readfile(const char *path, char *buf, size_t size);

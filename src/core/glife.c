@@ -141,15 +141,25 @@ int gpm_newproc(const struct gpm_gattr *a, void *(*fn)(void *), void *arg, pthre
         gp->valgrind_stack_id = gpm_valgrind_stack_register(a->geo.user_stack, top);
     gp->sched_sp = gpm_ctx_init(top, gmain, gp);
 
-    /* At least one kernel thread made by pthread_create must exist before a
-       second G runs (DESIGN.md section 5). */
-    if (!atomic_load_explicit(&sparestarted, memory_order_relaxed) && !atomic_exchange(&sparestarted, true))
-        gpm_startspare();
-
     atomic_fetch_add(&gpm_sched.nthreads, 1);
     *th = (pthread_t)gp->tcb;
     gpm_runqput_new(gp);
+
+    /* At least one kernel thread made by pthread_create must exist before a
+       second G runs (DESIGN.md section 5). With an idle P, runqput_new's
+       wakep has just made one; otherwise (GPM_MAXPROCS=1) start a spare M
+       now: the new G cannot run before this G blocks or yields. */
+    if (!atomic_load_explicit(&sparestarted, memory_order_relaxed) && !atomic_exchange(&sparestarted, true) &&
+        gpm_sched.mnext < 2)
+        gpm_startspare();
     return 0;
+}
+
+/* In a forked child no M but the caller exists: the next pthread_create
+   starts a spare kernel thread again (fork.c). */
+void gpm_glife_forkchild(void)
+{
+    atomic_store(&sparestarted, false);
 }
 
 /* ---- Exit ----------------------------------------------------------------- */

@@ -275,6 +275,31 @@ void gpm_forallg(void (*fn)(struct gpm_g *, void *), void *arg)
     gpm_unlock(&allglock);
 }
 
+/* ---- fork (fork.c) ------------------------------------------------------- */
+
+void gpm_gstack_forklock(void)
+{
+    gpm_lock(&allglock);
+    gpm_lock(&gpool.lock);
+}
+
+void gpm_gstack_forkunlock(void)
+{
+    gpm_unlock(&gpool.lock);
+    gpm_unlock(&allglock);
+}
+
+/* In the child: only self exists. The other Gs' blocks are left as they
+   are, off every list. */
+void gpm_gstack_forkchild(struct gpm_g *self)
+{
+    gpm_lock(&allglock);
+    allgs = NULL;
+    if (self != NULL)
+        allgs_add_locked(self);
+    gpm_unlock(&allglock);
+}
+
 /* ---- Blocks -------------------------------------------------------------- */
 
 /* Maps a new block for geo and lays it out. Returns NULL (errno-free) when

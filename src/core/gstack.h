@@ -61,6 +61,12 @@ int gpm_gstackalloc(const struct gpm_geometry *geo, struct gpm_g **out);
    including g0 (no TLS, no libc). */
 void gpm_gstackfree(struct gpm_m *mp, struct gpm_g *gp);
 
+/* fork (fork.c): hold allglock and the pool's lock across fork; in the
+   child, forget every G but self. */
+void gpm_gstack_forklock(void);
+void gpm_gstack_forkunlock(void);
+void gpm_gstack_forkchild(struct gpm_g *self);
+
 /* Removes gp from allgs (it has finished). */
 void gpm_allgs_remove(struct gpm_g *gp);
 /* Adds a G that has no block (G1, foreign threads) to allgs. */

@@ -22,6 +22,7 @@
 #include "print.h"
 #include "runtime.h"
 #include "sys.h"
+#include "sysmon.h"
 
 _Atomic int gpm_state = GPM_UNINIT;
 
@@ -72,6 +73,10 @@ static void init(void)
         passthrough("cannot create a thread-specific key");
         return;
     }
+    if (gpm_fork_init() != 0) {
+        passthrough("cannot register fork handlers");
+        return;
+    }
     gpm_ctx_setup(!gpm_config.nowrfsbase);
     readname();
 
@@ -92,6 +97,7 @@ static void init(void)
     gpm_allgs_add(g1);
     gpm_schedinit(g1, m0tcb);
     atomic_store_explicit(&gpm_state, GPM_ACTIVE, memory_order_release);
+    gpm_sysmon_start();
 }
 
 /* The kernel thread running init(): its own nested calls into gpm (from a

@@ -23,6 +23,9 @@ extern _Atomic int gpm_state;
 
 void gpm_init_slow(void);
 
+/* fork.c: registers the fork handlers. */
+int gpm_fork_init(void);
+
 /* Brings gpm up if needed. Returns true when gpm schedules threads, false
    in pass-through mode. */
 static inline bool gpm_active(void)

@@ -10,8 +10,10 @@
  *
  *   allglock             (gstack.c: list of live Gs; held across TLS setup)
  *     gpool.lock         (gstack.c: global pool of free G blocks)
- *     sched.lock         (sched.c: idle Ms and Ps, global run queue)
- *       keys.lock        (tsd.c: the key table)
+ *       sched.lock       (sched.c: idle Ms and Ps, global run queue)
+ *         persistent.lock (alloc.c: a leaf)
+ *
+ * fork.c takes all of them, in this order, across fork().
  *
  * A P's run queue is lock-free; no lock may be held while parking a G.
  */

@@ -341,9 +341,18 @@ static void newm(struct gpm_m *curm, struct gpm_p *pp, bool spinning)
     pthread_t th;
     int err = gpm_real.pthread_create(&th, &attr, mstart, mp);
     pthread_attr_destroy(&attr);
-    if (err != 0)
-        gpm_throwf("newm: cannot create a kernel thread for M%d: error %d (threads: %d)", mp->id, err,
-                   gpm_sched.mnext);
+    if (err == 0)
+        return;
+    /* Out of memory or threads: carry on with the Ms there are; the P goes
+       back to the idle list and the work waits for a running M. The M
+       struct is lost (Ms are never freed). */
+    if (pp != NULL) {
+        gpm_lock(&gpm_sched.lock);
+        pidleput(pp);
+        gpm_unlock(&gpm_sched.lock);
+    }
+    if (spinning && atomic_fetch_sub(&gpm_sched.nmspinning, 1) - 1 < 0)
+        gpm_throw("newm: negative nmspinning");
 }
 
 /*

@@ -1,0 +1,97 @@
+/*
+ * src/core/fork.c: fork from a threaded program (DESIGN.md section 11).
+ *
+ * fork copies one kernel thread, so the child has exactly one thread: the G
+ * that called fork, on a copy of its M. Every other M is gone, and with it
+ * every G that was running, runnable or parked: they never run in the
+ * child, just as glibc's other threads do not exist there. Their blocks
+ * stay mapped and unused (glibc likewise cannot reuse the stacks of threads
+ * that were mid-malloc at the fork).
+ *
+ * gpm's own locks are held across the fork (prepare), so that none is
+ * copied in the middle of a critical section; the parent releases them and
+ * the child releases them and then rebuilds the scheduler: its P keeps
+ * running, every other P is idle with empty queues, the global queue and
+ * the idle-M list are empty, allm and allgs hold only what exists.
+ * The first pthread_create in the child starts a new spare M, as at
+ * start-up.
+ *
+ * The handlers are registered with pthread_atfork at start-up, so they run
+ * after the program's own prepare handlers and before its parent and child
+ * handlers (POSIX order), on the forking G.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+
+#include "alloc.h"
+#include "glife.h"
+#include "gstack.h"
+#include "init.h"
+#include "runtime.h"
+#include "sys.h"
+
+static void prepare(void)
+{
+    if (atomic_load(&gpm_state) != GPM_ACTIVE)
+        return;
+    /* Lock order (lock.h): allglock, gpool.lock, sched.lock, persistent. */
+    gpm_gstack_forklock();
+    gpm_lock(&gpm_sched.lock);
+    gpm_persistent_forklock();
+}
+
+static void parent(void)
+{
+    if (atomic_load(&gpm_state) != GPM_ACTIVE)
+        return;
+    gpm_persistent_forkunlock();
+    gpm_unlock(&gpm_sched.lock);
+    gpm_gstack_forkunlock();
+}
+
+static void child(void)
+{
+    if (atomic_load(&gpm_state) != GPM_ACTIVE)
+        return;
+    struct gpm_g *self = gpm_getg();
+    struct gpm_m *mp = self ? self->m : NULL;
+    gpm_persistent_forkunlock();
+    gpm_unlock(&gpm_sched.lock);
+    gpm_gstack_forkunlock();
+    if (mp == NULL || mp->p == NULL)
+        return; /* a foreign thread forked: it has no P; nothing of gpm's runs */
+
+    mp->procid = gpm_gettid();
+    mp->spinning = false;
+    mp->schedlink = NULL;
+    mp->alllink = NULL;
+    atomic_store(&gpm_sched.allm, mp);
+    gpm_sched.midle = NULL;
+    gpm_sched.nmidle = 0;
+    gpm_sched.runqhead = gpm_sched.runqtail = NULL;
+    atomic_store(&gpm_sched.runqsize, 0);
+    atomic_store(&gpm_sched.nmspinning, 0);
+    gpm_sched.pidle = NULL;
+    atomic_store(&gpm_sched.npidle, 0);
+    for (int32_t i = gpm_sched.gomaxprocs - 1; i >= 0; i--) {
+        struct gpm_p *pp = &gpm_sched.allp[i];
+        atomic_store(&pp->runqhead, 0);
+        atomic_store(&pp->runqtail, 0);
+        atomic_store(&pp->runnext, NULL);
+        if (pp == mp->p)
+            continue;
+        pp->m = NULL;
+        atomic_store(&pp->status, P_IDLE);
+        pp->link = gpm_sched.pidle;
+        gpm_sched.pidle = pp;
+        atomic_fetch_add(&gpm_sched.npidle, 1);
+    }
+    atomic_store(&gpm_sched.nthreads, 1);
+    gpm_gstack_forkchild(self);
+    gpm_glife_forkchild();
+}
+
+int gpm_fork_init(void)
+{
+    return pthread_atfork(prepare, parent, child);
+}

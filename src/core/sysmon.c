@@ -1,0 +1,82 @@
+/*
+ * src/core/sysmon.c: the system monitor, a kernel thread of its own that
+ * holds no P and runs no G (Go's sysmon).
+ *
+ * Today it prints the scheduler's state every GPM_DEBUG=schedtrace=MS
+ * milliseconds, in Go's format, to stderr:
+ *
+ *   SCHED 1004ms: gomaxprocs=2 idleprocs=1 threads=3 spinningthreads=0
+ *   idlethreads=1 runqueue=0 [0 3]
+ *
+ * threads counts Ms, idlethreads the Ms parked idle, runqueue the global
+ * queue, and the bracket the length of each P's local queue (runnext
+ * included). With scheddetail=1 each P, M and G follows on a line of its
+ * own. Everything is read without locks: a snapshot, not a transaction.
+ */
+#define _GNU_SOURCE
+#include "sysmon.h"
+
+#include <pthread.h>
+
+#include "../../compat/libc_real.h"
+#include "env.h"
+#include "gstack.h"
+#include "runtime.h"
+#include "sys.h"
+
+static int64_t starttime;
+
+static uint32_t plen(struct gpm_p *pp)
+{
+    return gpm_runqlen(pp) + (atomic_load_explicit(&pp->runnext, memory_order_relaxed) != NULL);
+}
+
+/* Prints one SCHED line (and the detail). Async-signal-safe. */
+void gpm_schedtrace(bool detail)
+{
+    char buf[4096];
+    int n = gpm_snprintf(buf, sizeof buf,
+                         "SCHED %ldms: gomaxprocs=%d idleprocs=%d threads=%d spinningthreads=%d idlethreads=%d "
+                         "runqueue=%d [",
+                         (long)((gpm_nanotime() - starttime) / 1000000), gpm_sched.gomaxprocs,
+                         atomic_load(&gpm_sched.npidle), gpm_sched.mnext, atomic_load(&gpm_sched.nmspinning),
+                         gpm_sched.nmidle, atomic_load(&gpm_sched.runqsize));
+    for (int32_t i = 0; i < gpm_sched.gomaxprocs && n < (int)sizeof buf - 32; i++)
+        n += gpm_snprintf(buf + n, sizeof buf - (size_t)n, i ? " %u" : "%u", plen(&gpm_sched.allp[i]));
+    gpm_printf("%s]\n", buf);
+    if (detail)
+        gpm_dumpstate();
+}
+
+static void *sysmon(void *arg)
+{
+    (void)arg;
+    int64_t period = (int64_t)gpm_config.schedtrace * 1000000;
+    int64_t next = gpm_nanotime() + period;
+    for (;;) {
+        int64_t left = next - gpm_nanotime();
+        if (left > 0) {
+            struct timespec ts = {left / 1000000000, left % 1000000000};
+            gpm_syscall2(SYS_nanosleep, (long)&ts, 0);
+            continue;
+        }
+        gpm_schedtrace(gpm_config.scheddetail);
+        next += period;
+    }
+    return NULL;
+}
+
+void gpm_sysmon_start(void)
+{
+    starttime = gpm_nanotime();
+    if (gpm_config.schedtrace <= 0)
+        return;
+    pthread_attr_t attr;
+    pthread_t th;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    if (gpm_real.pthread_create(&th, &attr, sysmon, NULL) != 0)
+        gpm_printf("gpm: cannot start sysmon; GPM_DEBUG=schedtrace is off\n");
+    pthread_attr_destroy(&attr);
+}
