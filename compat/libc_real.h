@@ -14,7 +14,10 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <semaphore.h>
 #include <threads.h>
+#include <time.h>
+#include <unistd.h>
 
 /*
  * GPM_REAL(return type, name, version or NULL for the default, parameters)
@@ -48,7 +51,72 @@
     X(int, tss_set, NULL, (tss_t, void *))                                                     \
     X(void *, dlopen, NULL, (const char *, int))                                               \
     X(void *, dlmopen, NULL, (long, const char *, int))                                        \
-    X(void, __pthread_unwind_next, NULL, (void *))
+    X(void, __pthread_unwind_next, NULL, (void *))                                             \
+    X(int, pthread_timedjoin_np, NULL, (pthread_t, void **, const struct timespec *))          \
+    X(int, pthread_clockjoin_np, NULL, (pthread_t, void **, clockid_t, const struct timespec *)) \
+    X(int, pthread_mutex_init, NULL, (pthread_mutex_t *, const pthread_mutexattr_t *))         \
+    X(int, pthread_mutex_destroy, NULL, (pthread_mutex_t *))                                    \
+    X(int, pthread_mutex_lock, NULL, (pthread_mutex_t *))                                       \
+    X(int, pthread_mutex_trylock, NULL, (pthread_mutex_t *))                                    \
+    X(int, pthread_mutex_timedlock, NULL, (pthread_mutex_t *, const struct timespec *))        \
+    X(int, pthread_mutex_clocklock, NULL, (pthread_mutex_t *, clockid_t, const struct timespec *)) \
+    X(int, pthread_mutex_unlock, NULL, (pthread_mutex_t *))                                     \
+    X(int, pthread_mutex_consistent, NULL, (pthread_mutex_t *))                                 \
+    X(int, pthread_mutex_getprioceiling, NULL, (const pthread_mutex_t *, int *))               \
+    X(int, pthread_mutex_setprioceiling, NULL, (pthread_mutex_t *, int, int *))                \
+    X(int, pthread_cond_init, NULL, (pthread_cond_t *, const pthread_condattr_t *))            \
+    X(int, pthread_cond_destroy, NULL, (pthread_cond_t *))                                      \
+    X(int, pthread_cond_wait, NULL, (pthread_cond_t *, pthread_mutex_t *))                      \
+    X(int, pthread_cond_timedwait, NULL, (pthread_cond_t *, pthread_mutex_t *, const struct timespec *)) \
+    X(int, pthread_cond_clockwait, NULL, (pthread_cond_t *, pthread_mutex_t *, clockid_t, const struct timespec *)) \
+    X(int, pthread_cond_signal, NULL, (pthread_cond_t *))                                       \
+    X(int, pthread_cond_broadcast, NULL, (pthread_cond_t *))                                    \
+    X(int, pthread_rwlock_init, NULL, (pthread_rwlock_t *, const pthread_rwlockattr_t *))      \
+    X(int, pthread_rwlock_destroy, NULL, (pthread_rwlock_t *))                                  \
+    X(int, pthread_rwlock_rdlock, NULL, (pthread_rwlock_t *))                                   \
+    X(int, pthread_rwlock_tryrdlock, NULL, (pthread_rwlock_t *))                                \
+    X(int, pthread_rwlock_timedrdlock, NULL, (pthread_rwlock_t *, const struct timespec *))    \
+    X(int, pthread_rwlock_clockrdlock, NULL, (pthread_rwlock_t *, clockid_t, const struct timespec *)) \
+    X(int, pthread_rwlock_wrlock, NULL, (pthread_rwlock_t *))                                   \
+    X(int, pthread_rwlock_trywrlock, NULL, (pthread_rwlock_t *))                                \
+    X(int, pthread_rwlock_timedwrlock, NULL, (pthread_rwlock_t *, const struct timespec *))    \
+    X(int, pthread_rwlock_clockwrlock, NULL, (pthread_rwlock_t *, clockid_t, const struct timespec *)) \
+    X(int, pthread_rwlock_unlock, NULL, (pthread_rwlock_t *))                                   \
+    X(int, pthread_barrier_init, NULL, (pthread_barrier_t *, const pthread_barrierattr_t *, unsigned)) \
+    X(int, pthread_barrier_destroy, NULL, (pthread_barrier_t *))                                \
+    X(int, pthread_barrier_wait, NULL, (pthread_barrier_t *))                                   \
+    X(int, pthread_spin_init, NULL, (pthread_spinlock_t *, int))                                \
+    X(int, pthread_spin_destroy, NULL, (pthread_spinlock_t *))                                  \
+    X(int, pthread_spin_lock, NULL, (pthread_spinlock_t *))                                     \
+    X(int, pthread_spin_trylock, NULL, (pthread_spinlock_t *))                                  \
+    X(int, pthread_spin_unlock, NULL, (pthread_spinlock_t *))                                   \
+    X(int, pthread_once, NULL, (pthread_once_t *, void (*)(void)))                              \
+    X(int, sem_init, NULL, (sem_t *, int, unsigned))                                            \
+    X(int, sem_destroy, NULL, (sem_t *))                                                        \
+    X(int, sem_wait, NULL, (sem_t *))                                                           \
+    X(int, sem_trywait, NULL, (sem_t *))                                                        \
+    X(int, sem_timedwait, NULL, (sem_t *, const struct timespec *))                             \
+    X(int, sem_clockwait, NULL, (sem_t *, clockid_t, const struct timespec *))                  \
+    X(int, sem_post, NULL, (sem_t *))                                                           \
+    X(int, sem_getvalue, NULL, (sem_t *, int *))                                                \
+    X(int, nanosleep, NULL, (const struct timespec *, struct timespec *))                       \
+    X(int, clock_nanosleep, NULL, (clockid_t, int, const struct timespec *, struct timespec *)) \
+    X(int, usleep, NULL, (useconds_t))                                                          \
+    X(unsigned, sleep, NULL, (unsigned))                                                        \
+    X(int, thrd_sleep, NULL, (const struct timespec *, struct timespec *))                      \
+    X(int, mtx_init, NULL, (mtx_t *, int))                                                      \
+    X(int, mtx_lock, NULL, (mtx_t *))                                                           \
+    X(int, mtx_trylock, NULL, (mtx_t *))                                                        \
+    X(int, mtx_timedlock, NULL, (mtx_t *__restrict, const struct timespec *__restrict))        \
+    X(int, mtx_unlock, NULL, (mtx_t *))                                                         \
+    X(void, mtx_destroy, NULL, (mtx_t *))                                                       \
+    X(int, cnd_init, NULL, (cnd_t *))                                                           \
+    X(int, cnd_signal, NULL, (cnd_t *))                                                         \
+    X(int, cnd_broadcast, NULL, (cnd_t *))                                                      \
+    X(int, cnd_wait, NULL, (cnd_t *, mtx_t *))                                                  \
+    X(int, cnd_timedwait, NULL, (cnd_t *__restrict, mtx_t *__restrict, const struct timespec *__restrict)) \
+    X(void, cnd_destroy, NULL, (cnd_t *))                                                       \
+    X(void, call_once, NULL, (once_flag *, void (*)(void)))
 
 /* GLIBC_PRIVATE functions, all required for per-G TLS. */
 #define GPM_REAL_PRIVATE(X)                                                                    \

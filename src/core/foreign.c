@@ -23,6 +23,7 @@
 #include "glife.h"
 #include "gstack.h"
 #include "sys.h"
+#include "sync.h"
 #include "tsd.h"
 
 static pthread_key_t foreign_key;
@@ -31,6 +32,7 @@ static void foreign_exit(void *arg)
 {
     struct gpm_g *gp = arg;
     gpm_tsd_runall(gp);
+    gpm_mutex_robust_exit(gp);
     gpm_allgs_remove(gp);
     gp->magic = 0;
     gpm_tls_g = NULL;

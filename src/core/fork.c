@@ -28,7 +28,9 @@
 #include "gstack.h"
 #include "init.h"
 #include "runtime.h"
+#include "sema.h"
 #include "sys.h"
+#include "timer.h"
 
 static void prepare(void)
 {
@@ -87,6 +89,8 @@ static void child(void)
         atomic_fetch_add(&gpm_sched.npidle, 1);
     }
     atomic_store(&gpm_sched.nthreads, 1);
+    gpm_timers_forkchild();
+    gpm_sema_forkchild();
     gpm_gstack_forkchild(self);
     gpm_glife_forkchild();
 }

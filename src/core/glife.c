@@ -50,6 +50,9 @@
 #include "../../compat/glibc_abi.h"
 #include "../../compat/libc_real.h"
 #include "ctx.h"
+#include "sync.h"
+#include "sys.h"
+#include "timer.h"
 #include "tsd.h"
 #include "valgrind.h"
 
@@ -265,6 +268,7 @@ static void goexit1(struct gpm_g *gp)
     if (gp->kind != G_KIND_MAIN)
         gpm_real.__call_tls_dtors();
     gpm_tsd_runall(gp);
+    gpm_mutex_robust_exit(gp);
     if (gp->kind != G_KIND_MAIN) {
         uselocale(LC_GLOBAL_LOCALE);
         gpm_tcb_release(gp->tcb);
@@ -307,13 +311,49 @@ void gpm_goexit0(struct gpm_m *mp, struct gpm_g *gp)
 
 /* ---- Join and detach ------------------------------------------------------ */
 
+/*
+ * A timed join races its timer against the target's exit. The timer's
+ * function raises `fired` and then withdraws the joiner (joiner ptr ->
+ * JOINABLE); the joiner's unlockf publishes itself and then looks at
+ * `fired`. Both are sequentially consistent, so either the timer sees the
+ * joiner published, or unlockf sees the timer fired and withdraws itself;
+ * whoever withdraws the joiner readies it (or, in unlockf, does not park).
+ * When the exiting G took the joiner word first, its wake-up is the one
+ * that counts and the join succeeds.
+ */
+struct joinwait {
+    struct gpm_g *target;
+    struct gpm_g *self;
+    _Atomic bool fired;
+    struct gpm_timer t;
+};
+
+static bool join_withdraw(struct joinwait *jw)
+{
+    uintptr_t w = (uintptr_t)jw->self;
+    return atomic_compare_exchange_strong(&jw->target->joinword, &w, JOIN_JOINABLE);
+}
+
 /* park's unlockf for pthread_join: publish the joiner, unless the target
    finished meanwhile (or another joiner won). */
-static bool join_unlockf(struct gpm_g *self, void *arg)
+static bool join_unlockf(struct gpm_m *mp, struct gpm_g *self, void *arg)
 {
-    struct gpm_g *gp = arg;
+    (void)mp;
+    struct joinwait *jw = arg;
     uintptr_t w = JOIN_JOINABLE;
-    return atomic_compare_exchange_strong(&gp->joinword, &w, (uintptr_t)self);
+    if (!atomic_compare_exchange_strong(&jw->target->joinword, &w, (uintptr_t)self))
+        return false;
+    if (atomic_load(&jw->fired) && join_withdraw(jw))
+        return false;
+    return true;
+}
+
+static void join_timeout(struct gpm_m *mp, void *arg)
+{
+    struct joinwait *jw = arg;
+    atomic_store(&jw->fired, true);
+    if (join_withdraw(jw))
+        gpm_ready_on(mp, jw->self);
 }
 
 /* Takes gp's result and frees it, if gp has exited and nobody else did. */
@@ -331,7 +371,7 @@ static int collect(struct gpm_g *gp, void **result)
     return 0;
 }
 
-int gpm_join(struct gpm_g *gp, void **result, bool block)
+int gpm_join(struct gpm_g *gp, void **result, bool block, int64_t deadline)
 {
     struct gpm_g *self = gpm_getg();
     uintptr_t w = atomic_load(&gp->joinword);
@@ -349,9 +389,20 @@ int gpm_join(struct gpm_g *gp, void **result, bool block)
     if (w == JOIN_JOINABLE) {
         if (!block)
             return EBUSY;
-        gpm_park(join_unlockf, gp, WAIT_JOIN);
-        /* Woken by gp's exit, or join_unlockf failed: gp exited first,
-           or another joiner or a detach got there first. */
+        struct joinwait jw = {.target = gp, .self = self};
+        if (deadline != 0) {
+            if (deadline <= gpm_nanotime())
+                return ETIMEDOUT;
+            jw.t = (struct gpm_timer){.when = deadline, .f = join_timeout, .arg = &jw};
+            gpm_timer_arm(self, &jw.t);
+        }
+        gpm_park_timed(join_unlockf, &jw, WAIT_JOIN, deadline != 0 ? &jw.t : NULL);
+        gpm_deltimer(&jw.t);
+        /* Woken by gp's exit; or join_unlockf failed: gp exited first, or
+           another joiner or a detach got there first; or the deadline
+           passed with gp still running. */
+        if (atomic_load(&jw.fired) && atomic_load(&gp->joinword) == JOIN_JOINABLE)
+            return ETIMEDOUT;
     }
     return collect(gp, result);
 }

@@ -46,8 +46,9 @@ void gpm_unwind_next(void *buf) __attribute__((noreturn));
 
 /* Joins gp: 0 with *result set, or EDEADLK, EINVAL (detached, or someone
    else is joining), ESRCH (already joined), EBUSY (!block and still
-   running). Runs on the joining G's stack; may park. */
-int gpm_join(struct gpm_g *gp, void **result, bool block);
+   running), ETIMEDOUT (deadline, a monotonic time, passed first; 0: no
+   deadline). Runs on the joining G's stack; may park. */
+int gpm_join(struct gpm_g *gp, void **result, bool block, int64_t deadline);
 
 /* Detaches gp: 0, EINVAL (already detached), ESRCH (already joined). */
 int gpm_detach(struct gpm_g *gp);

@@ -59,6 +59,13 @@ enum gpm_waitreason {
     WAIT_NONE = 0,
     WAIT_JOIN,         /* pthread_join */
     WAIT_MAINEXIT,     /* main returned through pthread_exit; others run */
+    WAIT_SLEEP,        /* nanosleep and friends */
+    WAIT_MUTEX,        /* pthread_mutex_lock, mtx_lock */
+    WAIT_COND,         /* pthread_cond_wait, cnd_wait */
+    WAIT_RWLOCK,       /* pthread_rwlock_*lock */
+    WAIT_BARRIER,      /* pthread_barrier_wait */
+    WAIT_ONCE,         /* pthread_once, call_once: another thread runs init */
+    WAIT_SEM,          /* sem_wait */
     WAIT_NREASONS
 };
 
@@ -74,6 +81,10 @@ enum gpm_waitreason {
  *                 call into gpm (DESIGN.md section 6); wired to its own M.
  */
 enum gpm_gkind { G_KIND_BLOCK = 1, G_KIND_MAIN, G_KIND_FOREIGN };
+
+/* park's unlockf: runs once the parking G is off its M (mp: the M it
+   left, NULL for a wired foreign G). Returns false to cancel the park. */
+typedef bool (*gpm_unlockf)(struct gpm_m *mp, struct gpm_g *gp, void *arg);
 
 /* Values of g->joinword besides a joiner's G pointer ("Joining" in
    glife.c). */
@@ -138,6 +149,14 @@ struct gpm_g {
     uint64_t tlsgen;      /* when its TLS was set up (gstack.c, dlopen fix-up) */
     uint32_t valgrind_stack_id;
 
+    /* A G without an M of the scheduler's (G_KIND_FOREIGN) parks its own
+       kernel thread here; gpm_ready wakes it ("Wired Gs" in sched.c). */
+    struct gpm_note wirednote;
+
+    /* Robust mutexes it holds (mutex.c): a list through the mutexes' own
+       __list fields, released with EOWNERDEAD when it exits. */
+    void *robust_head;
+
     /* Thread-specific data (tsd.c). Touched only by the G itself, and by
        pthread_key_delete, which changes only the keys' sequence numbers. */
     struct gpm_tsdslot tsd1[GPM_TSD_1STBLOCK];
@@ -191,6 +210,14 @@ struct gpm_p {
        A G readied by the running G goes here (see "Handoff" in sched.c). */
     _Atomic(struct gpm_g *) runnext;
 
+    /* Timers (timer.c): a 4-ary heap under timerslock; timer0when is the
+       earliest `when`, 0 when there is none, readable without the lock. */
+    struct gpm_mutex timerslock;
+    struct gpm_timer **timers;
+    int32_t ntimers;
+    int32_t timerscap;
+    _Atomic int64_t timer0when;
+
     /* Cache of free G blocks of the default geometry; owner only. */
     struct gpm_g *gfree;
     int32_t ngfree;
@@ -205,6 +232,8 @@ enum gpm_after {
     AFTER_PARK,  /* prev -> G_WAITING; then unlockf(prev, arg) */
     AFTER_YIELD, /* prev -> G_RUNNABLE; onto the local run queue's tail */
     AFTER_EXIT,  /* prev -> G_DEAD; wake its joiner or free its block */
+    AFTER_EXITSYSCALL, /* prev (G_SYSCALL) found no P: an idle P, else the
+                          global queue */
 };
 
 struct gpm_m {
@@ -230,7 +259,7 @@ struct gpm_m {
        the context switched to (gpm_finishswitch). */
     uint8_t after;
     struct gpm_g *afterg;
-    bool (*unlockf)(struct gpm_g *, void *);
+    gpm_unlockf unlockf;
     void *unlockarg;
 
     struct gpm_g *lockedg; /* the G wired to this M, or NULL */
@@ -297,7 +326,12 @@ const char *gpm_gstatus_name(uint32_t s);
 const char *gpm_waitreason_name(uint32_t r);
 
 void gpm_schedinit(struct gpm_g *g1, void *m0tcb);
-void gpm_park(bool (*unlockf)(struct gpm_g *, void *), void *arg, uint16_t reason);
+struct gpm_timer;
+void gpm_park(gpm_unlockf unlockf, void *arg, uint16_t reason);
+void gpm_park_timed(gpm_unlockf unlockf, void *arg, uint16_t reason, struct gpm_timer *t);
+void gpm_timer_arm(struct gpm_g *gp, struct gpm_timer *t);
+void gpm_entersyscallblock(void);
+void gpm_exitsyscall(void);
 void gpm_ready(struct gpm_g *gp);
 void gpm_ready_on(struct gpm_m *curm, struct gpm_g *gp);
 void gpm_runqput_new(struct gpm_g *gp);

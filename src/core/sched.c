@@ -127,6 +127,7 @@
 #include "glife.h"
 #include "gstack.h"
 #include "sys.h"
+#include "timer.h"
 #include "valgrind.h"
 
 __thread struct gpm_g *gpm_tls_g __attribute__((tls_model("initial-exec")));
@@ -154,6 +155,13 @@ static const char *const waitreason_names[WAIT_NREASONS] = {
     [WAIT_NONE] = "",
     [WAIT_JOIN] = "pthread_join",
     [WAIT_MAINEXIT] = "main thread exited",
+    [WAIT_SLEEP] = "sleep",
+    [WAIT_MUTEX] = "mutex",
+    [WAIT_COND] = "condition variable",
+    [WAIT_RWLOCK] = "rwlock",
+    [WAIT_BARRIER] = "barrier",
+    [WAIT_ONCE] = "once",
+    [WAIT_SEM] = "semaphore",
 };
 
 const char *gpm_waitreason_name(uint32_t r)
@@ -416,18 +424,66 @@ void gpm_startspare(void)
     newm(gpm_getg()->m, NULL, false);
 }
 
-/* Stops mp until there is work for it, and returns with a P. */
+/* Takes mp off the idle M list if it is still there. sched.lock held. */
+static bool mremove(struct gpm_m *mp)
+{
+    for (struct gpm_m **pp = &gpm_sched.midle; *pp != NULL; pp = &(*pp)->schedlink) {
+        if (*pp == mp) {
+            *pp = mp->schedlink;
+            gpm_sched.nmidle--;
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * stopm stops mp until there is work for it, and returns with a P.
+ * While some P has timers, it sleeps no later than the earliest of them
+ * (see "Who runs timers" in timer.c): then, if nobody has handed it a P
+ * meanwhile, it takes an idle P itself and returns, and findrunnable runs
+ * the timers. When every P is busy, their own Ms run their timers, and mp
+ * sleeps until it is woken.
+ */
 static void stopm(struct gpm_m *mp)
 {
     if (mp->p != NULL)
         gpm_throw("stopm: holding p");
     if (mp->spinning)
         gpm_throw("stopm: spinning");
-    gpm_lock(&gpm_sched.lock);
-    mput(mp);
-    gpm_unlock(&gpm_sched.lock);
     gpm_m_useowntls(mp);
-    gpm_notesleep(&mp->park);
+    for (;;) {
+        gpm_lock(&gpm_sched.lock);
+        mput(mp);
+        gpm_unlock(&gpm_sched.lock);
+        int64_t when = gpm_timers_earliest();
+        if (when == 0) {
+            gpm_notesleep(&mp->park);
+            break;
+        }
+        if (gpm_notetsleep(&mp->park, when - gpm_nanotime()))
+            break;
+        /* Timed out: unless startm picked mp meanwhile (its wake-up is on
+           the way), leave the idle list with an idle P. */
+        gpm_lock(&gpm_sched.lock);
+        if (!mremove(mp)) {
+            gpm_unlock(&gpm_sched.lock);
+            gpm_notesleep(&mp->park);
+            break;
+        }
+        struct gpm_p *pp = pidleget();
+        gpm_unlock(&gpm_sched.lock);
+        if (pp != NULL) {
+            acquirep(mp, pp);
+            return;
+        }
+        /* Every P is busy and runs its own timers: sleep until woken. */
+        gpm_lock(&gpm_sched.lock);
+        mput(mp);
+        gpm_unlock(&gpm_sched.lock);
+        gpm_notesleep(&mp->park);
+        break;
+    }
     gpm_noteclear(&mp->park);
     acquirep(mp, mp->nextp);
     mp->nextp = NULL;
@@ -536,6 +592,16 @@ top:;
             return gp;
     }
 
+    /* Timers of every P: an idle P has no M to run its own. */
+    if (gpm_timers_earliest() != 0) {
+        int64_t now = gpm_nanotime();
+        for (int32_t i = 0; i < gpm_sched.gomaxprocs; i++)
+            gpm_checktimers(mp, &gpm_sched.allp[i], now);
+        gp = gpm_runqget(pp, inheritTime);
+        if (gp != NULL)
+            return gp;
+    }
+
     /* Nothing to do: give up the P, unless the global queue filled up
        meanwhile (checked under the lock that guards it). */
     gpm_lock(&gpm_sched.lock);
@@ -593,6 +659,8 @@ static struct gpm_g *schedule(struct gpm_m *mp, bool *inheritTime)
 {
     if (mp->p == NULL)
         stopm(mp);
+    if (atomic_load_explicit(&mp->p->timer0when, memory_order_relaxed) != 0)
+        gpm_checktimers(mp, mp->p, gpm_nanotime());
     struct gpm_g *gp = runqget_nonblocking(mp->p, inheritTime);
     if (gp == NULL)
         gp = findrunnable(mp, inheritTime);
@@ -631,13 +699,13 @@ void gpm_finishswitch(struct gpm_m *mp)
     mp->afterg = NULL;
     switch (after) {
     case AFTER_PARK: {
-        bool (*unlockf)(struct gpm_g *, void *) = mp->unlockf;
+        gpm_unlockf unlockf = mp->unlockf;
         void *arg = mp->unlockarg;
         mp->unlockf = NULL;
         mp->unlockarg = NULL;
         prev->m = NULL;
         gpm_casgstatus(prev, G_RUNNING, G_WAITING);
-        if (unlockf != NULL && !unlockf(prev, arg)) {
+        if (unlockf != NULL && !unlockf(mp, prev, arg)) {
             /* The reason to wait went away before anyone could see prev:
                it runs again next. */
             gpm_casgstatus(prev, G_WAITING, G_RUNNABLE);
@@ -654,8 +722,31 @@ void gpm_finishswitch(struct gpm_m *mp)
         prev->m = NULL;
         gpm_goexit0(mp, prev);
         break;
+    case AFTER_EXITSYSCALL: {
+        /* On g0 of an M without a P (see gpm_exitsyscall). */
+        prev->m = NULL;
+        gpm_casgstatus(prev, G_SYSCALL, G_RUNNABLE);
+        gpm_lock(&gpm_sched.lock);
+        struct gpm_p *pp = pidleget();
+        if (pp == NULL)
+            gpm_globrunqput(prev);
+        gpm_unlock(&gpm_sched.lock);
+        if (pp != NULL) {
+            acquirep(mp, pp);
+            gpm_runqput(pp, prev, true);
+        }
+        return;
+    }
     default:
         gpm_throw("finishswitch: bad action");
+    }
+    /* Due timers of this P, on the direct G-to-G path too (which never
+       passes through schedule). After the action: a park's unlockf may have
+       released a semtable lock that timer functions take. */
+    if (mp->p != NULL && mp->curg != NULL) {
+        int64_t w = atomic_load_explicit(&mp->p->timer0when, memory_order_relaxed);
+        if (w != 0 && w <= gpm_nanotime())
+            gpm_checktimers(mp, mp->p, gpm_nanotime());
     }
 }
 
@@ -728,10 +819,60 @@ static void g0loop(struct gpm_m *mp)
  * what unlockf published calls gpm_ready.
  * Runs on the G's stack; may park. The G must hold no runtime lock.
  */
-void gpm_park(bool (*unlockf)(struct gpm_g *, void *), void *arg, uint16_t reason)
+/*
+ * Wired Gs
+ * --------
+ * A G of a foreign thread (G_KIND_FOREIGN) has no M of the scheduler's and
+ * no P: it parks its own kernel thread on g->wirednote, after doing what
+ * finishswitch does for other Gs (status, unlockf) itself; gpm_ready wakes
+ * the note instead of queueing the G. A timed park sleeps on the note with
+ * the timer's deadline and, if that passes first, runs the timer's
+ * function itself, which readies it (or finds that a waker did): either
+ * way exactly one wake-up comes, and the final notesleep takes it.
+ */
+static void park_wired(struct gpm_g *gp, gpm_unlockf unlockf, void *arg, uint16_t reason,
+                       struct gpm_timer *t)
+{
+    gp->waitreason = reason;
+    gp->waitsince = gpm_nanotime();
+    gpm_casgstatus(gp, G_RUNNING, G_WAITING);
+    if (unlockf != NULL && !unlockf(NULL, gp, arg)) {
+        gpm_casgstatus(gp, G_WAITING, G_RUNNABLE);
+    } else {
+        if (t != NULL && !gpm_notetsleep(&gp->wirednote, t->when - gpm_nanotime()))
+            t->f(NULL, t->arg);
+        gpm_notesleep(&gp->wirednote);
+        gpm_noteclear(&gp->wirednote);
+    }
+    gpm_casgstatus(gp, G_RUNNABLE, G_RUNNING);
+}
+
+void gpm_park(gpm_unlockf unlockf, void *arg, uint16_t reason)
+{
+    gpm_park_timed(unlockf, arg, reason, NULL);
+}
+
+/* Arms t for a park by gp: onto the heap of gp's P, where any M may run
+   it; for a wired G, park_wired watches the deadline itself. Must come
+   before the caller takes any lock that t's function takes ("Lock order"
+   in lock.h). */
+void gpm_timer_arm(struct gpm_g *gp, struct gpm_timer *t)
+{
+    t->idx = -1;
+    t->pp = NULL;
+    if (gp->m != NULL && gp->m->p != NULL)
+        gpm_addtimer(gp->m->p, t);
+}
+
+/* park with a timer armed by gpm_timer_arm (or NULL). */
+void gpm_park_timed(gpm_unlockf unlockf, void *arg, uint16_t reason, struct gpm_timer *t)
 {
     struct gpm_g *gp = gpm_getg();
     struct gpm_m *mp = gp->m;
+    if (mp == NULL) {
+        park_wired(gp, unlockf, arg, reason, t);
+        return;
+    }
     gp->waitreason = reason;
     gp->waitsince = gpm_nanotime();
     mp->after = AFTER_PARK;
@@ -750,6 +891,10 @@ void gpm_ready_on(struct gpm_m *curm, struct gpm_g *gp)
 {
     gpm_casgstatus(gp, G_WAITING, G_RUNNABLE);
     gp->waitreason = WAIT_NONE;
+    if (gp->kind == G_KIND_FOREIGN) {
+        gpm_notewakeup(&gp->wirednote); /* "Wired Gs" */
+        return;
+    }
     if (curm != NULL && curm->p != NULL) {
         gpm_runqput(curm->p, gp, true);
     } else {
@@ -820,6 +965,63 @@ void gpm_goexit_switch(struct gpm_g *gp)
     mp->afterg = gp;
     switchout(mp, gp);
     gpm_throw("goexit: dead G resumed");
+}
+
+/* ---- Blocking system calls ---------------------------------------------- */
+
+/*
+ * entersyscallblock: the calling G is about to block in the kernel (a
+ * futex of a process-shared object, a sleep on a clock gpm does not
+ * keep). Its P goes to another M at once, as Go's entersyscallblock and
+ * handoffp do: started for the P's work when it has some, otherwise left
+ * idle (a spinning M is started if none spins, so that work arriving later
+ * is found). exitsyscall takes a P back afterwards.
+ * A foreign G has no P: nothing to do for it.
+ */
+void gpm_entersyscallblock(void)
+{
+    struct gpm_g *gp = gpm_getg();
+    if (gp == NULL || gp->m == NULL || gp->m->p == NULL)
+        return;
+    struct gpm_m *mp = gp->m;
+    gpm_casgstatus(gp, G_RUNNING, G_SYSCALL);
+    struct gpm_p *pp = releasep(mp);
+    if (!gpm_runqempty(pp) || atomic_load(&gpm_sched.runqsize) > 0 ||
+        atomic_load(&pp->timer0when) != 0) {
+        startm(mp, pp, false);
+        return;
+    }
+    int32_t zero = 0;
+    if (atomic_load(&gpm_sched.nmspinning) + atomic_load(&gpm_sched.npidle) == 0 &&
+        atomic_compare_exchange_strong(&gpm_sched.nmspinning, &zero, 1)) {
+        startm(mp, pp, true);
+        return;
+    }
+    gpm_lock(&gpm_sched.lock);
+    pidleput(pp);
+    gpm_unlock(&gpm_sched.lock);
+}
+
+/* exitsyscall: the G is back from the kernel. It takes an idle P and runs
+   on; when there is none, it goes on the global queue and its M parks
+   (AFTER_EXITSYSCALL, on g0: the G's stack must be left first). */
+void gpm_exitsyscall(void)
+{
+    struct gpm_g *gp = gpm_getg();
+    if (gp == NULL || gp->m == NULL || gpm_readgstatus(gp) != G_SYSCALL)
+        return;
+    struct gpm_m *mp = gp->m;
+    gpm_lock(&gpm_sched.lock);
+    struct gpm_p *pp = pidleget();
+    gpm_unlock(&gpm_sched.lock);
+    if (pp != NULL) {
+        acquirep(mp, pp);
+        gpm_casgstatus(gp, G_SYSCALL, G_RUNNING);
+        return;
+    }
+    mp->after = AFTER_EXITSYSCALL;
+    mp->afterg = gp;
+    switchout(mp, gp);
 }
 
 /* ---- Start-up ---------------------------------------------------------- */

@@ -115,3 +115,75 @@ GPM_EXPORT int tss_set(tss_t key, void *val)
 {
     return pthread_setspecific(key, val) == 0 ? thrd_success : thrd_error;
 }
+
+/* ---- mtx_* and cnd_*: mtx_t is a pthread_mutex_t, cnd_t a pthread_cond_t,
+   as in glibc; these call gpm's pthread functions (this library's, by
+   -Bsymbolic-functions). */
+
+GPM_EXPORT int mtx_init(mtx_t *m, int type)
+{
+    if (!gpm_active())
+        return gpm_real.mtx_init(m, type);
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    /* glibc: any type with mtx_recursive is recursive, anything else plain. */
+    pthread_mutexattr_settype(&attr, (type & mtx_recursive) ? PTHREAD_MUTEX_RECURSIVE : PTHREAD_MUTEX_NORMAL);
+    int err = pthread_mutex_init((pthread_mutex_t *)m, &attr);
+    pthread_mutexattr_destroy(&attr);
+    return thrd_err(err);
+}
+
+GPM_EXPORT int mtx_lock(mtx_t *m)
+{
+    return thrd_err(pthread_mutex_lock((pthread_mutex_t *)m));
+}
+
+GPM_EXPORT int mtx_trylock(mtx_t *m)
+{
+    return thrd_err(pthread_mutex_trylock((pthread_mutex_t *)m));
+}
+
+GPM_EXPORT int mtx_timedlock(mtx_t *restrict m, const struct timespec *restrict ts)
+{
+    return thrd_err(pthread_mutex_timedlock((pthread_mutex_t *)m, ts));
+}
+
+GPM_EXPORT int mtx_unlock(mtx_t *m)
+{
+    return thrd_err(pthread_mutex_unlock((pthread_mutex_t *)m));
+}
+
+GPM_EXPORT void mtx_destroy(mtx_t *m)
+{
+    pthread_mutex_destroy((pthread_mutex_t *)m);
+}
+
+GPM_EXPORT int cnd_init(cnd_t *c)
+{
+    return thrd_err(pthread_cond_init((pthread_cond_t *)c, NULL));
+}
+
+GPM_EXPORT int cnd_signal(cnd_t *c)
+{
+    return thrd_err(pthread_cond_signal((pthread_cond_t *)c));
+}
+
+GPM_EXPORT int cnd_broadcast(cnd_t *c)
+{
+    return thrd_err(pthread_cond_broadcast((pthread_cond_t *)c));
+}
+
+GPM_EXPORT int cnd_wait(cnd_t *c, mtx_t *m)
+{
+    return thrd_err(pthread_cond_wait((pthread_cond_t *)c, (pthread_mutex_t *)m));
+}
+
+GPM_EXPORT int cnd_timedwait(cnd_t *restrict c, mtx_t *restrict m, const struct timespec *restrict ts)
+{
+    return thrd_err(pthread_cond_timedwait((pthread_cond_t *)c, (pthread_mutex_t *)m, ts));
+}
+
+GPM_EXPORT void cnd_destroy(cnd_t *c)
+{
+    pthread_cond_destroy((pthread_cond_t *)c);
+}

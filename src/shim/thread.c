@@ -12,6 +12,7 @@
 
 #include "../core/sys.h"
 #include "shim.h"
+#include "../core/timer.h"
 
 /* pthread_attr_getstackaddr is the only getter that tells "no stack was
    given" (NULL) apart from a stack: getstack computes garbage then. */
@@ -117,7 +118,43 @@ GPM_EXPORT int pthread_join(pthread_t th, void **result)
         return ESRCH;
     if (gp->kind == G_KIND_FOREIGN)
         return gpm_real.pthread_join(th, result);
-    return gpm_join(gp, result, true);
+    if (gpm_getg_adopt() == NULL)
+        return EAGAIN;
+    return gpm_join(gp, result, true, 0);
+}
+
+/* pthread_clockjoin_np and pthread_timedjoin_np: join with a deadline on
+   CLOCK_REALTIME or CLOCK_MONOTONIC (glibc's futex clocks; others EINVAL,
+   as a timespec with tv_nsec out of range is). */
+static int clockjoin(pthread_t th, void **result, clockid_t clock, const struct timespec *abstime)
+{
+    struct gpm_g *gp = shim_g(th);
+    if (gp == NULL)
+        return ESRCH;
+    if (gp->kind == G_KIND_FOREIGN)
+        return gpm_real.pthread_clockjoin_np(th, result, clock, abstime);
+    int64_t deadline = 0;
+    if (abstime != NULL && !gpm_deadline_abs(clock, abstime, &deadline))
+        return EINVAL;
+    if (gpm_getg_adopt() == NULL)
+        return EAGAIN;
+    return gpm_join(gp, result, true, deadline);
+}
+
+GPM_EXPORT int pthread_clockjoin_np(pthread_t th, void **result, clockid_t clock, const struct timespec *abstime)
+{
+    if (!gpm_active())
+        return gpm_real.pthread_clockjoin_np(th, result, clock, abstime);
+    if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
+        return EINVAL;
+    return clockjoin(th, result, clock, abstime);
+}
+
+GPM_EXPORT int pthread_timedjoin_np(pthread_t th, void **result, const struct timespec *abstime)
+{
+    if (!gpm_active())
+        return gpm_real.pthread_timedjoin_np(th, result, abstime);
+    return clockjoin(th, result, CLOCK_REALTIME, abstime);
 }
 
 GPM_EXPORT int pthread_tryjoin_np(pthread_t th, void **result)
@@ -129,7 +166,7 @@ GPM_EXPORT int pthread_tryjoin_np(pthread_t th, void **result)
         return ESRCH;
     if (gp->kind == G_KIND_FOREIGN)
         return gpm_real.pthread_tryjoin_np(th, result);
-    return gpm_join(gp, result, false);
+    return gpm_join(gp, result, false, 0);
 }
 
 GPM_EXPORT int pthread_detach(pthread_t th)

@@ -1,0 +1,103 @@
+/*
+ * src/core/cond.c: condition variables, on the semtable.
+ *
+ * seq counts signals and broadcasts. A waiter reads seq, counts itself in
+ * nwaiters, unlocks the mutex and parks on &seq while seq is unchanged: a
+ * signal between its unlock and its park changes seq, so the park does not
+ * happen (no lost wake-up), and a thread that starts waiting after a
+ * signal reads the new seq, so it cannot take that signal from an earlier
+ * waiter (no stolen wake-up). Spurious wake-ups remain possible, as POSIX
+ * allows.
+ *
+ * Wakers, not the woken, take woken waiters out of nwaiters, so a waiter
+ * touches the condition variable's memory no more once it is woken:
+ * destroying it right after a broadcast is safe, as POSIX promises.
+ *
+ * Broadcast wakes one waiter and moves the others from &seq onto the
+ * mutex's word (gpm_sema_requeue): they then wake one at a time as the
+ * mutex is unlocked, instead of all rushing for it (no thundering herd).
+ * That needs the mutex to be one of gpm's; with any other, all are woken.
+ */
+#define _GNU_SOURCE
+#include "sync.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stddef.h>
+
+#include "sema.h"
+#include "timer.h"
+
+_Static_assert(sizeof(struct gpm_pcond) == sizeof(pthread_cond_t), "cond overlay size");
+_Static_assert(offsetof(struct gpm_pcond, flags) == offsetof(pthread_cond_t, __data.__wrefs),
+               "cond flags offset");
+
+enum { WAKE_COND = 3 }; /* distinct from mutex.c's wake values */
+
+void gpm_cond_init(struct gpm_pcond *c, bool monotonic)
+{
+    atomic_store(&c->seq, 0);
+    atomic_store(&c->nwaiters, 0);
+    c->mutex = NULL;
+    c->flags = monotonic ? GPM_COND_MONOTONIC : 0;
+}
+
+int gpm_cond_wait(struct gpm_pcond *c, struct gpm_pmutex *m, clockid_t clock, const struct timespec *abstime)
+{
+    int64_t deadline = 0;
+    if (abstime != NULL) {
+        if (clock == (clockid_t)-1)
+            clock = (c->flags & GPM_COND_MONOTONIC) ? CLOCK_MONOTONIC : CLOCK_REALTIME;
+        if (!gpm_deadline_abs(clock, abstime, &deadline))
+            return EINVAL;
+    }
+    uint32_t seq = atomic_load(&c->seq);
+    atomic_fetch_add(&c->nwaiters, 1);
+    c->mutex = m;
+    int err = gpm_mutex_unlock(m);
+    if (err != 0) {
+        atomic_fetch_sub(&c->nwaiters, 1);
+        return err;
+    }
+    uint32_t wv = 0;
+    int r = gpm_sema_wait(&c->seq, seq, deadline, 0, &wv, WAIT_COND);
+    if (r != 0)
+        atomic_fetch_sub(&c->nwaiters, 1); /* nobody woke us: count ourselves out */
+    int lerr = gpm_mutex_relock(m, r == 0 && gpm_mutex_is_handoff(wv));
+    if (lerr != 0)
+        return lerr;
+    return r == ETIMEDOUT ? ETIMEDOUT : 0;
+}
+
+int gpm_cond_signal(struct gpm_pcond *c)
+{
+    if (atomic_load(&c->nwaiters) == 0)
+        return 0;
+    atomic_fetch_add(&c->seq, 1);
+    int n = gpm_sema_wake(&c->seq, 1, WAKE_COND);
+    if (n > 0)
+        atomic_fetch_sub(&c->nwaiters, (uint32_t)n);
+    return 0;
+}
+
+int gpm_cond_broadcast(struct gpm_pcond *c)
+{
+    if (atomic_load(&c->nwaiters) == 0)
+        return 0;
+    atomic_fetch_add(&c->seq, 1);
+    struct gpm_pmutex *m = c->mutex;
+    int n;
+    if (m != NULL && m->kind >= 0 && !(m->kind & GPM_MUTEX_PSHARED)) {
+        int woken = gpm_sema_wake(&c->seq, 1, WAKE_COND);
+        int moved = gpm_sema_requeue(&c->seq, 0, 0, &m->word, INT_MAX);
+        if (moved > 0)
+            gpm_mutex_requeued(m);
+        n = woken + moved;
+    } else {
+        n = gpm_sema_wake(&c->seq, INT_MAX, WAKE_COND);
+    }
+    if (n > 0)
+        atomic_fetch_sub(&c->nwaiters, (uint32_t)n);
+    return 0;
+}

@@ -1,0 +1,325 @@
+/*
+ * src/core/mutex.c: pthread mutexes of every kind, on the semtable.
+ *
+ * The lock word
+ * -------------
+ * word is glibc's __lock with glibc's meaning: 0 unlocked, 1 locked, 2
+ * locked and perhaps waited for. Locking is one CAS 0 -> 1 and nothing
+ * else when uncontended; unlocking is one CAS 1 -> 0. A G that finds the
+ * mutex locked swaps in 2 and parks on the word's address in the semtable
+ * (sema.h) while it stays 2, so an unlock that finds 2 knows to wake
+ * someone, and does so under the semtable's lock (gpm_sema_wake1), where
+ * no waiter can queue up unseen.
+ *
+ * Fairness (Go's sync.Mutex starvation mode)
+ * ------------------------------------------
+ * Normally the unlocker releases the word and wakes the oldest waiter,
+ * which competes again with threads that arrive meanwhile (barging keeps
+ * the lock busy and the handoff cheap). But a waiter that has waited more
+ * than 1 ms gets the mutex handed to it: the unlocker leaves the word
+ * locked, records the waiter as owner, and wakes it with WAKE_HANDOFF, so
+ * nobody can take the mutex in between. A woken waiter that lost the race
+ * parks again at the front of its age, keeping its original start time.
+ *
+ * Kinds
+ * -----
+ * The kind bits at offset 16 are glibc's, so PTHREAD_*_MUTEX_INITIALIZER*
+ * work unchanged. owner (glibc's __owner) is the tid in the holder's TCB
+ * (a G's own, see docs/TLS.md), recorded for every kind; RECURSIVE counts
+ * in `count`; ERRORCHECK, RECURSIVE, robust and priority-protocol mutexes
+ * check it on unlock (EPERM) and relock (EDEADLK, or the count), as glibc.
+ *
+ * Robust mutexes live on a list of their holder (g->robust_head, linked
+ * through the mutexes' own __list words, as glibc's robust list is). When
+ * a G exits holding some, each is marked OWNERDEAD and released: its next
+ * owner gets EOWNERDEAD, and either makes it consistent or, by unlocking
+ * it as it is, makes it NOTRECOVERABLE for everyone (ENOTRECOVERABLE).
+ */
+#define _GNU_SOURCE
+#include "sync.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stddef.h>
+
+#include "../../compat/glibc_abi.h"
+#include "foreign.h"
+#include "sema.h"
+#include "sys.h"
+#include "timer.h"
+
+_Static_assert(sizeof(struct gpm_pmutex) == sizeof(pthread_mutex_t), "mutex overlay size");
+_Static_assert(offsetof(struct gpm_pmutex, kind) == offsetof(pthread_mutex_t, __data.__kind),
+               "mutex kind offset (static initialisers)");
+_Static_assert(offsetof(struct gpm_pmutex, owner) == offsetof(pthread_mutex_t, __data.__owner),
+               "mutex owner offset");
+
+/* What a mutex waiter is woken with. */
+enum { WAKE_RETRY = 1, WAKE_HANDOFF = 2 };
+
+/* A waiter this old gets the mutex handed over (see "Fairness"). */
+#define STARVATION_NS 1000000
+
+int gpm_selftid(void)
+{
+    return TCB_FIELD(gpm_rdtp(), TCB_OFF_TID, int);
+}
+
+static bool checks_owner(int kind)
+{
+    int type = kind & GPM_MUTEX_TYPE_MASK;
+    return type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK ||
+           (kind & (GPM_MUTEX_ROBUST | GPM_MUTEX_PRIO_INHERIT | GPM_MUTEX_PRIO_PROTECT)) != 0;
+}
+
+void gpm_mutex_init(struct gpm_pmutex *m, int kind, int ceiling)
+{
+    atomic_store_explicit(&m->word, 0, memory_order_relaxed);
+    m->count = 0;
+    atomic_store_explicit(&m->owner, 0, memory_order_relaxed);
+    m->nusers = 0;
+    m->kind = kind;
+    m->ceiling = (int16_t)ceiling;
+    atomic_store_explicit(&m->robust, ROBUST_CONSISTENT, memory_order_relaxed);
+    m->rprev = m->rnext = NULL;
+}
+
+/* ---- Robust list ------------------------------------------------------------ */
+
+static void robust_link(struct gpm_pmutex *m)
+{
+    struct gpm_g *gp = gpm_getg_adopt();
+    if (gp == NULL)
+        return; /* no G (out of memory): the mutex simply is not released at exit */
+    struct gpm_pmutex *head = gp->robust_head;
+    m->rprev = NULL;
+    m->rnext = head;
+    if (head != NULL)
+        head->rprev = m;
+    gp->robust_head = m;
+}
+
+static void robust_unlink(struct gpm_pmutex *m)
+{
+    struct gpm_g *gp = gpm_getg();
+    if (gp == NULL)
+        return;
+    struct gpm_pmutex *prev = m->rprev, *next = m->rnext;
+    if (prev != NULL)
+        prev->rnext = next;
+    else if (gp->robust_head == m)
+        gp->robust_head = next;
+    if (next != NULL)
+        next->rprev = prev;
+    m->rprev = m->rnext = NULL;
+}
+
+/* ---- Lock word ------------------------------------------------------------------- */
+
+/* decide for gpm_sema_wake1 on unlock ("Fairness"). */
+static uint32_t unlock_decide(void *arg, const struct gpm_sema_waiter *w, bool more)
+{
+    struct gpm_pmutex *m = arg;
+    if (w != NULL && gpm_nanotime() - w->waitsince > STARVATION_NS) {
+        atomic_store(&m->owner, (int32_t)w->g->tid);
+        atomic_store(&m->word, more ? 2 : 1);
+        return WAKE_HANDOFF;
+    }
+    atomic_store(&m->word, 0);
+    return WAKE_RETRY;
+}
+
+static void word_unlock(struct gpm_pmutex *m)
+{
+    uint32_t one = 1;
+    if (atomic_compare_exchange_strong_explicit(&m->word, &one, 0, memory_order_release, memory_order_relaxed))
+        return;
+    gpm_sema_wake1(&m->word, unlock_decide, m);
+}
+
+/*
+ * Takes the word after it was found locked (or right away, for a thread
+ * coming back from a condition variable, which must mark it contended).
+ * Returns 0 (locked) or ETIMEDOUT; EINVAL for a bad abstime.
+ */
+static int word_lock_slow(struct gpm_pmutex *m, clockid_t clock, const struct timespec *abstime)
+{
+    int64_t deadline = 0;
+    if (abstime != NULL && !gpm_deadline_abs(clock, abstime, &deadline))
+        return EINVAL;
+    /* Spin briefly while other Ps run: the holder may be about to release. */
+    if (gpm_sched.gomaxprocs > 1 && gpm_sched.gomaxprocs - atomic_load(&gpm_sched.npidle) > 1) {
+        for (int i = 0; i < 100; i++) {
+            uint32_t zero = 0;
+            if (atomic_load_explicit(&m->word, memory_order_relaxed) == 0 &&
+                atomic_compare_exchange_weak(&m->word, &zero, 2))
+                return 0;
+            gpm_cpu_relax();
+        }
+    }
+    int64_t since = gpm_nanotime();
+    for (;;) {
+        if (atomic_exchange(&m->word, 2) == 0)
+            return 0;
+        uint32_t wv = 0;
+        int err = gpm_sema_wait(&m->word, 2, deadline, since, &wv, WAIT_MUTEX);
+        if (err == ETIMEDOUT)
+            return ETIMEDOUT;
+        if (err == 0 && wv == WAKE_HANDOFF)
+            return 0;
+    }
+}
+
+/* The mutex is ours (word locked): record it, and report its robust state. */
+static int acquired(struct gpm_pmutex *m, int self, bool handedoff)
+{
+    (void)handedoff;
+    atomic_store_explicit(&m->owner, self, memory_order_relaxed);
+    m->count = 1;
+    if (m->kind & GPM_MUTEX_ROBUST) {
+        int16_t st = atomic_load(&m->robust);
+        if (st == ROBUST_NOTRECOVERABLE) {
+            atomic_store(&m->owner, 0);
+            word_unlock(m);
+            return ENOTRECOVERABLE;
+        }
+        robust_link(m);
+        if (st == ROBUST_OWNERDEAD)
+            return EOWNERDEAD;
+    }
+    return 0;
+}
+
+int gpm_mutex_lock(struct gpm_pmutex *m, bool trylock, clockid_t clock, const struct timespec *abstime)
+{
+    int kind = m->kind;
+    if (kind < 0)
+        return EINVAL;
+    int self = gpm_selftid();
+    if (checks_owner(kind) && atomic_load_explicit(&m->owner, memory_order_relaxed) == self) {
+        switch (kind & GPM_MUTEX_TYPE_MASK) {
+        case PTHREAD_MUTEX_RECURSIVE:
+            if (m->count == UINT_MAX)
+                return EAGAIN;
+            m->count++;
+            return 0;
+        case PTHREAD_MUTEX_ERRORCHECK:
+            return EDEADLK;
+        default:
+            /* A robust or priority-protocol NORMAL mutex relocked by its
+               owner: glibc reports the deadlock rather than hanging. */
+            if (trylock)
+                return EBUSY;
+            return EDEADLK;
+        }
+    }
+    if ((kind & GPM_MUTEX_ROBUST) && atomic_load(&m->robust) == ROBUST_NOTRECOVERABLE)
+        return ENOTRECOVERABLE;
+    uint32_t zero = 0;
+    if (!atomic_compare_exchange_strong_explicit(&m->word, &zero, 1, memory_order_acquire, memory_order_relaxed)) {
+        if (trylock)
+            return EBUSY;
+        int err = word_lock_slow(m, clock, abstime);
+        if (err != 0)
+            return err;
+    }
+    return acquired(m, self, false);
+}
+
+int gpm_mutex_unlock(struct gpm_pmutex *m)
+{
+    int kind = m->kind;
+    if (kind < 0)
+        return EINVAL;
+    if (checks_owner(kind)) {
+        if (atomic_load_explicit(&m->owner, memory_order_relaxed) != gpm_selftid() ||
+            atomic_load_explicit(&m->word, memory_order_relaxed) == 0)
+            return EPERM;
+        if ((kind & GPM_MUTEX_TYPE_MASK) == PTHREAD_MUTEX_RECURSIVE && --m->count != 0)
+            return 0;
+    }
+    bool unrecoverable = false;
+    if (kind & GPM_MUTEX_ROBUST) {
+        robust_unlink(m);
+        if (atomic_load(&m->robust) == ROBUST_OWNERDEAD) {
+            /* Unlocked without pthread_mutex_consistent: nobody can
+               trust the protected state again. */
+            atomic_store(&m->robust, ROBUST_NOTRECOVERABLE);
+            unrecoverable = true;
+        }
+    }
+    atomic_store_explicit(&m->owner, 0, memory_order_relaxed);
+    m->count = 0;
+    word_unlock(m);
+    if (unrecoverable)
+        gpm_sema_wake(&m->word, INT_MAX, WAKE_RETRY);
+    return 0;
+}
+
+int gpm_mutex_destroy(struct gpm_pmutex *m)
+{
+    if (m->kind < 0)
+        return EINVAL;
+    if (atomic_load(&m->word) != 0)
+        return EBUSY;
+    m->kind = GPM_MUTEX_DESTROYED;
+    return 0;
+}
+
+int gpm_mutex_consistent(struct gpm_pmutex *m)
+{
+    if (!(m->kind & GPM_MUTEX_ROBUST) || m->kind < 0 || atomic_load(&m->robust) != ROBUST_OWNERDEAD ||
+        atomic_load(&m->owner) != gpm_selftid())
+        return EINVAL;
+    atomic_store(&m->robust, ROBUST_CONSISTENT);
+    return 0;
+}
+
+void gpm_mutex_robust_exit(struct gpm_g *gp)
+{
+    struct gpm_pmutex *m;
+    while ((m = gp->robust_head) != NULL) {
+        gp->robust_head = m->rnext;
+        m->rprev = m->rnext = NULL;
+        atomic_store(&m->robust, ROBUST_OWNERDEAD);
+        atomic_store(&m->owner, 0);
+        m->count = 0;
+        word_unlock(m);
+    }
+}
+
+/* ---- For cond.c -------------------------------------------------------------------- */
+
+/* Relocks m for a thread back from a condition variable: the word is
+   marked contended (requeued waiters may be queued on it), or, when the
+   waker handed it over (WAKE_HANDOFF), it is ours already. */
+int gpm_mutex_relock(struct gpm_pmutex *m, bool handedoff)
+{
+    if (!handedoff) {
+        int err = word_lock_slow(m, CLOCK_MONOTONIC, NULL);
+        if (err != 0)
+            return err;
+    }
+    return acquired(m, gpm_selftid(), handedoff);
+}
+
+bool gpm_mutex_is_handoff(uint32_t wakeval)
+{
+    return wakeval == WAKE_HANDOFF;
+}
+
+/* After a broadcast moved waiters onto m's word: make sure an unlock will
+   wake them (the word must say 2), or wake one now if m is free. */
+void gpm_mutex_requeued(struct gpm_pmutex *m)
+{
+    uint32_t w = atomic_load(&m->word);
+    for (;;) {
+        if (w == 0) {
+            gpm_sema_wake(&m->word, 1, WAKE_RETRY);
+            return;
+        }
+        if (w == 2 || atomic_compare_exchange_weak(&m->word, &w, 2))
+            return;
+    }
+}

@@ -1,0 +1,288 @@
+/*
+ * src/core/sema.c: the semtable (see sema.h).
+ *
+ * 251 buckets, each a lock and a FIFO list of sudogs (one per parked G,
+ * living on that G's stack), keyed by the address the G waits on.
+ * Addresses that share a bucket share its list; lookups skip over other
+ * addresses. FIFO order within one address is what makes wake-ups fair.
+ *
+ * Sudog states (under the bucket lock):
+ *   SUDOG_IDLE     not queued yet (the timer may fire: -> SUDOG_TIMEDOUT)
+ *   SUDOG_QUEUED   on its bucket's list; its G is parked, or is parking on
+ *                  an M that holds the bucket lock until the G is off it
+ *                  (the lock is released by park's unlockf)
+ *   SUDOG_WOKEN    taken off by a waker, which then readies the G
+ *   SUDOG_TIMEDOUT taken off (or kept from queueing) by the timer
+ * Exactly one of waker and timer takes a queued sudog off; only that one
+ * readies the G.
+ *
+ * The bucket list is doubly linked so that a timed-out waiter is removed
+ * in O(1). `nwait` counts the sudogs of a bucket, so that a wake on an
+ * address nobody waits for costs one atomic load: a waiter increments it
+ * (seq_cst) before it checks the word, a waker changes the word before it
+ * loads nwait (seq_cst), so one of them sees the other.
+ *
+ * Lock order: a P's timerslock, then bucket locks (two at once only in
+ * requeue, in address order), then sched.lock. See lock.h.
+ */
+#define _GNU_SOURCE
+#include "sema.h"
+
+#include <errno.h>
+
+#include "foreign.h"
+#include "sys.h"
+#include "timer.h"
+
+enum { SUDOG_IDLE, SUDOG_QUEUED, SUDOG_WOKEN, SUDOG_TIMEDOUT };
+
+struct sudog {
+    struct gpm_g *g;
+    _Atomic uint32_t *addr;
+    struct sudog *next, *prev;
+    struct semroot *root;
+    int64_t waitsince;
+    uint32_t wakeval;
+    uint8_t state;
+    bool requeued;
+    struct gpm_timer t;
+};
+
+#define SEMTABLE_SIZE 251
+
+struct semroot {
+    struct gpm_mutex lock;
+    struct sudog *head, *tail;
+    _Atomic uint32_t nwait;
+    char pad[64 - sizeof(struct gpm_mutex) - 2 * sizeof(void *) - sizeof(uint32_t)];
+};
+
+static struct semroot semtable[SEMTABLE_SIZE];
+
+static struct semroot *semroot(const void *addr)
+{
+    return &semtable[((uintptr_t)addr >> 3) % SEMTABLE_SIZE];
+}
+
+static void enqueue(struct semroot *r, struct sudog *s)
+{
+    s->next = NULL;
+    s->prev = r->tail;
+    if (r->tail != NULL)
+        r->tail->next = s;
+    else
+        r->head = s;
+    r->tail = s;
+    s->root = r;
+    s->state = SUDOG_QUEUED;
+    atomic_fetch_add(&r->nwait, 1);
+}
+
+static void dequeue(struct semroot *r, struct sudog *s, uint8_t state)
+{
+    if (s->prev != NULL)
+        s->prev->next = s->next;
+    else
+        r->head = s->next;
+    if (s->next != NULL)
+        s->next->prev = s->prev;
+    else
+        r->tail = s->prev;
+    s->next = s->prev = NULL;
+    s->state = state;
+    atomic_fetch_sub(&r->nwait, 1);
+}
+
+static struct sudog *first(struct semroot *r, _Atomic uint32_t *addr, struct sudog *from)
+{
+    for (struct sudog *s = from ? from : r->head; s != NULL; s = s->next)
+        if (s->addr == addr)
+            return s;
+    return NULL;
+}
+
+/* Locks the bucket s is queued in (which requeue may change). */
+static struct semroot *lockroot(struct sudog *s)
+{
+    for (;;) {
+        struct semroot *r = __atomic_load_n(&s->root, __ATOMIC_ACQUIRE);
+        gpm_lock(&r->lock);
+        if (__atomic_load_n(&s->root, __ATOMIC_ACQUIRE) == r)
+            return r;
+        gpm_unlock(&r->lock);
+    }
+}
+
+/* The timer of a timed wait (runs with a timerslock held, on any M). */
+static void sema_timeout(struct gpm_m *mp, void *arg)
+{
+    struct sudog *s = arg;
+    struct semroot *r = lockroot(s);
+    bool ready = false;
+    if (s->state == SUDOG_QUEUED && !s->requeued) {
+        dequeue(r, s, SUDOG_TIMEDOUT);
+        ready = true;
+    } else if (s->state == SUDOG_IDLE) {
+        s->state = SUDOG_TIMEDOUT; /* fired before the waiter queued */
+    }
+    struct gpm_g *gp = s->g;
+    gpm_unlock(&r->lock);
+    if (ready)
+        gpm_ready_on(mp, gp);
+}
+
+/* park's unlockf: the G is off its M; let wakers and the timer at it. */
+static bool sema_unlockf(struct gpm_m *mp, struct gpm_g *gp, void *arg)
+{
+    (void)mp;
+    (void)gp;
+    struct semroot *r = arg;
+    gpm_unlock(&r->lock);
+    return true;
+}
+
+int gpm_sema_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline, int64_t waitsince,
+                  uint32_t *wakeval, uint16_t reason)
+{
+    struct gpm_g *gp = gpm_getg_adopt();
+    if (gp == NULL)
+        return EAGAIN; /* no memory for a G: the caller retries */
+    struct sudog s = {.g = gp, .addr = addr, .waitsince = waitsince ? waitsince : gpm_nanotime()};
+    struct semroot *r = semroot(addr);
+    s.root = r;
+    if (deadline != 0) {
+        if (deadline <= gpm_nanotime())
+            return ETIMEDOUT;
+        s.t = (struct gpm_timer){.when = deadline, .f = sema_timeout, .arg = &s};
+        gpm_timer_arm(gp, &s.t);
+    }
+    gpm_lock(&r->lock);
+    atomic_fetch_add(&r->nwait, 1); /* announce before the check */
+    int err = 0;
+    if (s.state == SUDOG_TIMEDOUT)
+        err = ETIMEDOUT;
+    else if (atomic_load(addr) != val)
+        err = EAGAIN;
+    if (err != 0) {
+        atomic_fetch_sub(&r->nwait, 1);
+        gpm_unlock(&r->lock);
+        gpm_deltimer(&s.t);
+        return err;
+    }
+    enqueue(r, &s); /* counts itself: then drop the announcement */
+    atomic_fetch_sub(&r->nwait, 1);
+    gpm_park_timed(sema_unlockf, r, reason, deadline != 0 ? &s.t : NULL);
+    gpm_deltimer(&s.t);
+    /* Whoever took s off its list wrote state before readying us. */
+    if (s.state == SUDOG_TIMEDOUT)
+        return ETIMEDOUT;
+    if (s.state != SUDOG_WOKEN)
+        gpm_throwf("sema_wait: G%lu woken in sudog state %u", (unsigned long)gp->goid, s.state);
+    if (wakeval != NULL)
+        *wakeval = s.wakeval;
+    return 0;
+}
+
+/* Readies a list of woken sudogs (linked through next), after the bucket
+   lock is released. A sudog is not touched once its G is readied. */
+static void readylist(struct sudog *list)
+{
+    struct gpm_g *self = gpm_getg();
+    struct gpm_m *curm = self ? self->m : NULL;
+    while (list != NULL) {
+        struct sudog *s = list;
+        list = s->next;
+        gpm_ready_on(curm, s->g);
+    }
+}
+
+int gpm_sema_wake(_Atomic uint32_t *addr, int n, uint32_t wakeval)
+{
+    struct semroot *r = semroot(addr);
+    if (atomic_load(&r->nwait) == 0)
+        return 0;
+    struct sudog *woken = NULL, **tail = &woken;
+    int k = 0;
+    gpm_lock(&r->lock);
+    for (struct sudog *s = first(r, addr, NULL); s != NULL && k < n; k++) {
+        struct sudog *nx = first(r, addr, s->next);
+        dequeue(r, s, SUDOG_WOKEN);
+        s->wakeval = wakeval;
+        *tail = s;
+        tail = &s->next;
+        s = nx;
+    }
+    gpm_unlock(&r->lock);
+    readylist(woken);
+    return k;
+}
+
+bool gpm_sema_wake1(_Atomic uint32_t *addr,
+                    uint32_t (*decide)(void *arg, const struct gpm_sema_waiter *waiter, bool more), void *arg)
+{
+    struct semroot *r = semroot(addr);
+    gpm_lock(&r->lock);
+    struct sudog *s = first(r, addr, NULL);
+    if (s == NULL) {
+        decide(arg, NULL, false);
+        gpm_unlock(&r->lock);
+        return false;
+    }
+    struct gpm_sema_waiter w = {.g = s->g, .waitsince = s->waitsince};
+    uint32_t wakeval = decide(arg, &w, first(r, addr, s->next) != NULL);
+    dequeue(r, s, SUDOG_WOKEN);
+    s->wakeval = wakeval;
+    gpm_unlock(&r->lock);
+    readylist(s);
+    return true;
+}
+
+int gpm_sema_requeue(_Atomic uint32_t *from, int nwake, uint32_t wakeval, _Atomic uint32_t *to, int nrequeue)
+{
+    struct semroot *rf = semroot(from), *rt = semroot(to);
+    if (atomic_load(&rf->nwait) == 0)
+        return 0;
+    if (rf == rt) {
+        gpm_lock(&rf->lock);
+    } else if (rf < rt) {
+        gpm_lock(&rf->lock);
+        gpm_lock(&rt->lock);
+    } else {
+        gpm_lock(&rt->lock);
+        gpm_lock(&rf->lock);
+    }
+    struct sudog *woken = NULL, **tail = &woken;
+    int k = 0, moved = 0;
+    struct sudog *s = first(rf, from, NULL);
+    while (s != NULL && (k < nwake || moved < nrequeue)) {
+        struct sudog *nx = first(rf, from, s->next);
+        if (k < nwake) {
+            dequeue(rf, s, SUDOG_WOKEN);
+            s->wakeval = wakeval;
+            *tail = s;
+            tail = &s->next;
+            k++;
+        } else {
+            dequeue(rf, s, SUDOG_IDLE);
+            s->addr = to;
+            s->requeued = true;
+            enqueue(rt, s);
+            moved++;
+        }
+        s = nx;
+    }
+    if (rf != rt)
+        gpm_unlock(&rt->lock);
+    gpm_unlock(&rf->lock);
+    readylist(woken);
+    return moved;
+}
+
+void gpm_sema_forkchild(void)
+{
+    for (int i = 0; i < SEMTABLE_SIZE; i++) {
+        semtable[i].lock = (struct gpm_mutex)GPM_MUTEX_INIT;
+        semtable[i].head = semtable[i].tail = NULL;
+        atomic_store(&semtable[i].nwait, 0);
+    }
+}

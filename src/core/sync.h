@@ -1,0 +1,138 @@
+/*
+ * src/core/sync.h: the program's synchronisation objects, on the semtable
+ * (sema.h). Each is an overlay of glibc's type: the same size, and the
+ * fields glibc's static initialisers set keep their offsets and meaning
+ * (checked by _Static_assert in the .c files). Process-shared objects are
+ * not here: the shim hands them to libc's own code (DESIGN.md section 8).
+ *
+ * Functions return 0 or an error number, as pthread_* do.
+ */
+#ifndef GPM_CORE_SYNC_H
+#define GPM_CORE_SYNC_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "runtime.h"
+
+/* ---- Mutex (mutex.c): pthread_mutex_t, 40 bytes ---------------------------- */
+
+/* glibc's kind bits (offset 16), which the static initialisers set. */
+enum {
+    GPM_MUTEX_TYPE_MASK = 3,      /* NORMAL 0, RECURSIVE 1, ERRORCHECK 2, ADAPTIVE 3 */
+    GPM_MUTEX_ROBUST = 16,
+    GPM_MUTEX_PRIO_INHERIT = 32,
+    GPM_MUTEX_PRIO_PROTECT = 64,
+    GPM_MUTEX_PSHARED = 128,
+    GPM_MUTEX_DESTROYED = -1,
+};
+
+struct gpm_pmutex {
+    _Atomic uint32_t word;   /*  0: 0 unlocked, 1 locked, 2 locked, maybe waiters */
+    uint32_t count;          /*  4: recursion depth (RECURSIVE) */
+    _Atomic int32_t owner;   /*  8: tid of the holder, 0 when unlocked */
+    uint32_t nusers;         /* 12: glibc's __nusers; kept 0 */
+    int32_t kind;            /* 16: glibc's kind bits; DESTROYED after destroy */
+    int16_t ceiling;         /* 20: priority ceiling (PRIO_PROTECT) */
+    _Atomic int16_t robust;  /* 22: enum gpm_robust_state */
+    void *rprev, *rnext;     /* 24: the holder's list of robust mutexes */
+};
+
+enum gpm_robust_state { ROBUST_CONSISTENT = 0, ROBUST_OWNERDEAD, ROBUST_NOTRECOVERABLE };
+
+void gpm_mutex_init(struct gpm_pmutex *m, int kind, int ceiling);
+/* abstime: NULL to wait forever; else a deadline on clock, validated only
+   when the call would block (as glibc). trylock: EBUSY instead of waiting. */
+int gpm_mutex_lock(struct gpm_pmutex *m, bool trylock, clockid_t clock, const struct timespec *abstime);
+int gpm_mutex_unlock(struct gpm_pmutex *m);
+int gpm_mutex_destroy(struct gpm_pmutex *m);
+int gpm_mutex_consistent(struct gpm_pmutex *m);
+/* A G exits: its robust mutexes become EOWNERDEAD for their next owner. */
+void gpm_mutex_robust_exit(struct gpm_g *gp);
+/* For cond.c: relock after a wait (handedoff: the waker's wake value said
+   the mutex was handed over); whether a wake value is that; and making a
+   mutex's unlock wake the waiters a broadcast moved onto it. */
+int gpm_mutex_relock(struct gpm_pmutex *m, bool handedoff);
+bool gpm_mutex_is_handoff(uint32_t wakeval);
+void gpm_mutex_requeued(struct gpm_pmutex *m);
+
+/* ---- Condition variable (cond.c): pthread_cond_t, 48 bytes ---------------- */
+
+enum { GPM_COND_SHARED = 1, GPM_COND_MONOTONIC = 2 }; /* glibc's __wrefs bits */
+
+struct gpm_pcond {
+    _Atomic uint32_t seq;      /*  0: bumped by every signal and broadcast */
+    _Atomic uint32_t nwaiters; /*  4: waiters not yet woken */
+    struct gpm_pmutex *mutex;  /*  8: the mutex of the last wait */
+    char pad[20];
+    uint32_t flags;            /* 36: glibc's __wrefs flag bits */
+    char pad2[8];
+};
+
+void gpm_cond_init(struct gpm_pcond *c, bool monotonic);
+/* clock: -1 for the condition variable's own clock. */
+int gpm_cond_wait(struct gpm_pcond *c, struct gpm_pmutex *m, clockid_t clock, const struct timespec *abstime);
+int gpm_cond_signal(struct gpm_pcond *c);
+int gpm_cond_broadcast(struct gpm_pcond *c);
+
+/* ---- rwlock (rwlock.c): pthread_rwlock_t, 56 bytes ------------------------- */
+
+struct gpm_prwlock {
+    _Atomic uint32_t state;    /*  0: readers, WRITER and WAITERS bits */
+    _Atomic uint32_t wwaiters; /*  4: writers waiting (writer preference) */
+    char pad[16];
+    _Atomic int32_t writer;    /* 24: glibc's __cur_writer: tid of the writer */
+    int32_t shared;            /* 28: glibc's __shared */
+    char pad2[16];
+    uint32_t flags;            /* 48: glibc's __flags: the kind */
+    char pad3[4];
+};
+
+void gpm_rwlock_init(struct gpm_prwlock *l, int kind);
+int gpm_rwlock_rdlock(struct gpm_prwlock *l, bool trylock, clockid_t clock, const struct timespec *abstime);
+int gpm_rwlock_wrlock(struct gpm_prwlock *l, bool trylock, clockid_t clock, const struct timespec *abstime);
+int gpm_rwlock_unlock(struct gpm_prwlock *l);
+int gpm_rwlock_destroy(struct gpm_prwlock *l);
+
+/* ---- Barrier and spinlock (barrier.c) ---------------------------------------- */
+
+struct gpm_pbarrier {
+    _Atomic uint32_t lock;  /*  0: a mutex word (see mutex.c) */
+    uint32_t count;         /*  4: threads per round */
+    uint32_t arrived;       /*  8: threads waiting in this round */
+    int32_t shared;         /* 12: glibc's `shared` (0: process-private) */
+    _Atomic uint32_t round; /* 16: bumped when a round completes */
+    char pad[12];
+};
+
+int gpm_barrier_init(struct gpm_pbarrier *b, unsigned count);
+int gpm_barrier_wait(struct gpm_pbarrier *b);
+int gpm_barrier_destroy(struct gpm_pbarrier *b);
+
+int gpm_spin_lock(_Atomic int *l, bool trylock);
+int gpm_spin_unlock(_Atomic int *l);
+
+/* ---- Once (once.c): pthread_once_t ------------------------------------------- */
+
+int gpm_once(_Atomic int *once, void (*init)(void));
+
+/* ---- Unnamed semaphores (sem.c): sem_t, 32 bytes ------------------------------ */
+
+struct gpm_psem {
+    _Atomic uint32_t value;   /* 0: as glibc's: the low half of `data` */
+    _Atomic uint32_t waiters; /* 4: and the high half */
+    int32_t private_;         /* 8: glibc's `private`: 0 process-private */
+    char pad[20];
+};
+
+int gpm_sem_init(struct gpm_psem *s, unsigned value);
+int gpm_sem_wait(struct gpm_psem *s, bool trywait, clockid_t clock, const struct timespec *abstime);
+int gpm_sem_post(struct gpm_psem *s);
+int gpm_sem_getvalue(struct gpm_psem *s, int *value);
+
+/* The calling thread's tid as glibc's locks record it (its TCB's). */
+int gpm_selftid(void);
+
+#endif

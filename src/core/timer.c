@@ -1,0 +1,262 @@
+/*
+ * src/core/timer.c: per-P timer heaps.
+ *
+ * Each P has a 4-ary min-heap of timers ordered by `when`, guarded by the
+ * P's timerslock, and publishes the earliest `when` in timer0when so that
+ * the scheduler can test "anything due?" with one atomic load. A G that
+ * sleeps or waits with a deadline adds its timer to its own P's heap; the
+ * timer's function readies it.
+ *
+ * Who runs timers
+ * ---------------
+ *   - schedule() and the direct G-to-G switches (switchout, yield) run the
+ *     due timers of their own P;
+ *   - findrunnable, before giving up its P, runs the due timers of every P
+ *     (an idle P's timers have no M of their own);
+ *   - an M about to park sleeps no later than the earliest timer of all Ps
+ *     (stopm), wakes, takes an idle P and runs them through findrunnable.
+ * Timers are added only by running Gs, i.e. by an M that holds a P and
+ * will itself check timers before it ever sleeps; so adding a timer never
+ * needs to wake anyone. A P whose G computes without ever switching delays
+ * its timers until it does (preemption, DESIGN.md section 9, bounds that).
+ *
+ * Timer life
+ * ----------
+ * A timer function runs with its P's timerslock held, after the timer was
+ * taken off the heap (idx = -1), and nothing touches the timer after the
+ * function returns. gpm_deltimer takes the same lock: if the timer is
+ * still on the heap it removes it; if not, the function has already run
+ * to completion (the lock proves it). So once gpm_deltimer returns, the
+ * timer's memory may be reused, whichever of the two won.
+ *
+ * Lock order: a P's timerslock comes before the semtable's locks and
+ * sched.lock (timer functions ready Gs); see lock.h.
+ */
+#define _GNU_SOURCE
+#include "timer.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+
+#include "sys.h"
+
+/* The heap array of a P lives in pages of its own (grown by doubling with
+   mmap), since timers are added on g0, where malloc is off limits. */
+static void heapgrow(struct gpm_p *pp)
+{
+    size_t ncap = pp->timerscap ? (size_t)pp->timerscap * 2 : 512;
+    struct gpm_timer **nt = gpm_mmap(NULL, ncap * sizeof *nt, PROT_READ | PROT_WRITE,
+                                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (gpm_mmap_failed(nt))
+        gpm_throw("addtimer: out of memory for the timer heap");
+    if (pp->timers != NULL) {
+        for (int32_t i = 0; i < pp->ntimers; i++)
+            nt[i] = pp->timers[i];
+        gpm_munmap(pp->timers, (size_t)pp->timerscap * sizeof *nt);
+    }
+    pp->timers = nt;
+    pp->timerscap = (int32_t)ncap;
+}
+
+static void heapset(struct gpm_p *pp, int32_t i, struct gpm_timer *t)
+{
+    pp->timers[i] = t;
+    t->idx = i;
+}
+
+static void siftup(struct gpm_p *pp, int32_t i)
+{
+    struct gpm_timer *t = pp->timers[i];
+    while (i > 0) {
+        int32_t parent = (i - 1) / 4;
+        if (pp->timers[parent]->when <= t->when)
+            break;
+        heapset(pp, i, pp->timers[parent]);
+        i = parent;
+    }
+    heapset(pp, i, t);
+}
+
+static void siftdown(struct gpm_p *pp, int32_t i)
+{
+    struct gpm_timer *t = pp->timers[i];
+    int32_t n = pp->ntimers;
+    for (;;) {
+        int32_t c = i * 4 + 1;
+        if (c >= n)
+            break;
+        int32_t best = c;
+        for (int32_t k = c + 1; k < c + 4 && k < n; k++)
+            if (pp->timers[k]->when < pp->timers[best]->when)
+                best = k;
+        if (pp->timers[best]->when >= t->when)
+            break;
+        heapset(pp, i, pp->timers[best]);
+        i = best;
+    }
+    heapset(pp, i, t);
+}
+
+/* Removes the timer at i. timerslock held. */
+static void heapremove(struct gpm_p *pp, int32_t i)
+{
+    struct gpm_timer *t = pp->timers[i];
+    int32_t last = --pp->ntimers;
+    if (i != last) {
+        heapset(pp, i, pp->timers[last]);
+        siftdown(pp, i);
+        siftup(pp, pp->timers[i]->idx);
+    }
+    pp->timers[last] = NULL;
+    t->idx = -1;
+}
+
+static void updatetimer0(struct gpm_p *pp)
+{
+    atomic_store(&pp->timer0when, pp->ntimers > 0 ? pp->timers[0]->when : 0);
+}
+
+void gpm_addtimer(struct gpm_p *pp, struct gpm_timer *t)
+{
+    if (t->when <= 0)
+        t->when = 1; /* 0 means "no timer" in timer0when */
+    t->pp = pp;
+    gpm_lock(&pp->timerslock);
+    if (pp->ntimers == pp->timerscap)
+        heapgrow(pp);
+    int32_t i = pp->ntimers++;
+    heapset(pp, i, t);
+    siftup(pp, i);
+    updatetimer0(pp);
+    gpm_unlock(&pp->timerslock);
+}
+
+bool gpm_deltimer(struct gpm_timer *t)
+{
+    struct gpm_p *pp = t->pp;
+    if (pp == NULL)
+        return false;
+    gpm_lock(&pp->timerslock);
+    bool onheap = t->idx >= 0;
+    if (onheap) {
+        heapremove(pp, t->idx);
+        updatetimer0(pp);
+    }
+    gpm_unlock(&pp->timerslock);
+    return onheap;
+}
+
+int64_t gpm_checktimers(struct gpm_m *mp, struct gpm_p *pp, int64_t now)
+{
+    int64_t next = atomic_load_explicit(&pp->timer0when, memory_order_relaxed);
+    if (next == 0 || next > now)
+        return next;
+    gpm_lock(&pp->timerslock);
+    while (pp->ntimers > 0 && pp->timers[0]->when <= now) {
+        struct gpm_timer *t = pp->timers[0];
+        heapremove(pp, 0);
+        updatetimer0(pp);
+        /* See "Timer life": t is not touched after this call. */
+        t->f(mp, t->arg);
+    }
+    updatetimer0(pp);
+    next = pp->ntimers > 0 ? pp->timers[0]->when : 0;
+    gpm_unlock(&pp->timerslock);
+    return next;
+}
+
+int64_t gpm_timers_earliest(void)
+{
+    int64_t min = 0;
+    for (int32_t i = 0; i < gpm_sched.gomaxprocs; i++) {
+        int64_t w = atomic_load(&gpm_sched.allp[i].timer0when);
+        if (w != 0 && (min == 0 || w < min))
+            min = w;
+    }
+    return min;
+}
+
+void gpm_timers_forkchild(void)
+{
+    for (int32_t i = 0; i < gpm_sched.gomaxprocs; i++) {
+        struct gpm_p *pp = &gpm_sched.allp[i];
+        pp->timerslock = (struct gpm_mutex)GPM_MUTEX_INIT;
+        pp->ntimers = 0;
+        atomic_store(&pp->timer0when, 0);
+    }
+}
+
+/* ---- Deadlines ------------------------------------------------------------ */
+
+static bool validts(const struct timespec *ts)
+{
+    return ts->tv_nsec >= 0 && ts->tv_nsec < 1000000000;
+}
+
+bool gpm_deadline_abs(clockid_t clock, const struct timespec *ts, int64_t *deadline)
+{
+    if (!validts(ts))
+        return false;
+    int64_t when = (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+    if (ts->tv_sec < 0)
+        when = 0;
+    if (clock != CLOCK_MONOTONIC) {
+        struct timespec now;
+        clock_gettime(clock, &now);
+        int64_t left = when - ((int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
+        when = gpm_nanotime() + left;
+    }
+    /* Saturate far-future deadlines (tv_sec near LONG_MAX) so that they
+       stay in the future instead of overflowing. */
+    if (ts->tv_sec > INT64_MAX / 1000000000 - 1)
+        when = INT64_MAX;
+    *deadline = when > 0 ? when : 1;
+    return true;
+}
+
+bool gpm_deadline_rel(const struct timespec *ts, int64_t *deadline)
+{
+    if (!validts(ts) || ts->tv_sec < 0)
+        return false;
+    int64_t now = gpm_nanotime();
+    if (ts->tv_sec > (INT64_MAX - now) / 1000000000 - 1)
+        *deadline = INT64_MAX;
+    else
+        *deadline = now + (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+    return true;
+}
+
+/* ---- Sleeping --------------------------------------------------------------- */
+
+struct sleeper {
+    struct gpm_g *gp;
+    struct gpm_timer t;
+};
+
+static void sleepwake(struct gpm_m *mp, void *arg)
+{
+    struct sleeper *s = arg;
+    gpm_ready_on(mp, s->gp);
+}
+
+/* park's unlockf: the sleeper is off its M, so the timer may fire now.
+   (A wired G has no heap: park_wired watches t itself.) */
+static bool sleep_unlockf(struct gpm_m *mp, struct gpm_g *gp, void *arg)
+{
+    (void)gp;
+    struct sleeper *s = arg;
+    if (mp != NULL)
+        gpm_addtimer(mp->p, &s->t);
+    return true;
+}
+
+void gpm_sleepuntil(int64_t deadline)
+{
+    struct gpm_g *gp = gpm_getg();
+    struct sleeper s = {.gp = gp};
+    while (gpm_nanotime() < deadline) {
+        s.t = (struct gpm_timer){.when = deadline, .f = sleepwake, .arg = &s, .idx = -1};
+        /* Only the timer readies a sleeper: it has run when park returns. */
+        gpm_park_timed(sleep_unlockf, &s, WAIT_SLEEP, &s.t);
+    }
+}

@@ -1,0 +1,82 @@
+/*
+ * src/shim/sleep.c: nanosleep, clock_nanosleep, usleep, sleep, thrd_sleep.
+ *
+ * A sleep on CLOCK_REALTIME or CLOCK_MONOTONIC parks the G on a timer of
+ * its P (src/core/timer.c). Other clocks (CPU-time clocks, BOOTTIME, ...)
+ * go to libc, with the P handed off. Differences from a kernel sleep: a
+ * signal does not interrupt a parked sleep (no EINTR, so the remaining
+ * time is never written), and an absolute CLOCK_REALTIME sleep does not
+ * follow a change of the system clock made while it sleeps; see
+ * docs/COMPAT.md.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <threads.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../core/timer.h"
+#include "shim.h"
+
+/* 0, or the error number of clock_nanosleep. */
+static int sleep_on(clockid_t clock, int flags, const struct timespec *req, struct timespec *rem)
+{
+    if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC) {
+        gpm_entersyscallblock();
+        int err = gpm_real.clock_nanosleep(clock, flags, req, rem);
+        gpm_exitsyscall();
+        return err;
+    }
+    int64_t deadline;
+    bool ok = (flags & TIMER_ABSTIME) ? gpm_deadline_abs(clock, req, &deadline) : gpm_deadline_rel(req, &deadline);
+    if (!ok)
+        return EINVAL;
+    if (gpm_getg_adopt() == NULL)
+        return gpm_real.clock_nanosleep(clock, flags, req, rem);
+    gpm_sleepuntil(deadline);
+    return 0;
+}
+
+GPM_EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timespec *req, struct timespec *rem)
+{
+    if (!gpm_active())
+        return gpm_real.clock_nanosleep(clock, flags, req, rem);
+    return sleep_on(clock, flags, req, rem);
+}
+
+GPM_EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
+{
+    if (!gpm_active())
+        return gpm_real.nanosleep(req, rem);
+    int err = sleep_on(CLOCK_MONOTONIC, 0, req, rem);
+    if (err != 0) {
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
+GPM_EXPORT int usleep(useconds_t usec)
+{
+    if (!gpm_active())
+        return gpm_real.usleep(usec);
+    struct timespec ts = {usec / 1000000, (long)(usec % 1000000) * 1000};
+    return nanosleep(&ts, NULL);
+}
+
+GPM_EXPORT unsigned sleep(unsigned seconds)
+{
+    if (!gpm_active())
+        return gpm_real.sleep(seconds);
+    struct timespec ts = {seconds, 0};
+    nanosleep(&ts, NULL);
+    return 0;
+}
+
+GPM_EXPORT int thrd_sleep(const struct timespec *duration, struct timespec *remaining)
+{
+    if (!gpm_active())
+        return gpm_real.thrd_sleep(duration, remaining);
+    int err = sleep_on(CLOCK_REALTIME, 0, duration, remaining);
+    return err == 0 ? 0 : err == EINTR ? -1 : -2;
+}
