@@ -93,12 +93,18 @@ static void dequeue(struct semroot *r, struct sudog *s, uint8_t state)
     atomic_fetch_sub(&r->nwait, 1);
 }
 
-static struct sudog *first(struct semroot *r, _Atomic uint32_t *addr, struct sudog *from)
+/* The first sudog waiting on addr at or after s in its list, or NULL. */
+static struct sudog *nextwaiter(struct sudog *s, _Atomic uint32_t *addr)
 {
-    for (struct sudog *s = from ? from : r->head; s != NULL; s = s->next)
+    for (; s != NULL; s = s->next)
         if (s->addr == addr)
             return s;
     return NULL;
+}
+
+static struct sudog *first(struct semroot *r, _Atomic uint32_t *addr)
+{
+    return nextwaiter(r->head, addr);
 }
 
 /* Locks the bucket s is queued in (which requeue may change). */
@@ -204,8 +210,8 @@ int gpm_sema_wake(_Atomic uint32_t *addr, int n, uint32_t wakeval)
     struct sudog *woken = NULL, **tail = &woken;
     int k = 0;
     gpm_lock(&r->lock);
-    for (struct sudog *s = first(r, addr, NULL); s != NULL && k < n; k++) {
-        struct sudog *nx = first(r, addr, s->next);
+    for (struct sudog *s = first(r, addr); s != NULL && k < n; k++) {
+        struct sudog *nx = nextwaiter(s->next, addr);
         dequeue(r, s, SUDOG_WOKEN);
         s->wakeval = wakeval;
         *tail = s;
@@ -222,14 +228,14 @@ bool gpm_sema_wake1(_Atomic uint32_t *addr,
 {
     struct semroot *r = semroot(addr);
     gpm_lock(&r->lock);
-    struct sudog *s = first(r, addr, NULL);
+    struct sudog *s = first(r, addr);
     if (s == NULL) {
         decide(arg, NULL, false);
         gpm_unlock(&r->lock);
         return false;
     }
     struct gpm_sema_waiter w = {.g = s->g, .waitsince = s->waitsince};
-    uint32_t wakeval = decide(arg, &w, first(r, addr, s->next) != NULL);
+    uint32_t wakeval = decide(arg, &w, nextwaiter(s->next, addr) != NULL);
     dequeue(r, s, SUDOG_WOKEN);
     s->wakeval = wakeval;
     gpm_unlock(&r->lock);
@@ -253,9 +259,9 @@ int gpm_sema_requeue(_Atomic uint32_t *from, int nwake, uint32_t wakeval, _Atomi
     }
     struct sudog *woken = NULL, **tail = &woken;
     int k = 0, moved = 0;
-    struct sudog *s = first(rf, from, NULL);
+    struct sudog *s = first(rf, from);
     while (s != NULL && (k < nwake || moved < nrequeue)) {
-        struct sudog *nx = first(rf, from, s->next);
+        struct sudog *nx = nextwaiter(s->next, from);
         if (k < nwake) {
             dequeue(rf, s, SUDOG_WOKEN);
             s->wakeval = wakeval;
