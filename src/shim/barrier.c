@@ -16,7 +16,7 @@
 #define PB(b) ((struct gpm_pbarrier *)(b))
 #define PS(l) ((_Atomic int *)(l))
 
-static bool native(const pthread_barrier_t *b)
+static inline bool native(const pthread_barrier_t *b)
 {
     return !gpm_active() || PB(b)->shared != 0;
 }

@@ -18,7 +18,7 @@
 #define PC(c) ((struct gpm_pcond *)(c))
 #define PM(m) ((struct gpm_pmutex *)(m))
 
-static bool native(const pthread_cond_t *c)
+static inline bool native(const pthread_cond_t *c)
 {
     return !gpm_active() || (c->__data.__wrefs & GPM_COND_SHARED) != 0;
 }

@@ -17,7 +17,7 @@
 
 #define PM(m) ((struct gpm_pmutex *)(m))
 
-static bool native(const pthread_mutex_t *m)
+static inline bool native(const pthread_mutex_t *m)
 {
     return !gpm_active() || (m->__data.__kind & GPM_MUTEX_PSHARED) != 0;
 }

@@ -12,7 +12,7 @@
 
 #define PL(l) ((struct gpm_prwlock *)(l))
 
-static bool native(const pthread_rwlock_t *l)
+static inline bool native(const pthread_rwlock_t *l)
 {
     return !gpm_active() || l->__data.__shared != 0;
 }

@@ -13,7 +13,7 @@
 
 #define PS(s) ((struct gpm_psem *)(s))
 
-static bool native(sem_t *s)
+static inline bool native(sem_t *s)
 {
     return !gpm_active() || PS(s)->private_ != 0;
 }
