@@ -375,6 +375,9 @@ int gpm_join(struct gpm_g *gp, void **result, bool block, int64_t deadline)
 {
     struct gpm_g *self = gpm_getg();
     uintptr_t w = atomic_load(&gp->joinword);
+    /* As glibc's pthread_tryjoin_np: "still running" comes first. */
+    if (!block && w != JOIN_EXITED && w != JOIN_FREED)
+        return EBUSY;
     if (w == JOIN_FREED)
         return ESRCH;
     if (w == JOIN_DETACHED)

@@ -1,0 +1,88 @@
+/*
+ * M:N: 10,000 threads (64 KiB stacks) alive at once, each yielding in a
+ * loop until main releases them, run on a handful of kernel threads. Once
+ * every thread has started, main counts the entries of /proc/self/task:
+ * under gpm there must be at most GPM_MAXPROCS (default: the CPUs of the
+ * affinity mask) + 4 kernel threads; natively the count is only printed
+ * (it is 10,001). Then main releases the threads, joins them all, and each
+ * must return its own index.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "check.h"
+
+#define N 10000
+#define WAIT_BOUND 100000000L
+
+static atomic_int started;
+static atomic_int release;
+
+static void *worker(void *arg)
+{
+    atomic_fetch_add(&started, 1);
+    long spins = 0;
+    while (!atomic_load(&release)) {
+        sched_yield();
+        CHECK(++spins < WAIT_BOUND, "thread %lu: never released", (unsigned long)(uintptr_t)arg);
+    }
+    return arg;
+}
+
+static int count_tasks(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    CHECK(d != NULL, "cannot open /proc/self/task");
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+static int maxprocs(void)
+{
+    const char *s = getenv("GPM_MAXPROCS");
+    if (s != NULL && *s != '\0')
+        return atoi(s);
+    cpu_set_t set;
+    CHECK_EQ(sched_getaffinity(0, sizeof set, &set), 0);
+    return CPU_COUNT(&set);
+}
+
+int main(void)
+{
+    static pthread_t ts[N];
+    pthread_attr_t attr;
+    CHECK_EQ(pthread_attr_init(&attr), 0);
+    CHECK_EQ(pthread_attr_setstacksize(&attr, 64 * 1024), 0);
+    for (uintptr_t i = 0; i < N; i++)
+        CHECK_EQ(pthread_create(&ts[i], &attr, worker, (void *)i), 0);
+    CHECK_EQ(pthread_attr_destroy(&attr), 0);
+
+    long spins = 0;
+    while (atomic_load(&started) < N) {
+        sched_yield();
+        CHECK(++spins < WAIT_BOUND, "only %d of %d threads started", atomic_load(&started), N);
+    }
+    int tasks = count_tasks();
+    int limit = maxprocs() + 4;
+    if (under_gpm())
+        CHECK(tasks <= limit, "%d kernel threads for %d threads, limit %d", tasks, N, limit);
+
+    atomic_store(&release, 1);
+    for (uintptr_t i = 0; i < N; i++) {
+        void *r;
+        CHECK_EQ(pthread_join(ts[i], &r), 0);
+        CHECK_EQ((uintptr_t)r, i);
+    }
+    printf("%d threads alive at once on %d kernel threads (%s%s%d)\n", N, tasks, test_mode(),
+           under_gpm() ? ", limit " : ", gpm limit would be ", limit);
+    return 0;
+}
