@@ -44,6 +44,7 @@
 #include "gstack.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <link.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -302,6 +303,49 @@ void gpm_gstack_forkchild(struct gpm_g *self)
 
 /* ---- Blocks -------------------------------------------------------------- */
 
+/*
+ * Guard pages cost mappings. A guard page splits its block into two
+ * mappings (VMAs), and the kernel allows a process vm.max_map_count of
+ * them (65530 by default): with a guard each, only about 32,000 threads
+ * could exist, which is also glibc's limit. gpm gives guards to blocks
+ * while half the allowance (less a reserve for the program's own mappings)
+ * lasts; blocks made after that have the same layout but no PROT_NONE
+ * page, so neighbouring blocks merge into shared mappings and a process
+ * can hold hundreds of thousands of threads. The first such block prints
+ * one line. Blocks are never unmapped, so the count only grows.
+ */
+static _Atomic int64_t guardbudget = -1;
+#define MAP_RESERVE 4096
+
+static bool takeguard(void)
+{
+    int64_t b = atomic_load(&guardbudget);
+    if (b < 0) {
+        char buf[32];
+        int64_t max = 65530;
+        long fd = gpm_syscall3(SYS_open, (long)"/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC, 0);
+        if (fd >= 0) {
+            long n = gpm_syscall3(SYS_read, fd, (long)buf, sizeof buf - 1);
+            gpm_syscall1(SYS_close, fd);
+            if (n > 0) {
+                buf[n] = '\0';
+                max = 0;
+                for (char *c = buf; *c >= '0' && *c <= '9'; c++)
+                    max = max * 10 + (*c - '0');
+            }
+        }
+        int64_t init = max > 2 * MAP_RESERVE ? (max - MAP_RESERVE) / 2 : 0, unknown = -1;
+        atomic_compare_exchange_strong(&guardbudget, &unknown, init);
+    }
+    if (atomic_fetch_sub(&guardbudget, 1) > 0)
+        return true;
+    atomic_fetch_add(&guardbudget, 1);
+    static _Atomic bool told;
+    if (!atomic_exchange(&told, true))
+        gpm_printf("gpm: vm.max_map_count is nearly used up: new threads' stacks get no guard page\n");
+    return false;
+}
+
 /* Maps a new block for geo and lays it out. Returns NULL (errno-free) when
    the kernel refuses the mapping. */
 static struct gpm_g *mapblock(const struct gpm_geometry *geo)
@@ -313,10 +357,9 @@ static struct gpm_g *mapblock(const struct gpm_geometry *geo)
                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (gpm_mmap_failed(block))
         return NULL;
-    if (guard != 0 && gpm_mprotect(block, guard, PROT_NONE) != 0) {
-        gpm_munmap(block, size);
-        return NULL;
-    }
+    /* Without a guard (see takeguard) the guard's bytes stay unused. */
+    if (guard != 0 && takeguard() && gpm_mprotect(block, guard, PROT_NONE) != 0)
+        atomic_fetch_add(&guardbudget, 1);
     char *top = block + size;
     char *tcb = (char *)(((uintptr_t)top - GSIZE - TCB_SIZE) & ~(uintptr_t)(gpm_tls.static_align - 1));
     struct gpm_g *gp = gpm_tcb_to_g(tcb);

@@ -7,10 +7,11 @@
  * checks size, owner and pattern, and frees them. Every thread also uses
  * calloc (zeroed), realloc (growing and shrinking across the mmap
  * threshold, contents kept), posix_memalign and aligned_alloc (aligned,
- * writable), malloc_usable_size and free(NULL), yielding between steps so
- * that the threads interleave on every allocator path and, with
- * GPM_MAXPROCS=2, move between kernel threads (and so between arenas and
- * tcaches' owners) while holding blocks.
+ * writable), malloc_usable_size, free(NULL) and (a few) malloc_trim,
+ * yielding between steps so that the threads interleave on every allocator
+ * path and, with GPM_MAXPROCS=2, move between kernel threads while holding
+ * blocks (malloc's arena and tcache pointers are thread-local: they must
+ * follow the thread, not the kernel thread).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,7 +24,7 @@
 #include "check.h"
 
 #define NT 200
-#define NB 48 /* blocks each thread passes on */
+#define NB 32 /* blocks each thread passes on */
 
 struct hdr {
     size_t size;
@@ -120,6 +121,9 @@ static void own_allocations(int id)
     }
     void *a = (void *)1;
     CHECK(posix_memalign(&a, 3, 16) == EINVAL && a == (void *)1, "thread %d: posix_memalign(3) did not fail", id);
+    /* Walks every arena, taking each one's lock, while the others allocate. */
+    if (id % 50 == 0)
+        malloc_trim(0);
 }
 
 static void *ring(void *arg)

@@ -6,6 +6,8 @@
  *  - a value's destructor runs once, with that value, when the thread
  *    returns, calls pthread_exit from a nested call, or sets the value from
  *    a cleanup handler during pthread_exit; one round runs in key order;
+ *    main's run when main calls pthread_exit (in a child process, with
+ *    another thread living on);
  *  - NULL values (never set, or set back to NULL) and keys without a
  *    destructor run nothing;
  *  - a destructor that sets its key again runs again in the next round,
@@ -22,7 +24,9 @@
  *    them although main has set it; a new thread reads NULL everywhere;
  *  - C11 tss_create/tss_get/tss_set/tss_delete with a destructor, from
  *    thrd_create threads ending in thrd_exit, TSS_DTOR_ITERATIONS rounds
- *    for one that always sets again, nothing after tss_delete.
+ *    for one that always sets again, nothing after tss_delete;
+ *  - errors: a deleted key is EINVAL to delete or set; creating more than
+ *    PTHREAD_KEYS_MAX keys in all is EAGAIN.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -31,7 +35,9 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/wait.h>
 #include <threads.h>
+#include <unistd.h>
 
 #include "check.h"
 
@@ -298,6 +304,9 @@ static void *sc_new(void *arg)
     for (int i = 0; i < NPOOL; i++)
         CHECK(pthread_getspecific(pool[i]) == NULL, "a new thread reads a value on key %u", pool[i]);
     CHECK(pthread_getspecific(kfresh) == NULL && pthread_getspecific(knull) == NULL, "a new thread reads a value");
+    /* NULL into a key past the first 32 the thread has never used. */
+    CHECK_EQ(pthread_setspecific(pool[39], NULL), 0);
+    CHECK(pthread_getspecific(pool[39]) == NULL, "set to NULL");
     return NULL;
 }
 
@@ -360,6 +369,59 @@ static void c11_tests(void)
     tss_delete(ts_again);
 }
 
+/* In a child process: main sets a value and calls pthread_exit; its
+   destructor runs (on main) while another thread lives on, which then
+   reports and ends the process with status 0. */
+static atomic_int main_destructed;
+static int report_fd;
+
+static void main_destr(void *p)
+{
+    CHECK(p == &main_destructed, "main's destructor value");
+    CHECK(write(report_fd, "D", 1) == 1, "write");
+    atomic_store(&main_destructed, 1);
+}
+
+static void *survivor(void *arg)
+{
+    for (long i = 0; !atomic_load(&main_destructed); i++) {
+        if (i > 100000000L)
+            _exit(5);
+        sched_yield();
+    }
+    CHECK(write(report_fd, "T", 1) == 1, "write");
+    return arg;
+}
+
+static void main_pthread_exit(void)
+{
+    int fds[2];
+    CHECK(pipe(fds) == 0, "pipe");
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork");
+    if (pid == 0) {
+        close(fds[0]);
+        report_fd = fds[1];
+        logs[0].self = pthread_self(); /* main's other values: destructors run too */
+        pthread_key_t k;
+        CHECK_EQ(pthread_key_create(&k, main_destr), 0);
+        CHECK_EQ(pthread_setspecific(k, &main_destructed), 0);
+        pthread_t t;
+        CHECK_EQ(pthread_create(&t, NULL, survivor, NULL), 0);
+        pthread_exit(NULL);
+    }
+    close(fds[1]);
+    char buf[8] = {0};
+    ssize_t n = 0, r;
+    while (n < (ssize_t)sizeof buf - 1 && (r = read(fds[0], buf + n, sizeof buf - 1 - (size_t)n)) > 0)
+        n += r;
+    close(fds[0]);
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid, "waitpid");
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %#x", status);
+    CHECK(strcmp(buf, "DT") == 0, "main's destructor and the other thread reported \"%s\", expected \"DT\"", buf);
+}
+
 int main(void)
 {
     /* The pool, sorted by key number. */
@@ -420,6 +482,7 @@ int main(void)
     CHECK_EQ(pthread_key_delete(knew[0]), 0);
     CHECK_EQ(pthread_key_delete(knew[1]), 0);
     CHECK_EQ(pthread_key_delete(knew[1]), EINVAL);
+    CHECK_EQ(pthread_setspecific(knew[1], &vals[0][0]), EINVAL);
 
     /* 10..25: per-thread values. main has its own. */
     struct val *ma = mkval(0, 1, pool[0]);
@@ -452,8 +515,24 @@ int main(void)
     EXPECT_NONE(0); /* main's values: no destructor while it lives */
 
     c11_tests();
+    main_pthread_exit();
+
+    /* PTHREAD_KEYS_MAX keys at most, counting the NPOOL + 2 still live. */
+    static pthread_key_t extra[PTHREAD_KEYS_MAX];
+    int nextra = 0, err;
+    while ((err = pthread_key_create(&extra[nextra], destr)) == 0) {
+        CHECK(nextra < PTHREAD_KEYS_MAX, "more than PTHREAD_KEYS_MAX keys");
+        nextra++;
+    }
+    CHECK(err == EAGAIN, "pthread_key_create failed with %d, not EAGAIN", err);
+    CHECK(nextra + NPOOL + 2 == PTHREAD_KEYS_MAX, "%d + %d keys, PTHREAD_KEYS_MAX is %d", nextra, NPOOL + 2,
+          PTHREAD_KEYS_MAX);
+    for (int i = 0; i < nextra; i++)
+        CHECK_EQ(pthread_key_delete(extra[i]), 0);
+    CHECK_EQ(pthread_key_create(&extra[0], destr), 0);
+    CHECK_EQ(pthread_key_delete(extra[0]), 0);
     printf("TSD destructors: return, pthread_exit, cleanup handlers, NULL values, %d rounds at most, same-round "
-           "higher keys, deleted and re-created keys, per-thread values (%d threads), C11 tss\n",
+           "higher keys, deleted and re-created keys, per-thread values (%d threads), C11 tss, main's pthread_exit\n",
            PTHREAD_DESTRUCTOR_ITERATIONS, NPER);
     return 0;
 }
