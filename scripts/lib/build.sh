@@ -7,7 +7,7 @@ GPM_BUILD_DIR=${GPM_BUILD_DIR:-$GPM_ROOT/build}
 
 # Packages the build and the test suite need. Each is installed only when
 # dpkg does not already list it as installed.
-gpm_build_packages=(gcc meson ninja-build pkg-config libcriterion-dev libunwind-dev valgrind binutils)
+gpm_build_packages=(gcc g++ meson ninja-build pkg-config libcriterion-dev libunwind-dev valgrind binutils)
 
 gpm_apt_install() {
     local missing=() p

@@ -134,9 +134,9 @@ int gpm_newproc(const struct gpm_gattr *a, void *(*fn)(void *), void *arg, pthre
         gp->sigmask = *a->sigmask;
         gp->sigmask_set = true;
     }
-    /* A new kernel thread inherits its creator's name; so does a G. */
-    if (self != NULL)
-        memcpy(gp->name, self->name[0] ? self->name : gpm_initial_name, sizeof gp->name);
+    /* A new kernel thread inherits its creator's name; so does a G. Every
+       G has a name from birth: an empty one is one the program set. */
+    memcpy(gp->name, self != NULL ? self->name : gpm_initial_name, sizeof gp->name);
     if (a->detached)
         atomic_store(&gp->joinword, JOIN_DETACHED);
     void *top = a->geo.user_stack ? (char *)a->geo.user_stack + a->geo.user_stacksize : gp->stack_hi;
@@ -434,7 +434,7 @@ int gpm_detach(struct gpm_g *gp)
 
 void gpm_getname(struct gpm_g *gp, char *buf, size_t len)
 {
-    const char *name = gp->name[0] ? gp->name : gpm_initial_name;
+    const char *name = gp->name;
     size_t n = strnlen(name, sizeof gp->name);
     if (n >= len)
         n = len - 1;

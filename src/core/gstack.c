@@ -44,7 +44,6 @@
 #include "gstack.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <link.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -323,16 +322,12 @@ static bool takeguard(void)
     if (b < 0) {
         char buf[32];
         int64_t max = 65530;
-        long fd = gpm_syscall3(SYS_open, (long)"/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC, 0);
-        if (fd >= 0) {
-            long n = gpm_syscall3(SYS_read, fd, (long)buf, sizeof buf - 1);
-            gpm_syscall1(SYS_close, fd);
-            if (n > 0) {
-                buf[n] = '\0';
-                max = 0;
-                for (char *c = buf; *c >= '0' && *c <= '9'; c++)
-                    max = max * 10 + (*c - '0');
-            }
+        long n = gpm_readfile("/proc/sys/vm/max_map_count", buf, sizeof buf);
+        if (n > 0) {
+            buf[n] = '\0';
+            max = 0;
+            for (char *c = buf; *c >= '0' && *c <= '9'; c++)
+                max = max * 10 + (*c - '0');
         }
         int64_t init = max > 2 * MAP_RESERVE ? (max - MAP_RESERVE) / 2 : 0, unknown = -1;
         atomic_compare_exchange_strong(&guardbudget, &unknown, init);
@@ -354,7 +349,7 @@ static struct gpm_g *mapblock(const struct gpm_geometry *geo)
     size_t guard = geo->user_stack ? 0 : geo->guardsize;
     size_t size = geo->user_stack ? tlsarea : pageround(geo->stacksize) + guard;
     char *block = gpm_mmap(NULL, size, PROT_READ | PROT_WRITE,
-                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (gpm_mmap_failed(block))
         return NULL;
     /* Without a guard (see takeguard) the guard's bytes stay unused. */

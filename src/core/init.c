@@ -94,6 +94,7 @@ static void init(void)
     g1->goid = atomic_fetch_add(&gpm_sched.goidgen, 1) + 1;
     g1->schedpolicy = SCHED_OTHER;
     g1->inheritsched = PTHREAD_INHERIT_SCHED;
+    memcpy(g1->name, gpm_initial_name, sizeof g1->name);
     gpm_allgs_add(g1);
     gpm_schedinit(g1, m0tcb);
     atomic_store_explicit(&gpm_state, GPM_ACTIVE, memory_order_release);

@@ -3,9 +3,8 @@
  *
  * Runtimes read a thread's real stack from here (Rust, HotSpot, Boehm GC,
  * oneTBB: notes/real-programs.md), so the answer is the G's stack, reported
- * exactly as glibc reports its own threads: the whole block, guard pages
- * included, with the guard size; or the memory given to
- * pthread_attr_setstack. G1 and foreign threads are glibc's threads and
+ * exactly as glibc reports its own threads: the block above the guard
+ * pages, with the guard size; or the memory given to pthread_attr_setstack. G1 and foreign threads are glibc's threads and
  * glibc answers for them.
  */
 #define _GNU_SOURCE
@@ -32,8 +31,9 @@ GPM_EXPORT int pthread_getattr_np(pthread_t th, pthread_attr_t *attr)
         return err;
     void *stackblock = TCB_FIELD(gp->tcb, TCB_OFF_STACKBLOCK, void *);
     size_t stackblock_size = TCB_FIELD(gp->tcb, TCB_OFF_STACKBLOCK_SIZE, size_t);
-    pthread_attr_setstack(attr, stackblock, stackblock_size);
-    pthread_attr_setguardsize(attr, gp->user_stack ? 0 : gp->guardsize);
+    size_t guard = TCB_FIELD(gp->tcb, TCB_OFF_GUARDSIZE, size_t);
+    pthread_attr_setstack(attr, (char *)stackblock + guard, stackblock_size - guard);
+    pthread_attr_setguardsize(attr, guard);
     uintptr_t w = atomic_load(&gp->joinword);
     pthread_attr_setdetachstate(attr, w == JOIN_DETACHED ? PTHREAD_CREATE_DETACHED : PTHREAD_CREATE_JOINABLE);
     pthread_attr_setschedpolicy(attr, gp->schedpolicy);

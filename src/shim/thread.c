@@ -55,6 +55,10 @@ static int decode_attr(const pthread_attr_t *attr, struct gpm_gattr *a, cpu_set_
         size_t page = (size_t)sysconf(_SC_PAGESIZE);
         a->geo.stacksize = stacksize & ~(size_t)63;
         a->geo.guardsize = (guardsize + page - 1) & ~(page - 1);
+        /* As glibc's allocate_stack: sizes whose sum wraps are invalid. */
+        size_t rounded = (a->geo.stacksize + page - 1) & ~(page - 1);
+        if (a->geo.guardsize < guardsize || rounded < a->geo.stacksize || rounded + a->geo.guardsize < rounded)
+            return EINVAL;
     }
 
     struct sched_param param;

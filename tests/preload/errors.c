@@ -163,8 +163,8 @@ int main(void)
 
     /* A caller-supplied stack, twice. */
     size_t ssize = 256 * 1024;
-    char *stack = NULL;
-    CHECK_EQ(posix_memalign((void **)&stack, 4096, ssize), 0);
+    char *stack = malloc(ssize); /* 16-byte aligned only */
+    CHECK(stack != NULL, "malloc");
     CHECK_EQ(pthread_attr_init(&attr), 0);
     CHECK_EQ(pthread_attr_setstack(&attr, stack, ssize), 0);
     void *sa;

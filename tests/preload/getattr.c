@@ -8,7 +8,10 @@
  *  - the detach state: joinable for a joinable thread, detached for one
  *    created detached and for one that called pthread_detach(self); read
  *    from the creator too, while the thread runs;
- *  - a thread created without attributes: its stack holds a local too;
+ *  - a thread created without attributes: its stack holds a local too,
+ *    and is all readable and writable;
+ *  - a thread on a caller-supplied stack (256 KiB from malloc) reports
+ *    exactly that memory, with a guard size of 0;
  *  - the main thread: getattr works and its stack holds a local;
  *  - pthread_attr_setsigmask_np/getsigmask_np round trip on an attribute
  *    (no mask is PTHREAD_ATTR_NO_SIGMASK_NP; a set mask reads back equal,
@@ -212,6 +215,23 @@ int main(void)
     CHECK_EQ(pthread_join(t, NULL), 0);
     check_holds(&r, "default thread");
     CHECK_EQ(r.detach, PTHREAD_CREATE_JOINABLE);
+
+    /* A caller-supplied stack is reported exactly, with no guard. */
+    size_t usize = 256 * 1024;
+    char *ustack = malloc(usize);
+    CHECK(ustack != NULL, "malloc");
+    CHECK_EQ(pthread_attr_init(&attr), 0);
+    CHECK_EQ(pthread_attr_setstack(&attr, ustack, usize), 0);
+    r = (struct report){0};
+    CHECK_EQ(pthread_create(&t, &attr, probe, &r), 0);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    CHECK_EQ(pthread_attr_destroy(&attr), 0);
+    check_holds(&r, "thread on a caller-supplied stack");
+    CHECK(r.lo == (uintptr_t)ustack && r.hi == (uintptr_t)ustack + usize,
+          "caller-supplied stack %p..%p reported as %#lx..%#lx", (void *)ustack, (void *)(ustack + usize),
+          (unsigned long)r.lo, (unsigned long)r.hi);
+    CHECK_EQ(r.guard, 0);
+    free(ustack);
 
     /* The main thread. */
     r = (struct report){0};

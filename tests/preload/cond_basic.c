@@ -1,0 +1,353 @@
+/*
+ * Condition variables, as glibc 2.36 runs them:
+ *  - wait/signal with a predicate: two threads hand a turn back and forth
+ *    2000 times (static PTHREAD_COND_INITIALIZER); 4 consumers take 20000
+ *    tokens each posted with a single pthread_cond_signal (a lost wake-up
+ *    hangs, caught by a 10 s bound);
+ *  - pthread_cond_broadcast wakes every one of 100 waiters, all known to be
+ *    inside pthread_cond_wait (each counted itself under the mutex first);
+ *  - pthread_cond_timedwait (CLOCK_REALTIME; CLOCK_MONOTONIC through
+ *    pthread_condattr_setclock) and pthread_cond_clockwait (both clocks)
+ *    return ETIMEDOUT no earlier than the deadline and within 2 s of it,
+ *    holding the mutex again (an ERRORCHECK mutex: relock is EDEADLK), and
+ *    not before a thread that held the mutex at the deadline let it go;
+ *  - past deadlines and a negative tv_sec: ETIMEDOUT; tv_nsec outside
+ *    [0, 1e9) and clocks other than REALTIME/MONOTONIC: EINVAL, with the
+ *    mutex never released;
+ *  - a signal or broadcast with no waiter is not remembered: a later wait
+ *    times out;
+ *  - pthread_condattr_setclock accepts only CLOCK_REALTIME and CLOCK_MONOTONIC
+ *    (CLOCK_PROCESS_CPUTIME_ID EINVAL), setpshared rejects 99;
+ *  - pthread_cond_destroy of an unused condition variable, and of one whose
+ *    waiters have all left, returns 0.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "check.h"
+
+#define TIMEOUT_MS 50
+
+static struct timespec now(clockid_t c)
+{
+    struct timespec t;
+    clock_gettime(c, &t);
+    return t;
+}
+
+static struct timespec add_ms(struct timespec t, long ms)
+{
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
+static int64_t ns(struct timespec t)
+{
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static void check_timed_out(clockid_t clock, struct timespec deadline, struct timespec start)
+{
+    int64_t late = ns(now(clock)) - ns(deadline);
+    int64_t took = ns(now(CLOCK_MONOTONIC)) - ns(start);
+    CHECK(late >= 0, "returned %lld ns before the deadline (clock %d)", (long long)-late, (int)clock);
+    CHECK(took < 2000000000LL, "a %d ms timeout took %lld ms", TIMEOUT_MS, (long long)(took / 1000000));
+}
+
+/* Waits on a condition with a 10 s bound (CLOCK_MONOTONIC condattr), for
+   the checks that would otherwise hang on a lost wake-up. */
+static pthread_cond_t progress;
+
+static void init_progress(void)
+{
+    pthread_condattr_t a;
+    CHECK_EQ(pthread_condattr_init(&a), 0);
+    CHECK_EQ(pthread_condattr_setclock(&a, CLOCK_MONOTONIC), 0);
+    CHECK_EQ(pthread_cond_init(&progress, &a), 0);
+    CHECK_EQ(pthread_condattr_destroy(&a), 0);
+}
+
+/* ---- ping-pong ------------------------------------------------------------------ */
+
+#define ROUNDS 2000
+static pthread_mutex_t pp_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pp_cv = PTHREAD_COND_INITIALIZER;
+static int turn, pp_count;
+
+static void *ping(void *arg)
+{
+    int me = (int)(intptr_t)arg;
+    for (int i = 0; i < ROUNDS; i++) {
+        CHECK_EQ(pthread_mutex_lock(&pp_mu), 0);
+        while (turn != me)
+            CHECK_EQ(pthread_cond_wait(&pp_cv, &pp_mu), 0);
+        CHECK_EQ(pp_count % 2, me);
+        pp_count++;
+        turn = 1 - me;
+        CHECK_EQ(pthread_cond_signal(&pp_cv), 0);
+        CHECK_EQ(pthread_mutex_unlock(&pp_mu), 0);
+    }
+    return NULL;
+}
+
+static void ping_pong(void)
+{
+    pthread_t a, b;
+    CHECK_EQ(pthread_create(&a, NULL, ping, (void *)0), 0);
+    CHECK_EQ(pthread_create(&b, NULL, ping, (void *)1), 0);
+    CHECK_EQ(pthread_join(a, NULL), 0);
+    CHECK_EQ(pthread_join(b, NULL), 0);
+    CHECK_EQ(pp_count, 2 * ROUNDS);
+}
+
+/* ---- tokens, each with one signal ------------------------------------------------ */
+
+#define CONSUMERS 4
+#define TOKENS 20000
+static pthread_mutex_t tk_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t tk_cv;
+static int tokens, consumed, tk_done;
+
+static void *consumer(void *arg)
+{
+    for (;;) {
+        CHECK_EQ(pthread_mutex_lock(&tk_mu), 0);
+        while (tokens == 0 && !tk_done)
+            CHECK_EQ(pthread_cond_wait(&tk_cv, &tk_mu), 0);
+        if (tokens == 0) {
+            CHECK_EQ(pthread_mutex_unlock(&tk_mu), 0);
+            return NULL;
+        }
+        tokens--;
+        consumed++;
+        if (consumed == TOKENS)
+            CHECK_EQ(pthread_cond_signal(&progress), 0);
+        CHECK_EQ(pthread_mutex_unlock(&tk_mu), 0);
+        if ((consumed & 15) == 0)
+            sched_yield();
+    }
+}
+
+static void signal_tokens(void)
+{
+    CHECK_EQ(pthread_cond_init(&tk_cv, NULL), 0);
+    pthread_t t[CONSUMERS];
+    for (int i = 0; i < CONSUMERS; i++)
+        CHECK_EQ(pthread_create(&t[i], NULL, consumer, NULL), 0);
+    for (int i = 0; i < TOKENS; i++) {
+        CHECK_EQ(pthread_mutex_lock(&tk_mu), 0);
+        tokens++;
+        CHECK_EQ(pthread_cond_signal(&tk_cv), 0);
+        CHECK_EQ(pthread_mutex_unlock(&tk_mu), 0);
+        if ((i & 7) == 0)
+            sched_yield();
+    }
+    /* Every token must be taken with no further signal (progress is
+       signalled under tk_mu, so waiting for it under tk_mu loses nothing). */
+    struct timespec bound = add_ms(now(CLOCK_MONOTONIC), 10000);
+    CHECK_EQ(pthread_mutex_lock(&tk_mu), 0);
+    while (consumed < TOKENS) {
+        int rc = pthread_cond_timedwait(&progress, &tk_mu, &bound);
+        CHECK(rc == 0 || rc == ETIMEDOUT, "rc %d", rc);
+        CHECK(rc == 0 || consumed == TOKENS, "lost wake-up: %d of %d tokens taken after 10 s",
+              consumed, TOKENS);
+    }
+    tk_done = 1;
+    CHECK_EQ(pthread_cond_broadcast(&tk_cv), 0);
+    CHECK_EQ(pthread_mutex_unlock(&tk_mu), 0);
+    for (int i = 0; i < CONSUMERS; i++)
+        CHECK_EQ(pthread_join(t[i], NULL), 0);
+    CHECK_EQ(tokens, 0);
+    CHECK_EQ(pthread_cond_destroy(&tk_cv), 0);
+}
+
+/* ---- broadcast to 100 ------------------------------------------------------------- */
+
+#define WAITERS 100
+static pthread_mutex_t bc_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t bc_cv = PTHREAD_COND_INITIALIZER;
+static int generation, waiting, woken;
+
+static void *bc_waiter(void *arg)
+{
+    CHECK_EQ(pthread_mutex_lock(&bc_mu), 0);
+    int gen = generation;
+    waiting++;
+    CHECK_EQ(pthread_cond_signal(&progress), 0);
+    while (generation == gen)
+        CHECK_EQ(pthread_cond_wait(&bc_cv, &bc_mu), 0);
+    woken++;
+    CHECK_EQ(pthread_cond_signal(&progress), 0);
+    CHECK_EQ(pthread_mutex_unlock(&bc_mu), 0);
+    return NULL;
+}
+
+static void broadcast_all(void)
+{
+    static pthread_t t[WAITERS];
+    for (int i = 0; i < WAITERS; i++)
+        CHECK_EQ(pthread_create(&t[i], NULL, bc_waiter, NULL), 0);
+    struct timespec bound = add_ms(now(CLOCK_MONOTONIC), 10000);
+    CHECK_EQ(pthread_mutex_lock(&bc_mu), 0);
+    while (waiting < WAITERS) {
+        int rc = pthread_cond_timedwait(&progress, &bc_mu, &bound);
+        CHECK(rc == 0 || waiting == WAITERS, "only %d waiters after 10 s", waiting);
+    }
+    /* All 100 are in pthread_cond_wait: each counted itself and waited
+       without letting go of bc_mu in between. One broadcast. */
+    generation++;
+    CHECK_EQ(pthread_cond_broadcast(&bc_cv), 0);
+    bound = add_ms(now(CLOCK_MONOTONIC), 10000);
+    while (woken < WAITERS) {
+        int rc = pthread_cond_timedwait(&progress, &bc_mu, &bound);
+        CHECK(rc == 0 || woken == WAITERS, "broadcast woke %d of %d waiters", woken, WAITERS);
+    }
+    CHECK_EQ(pthread_mutex_unlock(&bc_mu), 0);
+    for (int i = 0; i < WAITERS; i++)
+        CHECK_EQ(pthread_join(t[i], NULL), 0);
+    CHECK_EQ(pthread_cond_destroy(&bc_cv), 0);
+}
+
+/* ---- timeouts ---------------------------------------------------------------------- */
+
+static pthread_mutex_t ec_mu;
+
+/* Holds ec_mu from inside the waiter's wait until after its deadline. */
+static struct timespec holder_deadline;
+static clockid_t holder_clock;
+static atomic_int holder_released;
+
+static void *holder(void *arg)
+{
+    CHECK_EQ(pthread_mutex_lock(&ec_mu), 0);    /* only once the waiter waits */
+    while (ns(now(holder_clock)) < ns(holder_deadline) + 20000000)
+        sched_yield();
+    atomic_store(&holder_released, 1);
+    CHECK_EQ(pthread_mutex_unlock(&ec_mu), 0);
+    return NULL;
+}
+
+/* One timed wait that must time out. api: 0 timedwait, 1 clockwait. With
+   hold, another thread holds the mutex across the deadline. */
+static void timed(pthread_cond_t *cv, clockid_t clock, int api, int hold)
+{
+    CHECK_EQ(pthread_mutex_lock(&ec_mu), 0);
+    struct timespec start = now(CLOCK_MONOTONIC);
+    struct timespec deadline = add_ms(now(clock), TIMEOUT_MS);
+    pthread_t h;
+    if (hold) {
+        holder_deadline = deadline;
+        holder_clock = clock;
+        atomic_store(&holder_released, 0);
+        CHECK_EQ(pthread_create(&h, NULL, holder, NULL), 0);
+    }
+    int rc = api == 0 ? pthread_cond_timedwait(cv, &ec_mu, &deadline)
+                      : pthread_cond_clockwait(cv, &ec_mu, clock, &deadline);
+    CHECK_EQ(rc, ETIMEDOUT);
+    check_timed_out(clock, deadline, start);
+    CHECK_EQ(pthread_mutex_lock(&ec_mu), EDEADLK);     /* we hold it again */
+    if (hold)
+        CHECK(atomic_load(&holder_released), "timed wait returned while another thread held the mutex");
+    CHECK_EQ(pthread_mutex_unlock(&ec_mu), 0);
+    if (hold)
+        CHECK_EQ(pthread_join(h, NULL), 0);
+}
+
+static void timeouts(void)
+{
+    pthread_mutexattr_t ma;
+    CHECK_EQ(pthread_mutexattr_init(&ma), 0);
+    CHECK_EQ(pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ERRORCHECK), 0);
+    CHECK_EQ(pthread_mutex_init(&ec_mu, &ma), 0);
+    CHECK_EQ(pthread_mutexattr_destroy(&ma), 0);
+
+    pthread_cond_t real = PTHREAD_COND_INITIALIZER, mono;
+    pthread_condattr_t ca;
+    clockid_t c;
+    int v;
+    CHECK_EQ(pthread_condattr_init(&ca), 0);
+    CHECK_EQ(pthread_condattr_getclock(&ca, &c), 0);
+    CHECK_EQ(c, CLOCK_REALTIME);
+    CHECK_EQ(pthread_condattr_getpshared(&ca, &v), 0);
+    CHECK_EQ(v, PTHREAD_PROCESS_PRIVATE);
+    CHECK_EQ(pthread_condattr_setclock(&ca, CLOCK_MONOTONIC), 0);
+    CHECK_EQ(pthread_condattr_setclock(&ca, CLOCK_PROCESS_CPUTIME_ID), EINVAL);
+    CHECK_EQ(pthread_condattr_setclock(&ca, CLOCK_THREAD_CPUTIME_ID), EINVAL);
+    CHECK_EQ(pthread_condattr_setclock(&ca, 12345), EINVAL);
+    CHECK_EQ(pthread_condattr_getclock(&ca, &c), 0);
+    CHECK_EQ(c, CLOCK_MONOTONIC);
+    CHECK_EQ(pthread_condattr_setpshared(&ca, 99), EINVAL);
+    CHECK_EQ(pthread_condattr_getpshared(&ca, &v), 0);
+    CHECK_EQ(v, PTHREAD_PROCESS_PRIVATE);
+    CHECK_EQ(pthread_cond_init(&mono, &ca), 0);
+    CHECK_EQ(pthread_condattr_destroy(&ca), 0);
+
+    timed(&real, CLOCK_REALTIME, 0, 0);
+    timed(&mono, CLOCK_MONOTONIC, 0, 0);
+    timed(&real, CLOCK_REALTIME, 0, 1);
+    timed(&mono, CLOCK_MONOTONIC, 0, 1);
+    /* clockwait ignores the condition variable's own clock. */
+    timed(&real, CLOCK_MONOTONIC, 1, 0);
+    timed(&real, CLOCK_REALTIME, 1, 0);
+    timed(&mono, CLOCK_REALTIME, 1, 1);
+    timed(&mono, CLOCK_MONOTONIC, 1, 1);
+
+    /* Deadlines already past, and bad arguments: the mutex stays ours. */
+    struct timespec past = {0, 0}, negative = {-1, 0};
+    struct timespec bad = add_ms(now(CLOCK_REALTIME), 1000);
+    bad.tv_nsec = 1000000000L;
+    struct timespec bad_neg = bad;
+    bad_neg.tv_nsec = -1;
+    struct timespec fine = add_ms(now(CLOCK_MONOTONIC), 1000);
+    CHECK_EQ(pthread_mutex_lock(&ec_mu), 0);
+    CHECK_EQ(pthread_cond_timedwait(&real, &ec_mu, &past), ETIMEDOUT);
+    CHECK_EQ(pthread_cond_timedwait(&real, &ec_mu, &negative), ETIMEDOUT);
+    CHECK_EQ(pthread_cond_timedwait(&mono, &ec_mu, &past), ETIMEDOUT);
+    CHECK_EQ(pthread_cond_clockwait(&real, &ec_mu, CLOCK_MONOTONIC, &past), ETIMEDOUT);
+    CHECK_EQ(pthread_cond_timedwait(&real, &ec_mu, &bad), EINVAL);
+    CHECK_EQ(pthread_cond_timedwait(&real, &ec_mu, &bad_neg), EINVAL);
+    CHECK_EQ(pthread_cond_clockwait(&real, &ec_mu, CLOCK_MONOTONIC, &bad), EINVAL);
+    CHECK_EQ(pthread_cond_clockwait(&real, &ec_mu, CLOCK_PROCESS_CPUTIME_ID, &fine), EINVAL);
+    CHECK_EQ(pthread_cond_clockwait(&real, &ec_mu, 12345, &fine), EINVAL);
+    CHECK_EQ(pthread_mutex_lock(&ec_mu), EDEADLK);
+
+    /* Nothing remembered from a signal or broadcast without waiters. */
+    CHECK_EQ(pthread_cond_signal(&real), 0);
+    CHECK_EQ(pthread_cond_broadcast(&real), 0);
+    CHECK_EQ(pthread_cond_signal(&mono), 0);
+    CHECK_EQ(pthread_mutex_unlock(&ec_mu), 0);
+    timed(&real, CLOCK_REALTIME, 0, 0);
+    timed(&mono, CLOCK_MONOTONIC, 0, 0);
+
+    CHECK_EQ(pthread_cond_destroy(&real), 0);
+    CHECK_EQ(pthread_cond_destroy(&mono), 0);
+    CHECK_EQ(pthread_mutex_destroy(&ec_mu), 0);
+
+    pthread_cond_t unused = PTHREAD_COND_INITIALIZER, unused2;
+    CHECK_EQ(pthread_cond_destroy(&unused), 0);
+    CHECK_EQ(pthread_cond_init(&unused2, NULL), 0);
+    CHECK_EQ(pthread_cond_destroy(&unused2), 0);
+}
+
+int main(void)
+{
+    init_progress();
+    ping_pong();
+    signal_tokens();
+    broadcast_all();
+    timeouts();
+    printf("cond: %d-round ping-pong, %d tokens by signal, broadcast woke %d of %d, "
+           "timed/clock waits never early and with the mutex, EINVAL/ETIMEDOUT as glibc\n",
+           ROUNDS, TOKENS, woken, WAITERS);
+    return 0;
+}
