@@ -99,6 +99,7 @@ static void init(void)
     gpm_schedinit(g1, m0tcb);
     atomic_store_explicit(&gpm_state, GPM_ACTIVE, memory_order_release);
     gpm_sysmon_start();
+    gpm_traceback_init();
 }
 
 /* The kernel thread running init(): its own nested calls into gpm (from a

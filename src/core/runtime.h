@@ -346,6 +346,8 @@ void gpm_m_useowntls(struct gpm_m *mp);
 
 /* trace.c */
 void gpm_dumpstate(void);
+/* traceback.c: SIGQUIT dumps every G's stack (if SIGQUIT is still SIG_DFL). */
+void gpm_traceback_init(void);
 
 /* runq.c: run queues. See "Run queues" in runq.c. */
 void gpm_runqput(struct gpm_p *pp, struct gpm_g *gp, bool next);
