@@ -80,22 +80,31 @@ int gpm_barrier_destroy(struct gpm_pbarrier *b)
     return busy ? EBUSY : 0;
 }
 
+/* glibc's x86-64 encoding, so that an object initialised by either side
+   works with the other: 1 unlocked, 0 (or less) locked. */
+enum { SPIN_UNLOCKED = 1, SPIN_LOCKED = 0 };
+
+void gpm_spin_init(_Atomic int *l)
+{
+    atomic_store(l, SPIN_UNLOCKED);
+}
+
 int gpm_spin_lock(_Atomic int *l, bool trylock)
 {
     for (;;) {
-        if (atomic_exchange_explicit(l, 1, memory_order_acquire) == 0)
+        if (atomic_exchange_explicit(l, SPIN_LOCKED, memory_order_acquire) == SPIN_UNLOCKED)
             return 0;
         if (trylock)
             return EBUSY;
-        for (int i = 0; i < 200 && atomic_load_explicit(l, memory_order_relaxed) != 0; i++)
+        for (int i = 0; i < 200 && atomic_load_explicit(l, memory_order_relaxed) != SPIN_UNLOCKED; i++)
             gpm_cpu_relax();
-        if (atomic_load_explicit(l, memory_order_relaxed) != 0 && !gpm_yield())
+        if (atomic_load_explicit(l, memory_order_relaxed) != SPIN_UNLOCKED && !gpm_yield())
             gpm_osyield();
     }
 }
 
 int gpm_spin_unlock(_Atomic int *l)
 {
-    atomic_store_explicit(l, 0, memory_order_release);
+    atomic_store_explicit(l, SPIN_UNLOCKED, memory_order_release);
     return 0;
 }

@@ -198,6 +198,7 @@ int gpm_mutex_lock(struct gpm_pmutex *m, bool trylock, clockid_t clock, const st
         return EINVAL;
     int self = gpm_selftid();
     if (checks_owner(kind) && atomic_load_explicit(&m->owner, memory_order_relaxed) == self) {
+        /* Relocked by its owner: glibc's answers, kind by kind. */
         switch (kind & GPM_MUTEX_TYPE_MASK) {
         case PTHREAD_MUTEX_RECURSIVE:
             if (m->count == UINT_MAX)
@@ -205,13 +206,16 @@ int gpm_mutex_lock(struct gpm_pmutex *m, bool trylock, clockid_t clock, const st
             m->count++;
             return 0;
         case PTHREAD_MUTEX_ERRORCHECK:
-            return EDEADLK;
-        default:
-            /* A robust or priority-protocol NORMAL mutex relocked by its
-               owner: glibc reports the deadlock rather than hanging. */
-            if (trylock)
+            if (trylock && !(kind & (GPM_MUTEX_ROBUST | GPM_MUTEX_PRIO_INHERIT)))
                 return EBUSY;
             return EDEADLK;
+        default:
+            /* NORMAL (robust or with a priority protocol): a trylock is
+               refused, a lock waits for itself (forever, or until its
+               deadline), as glibc's does. */
+            if (trylock)
+                return EBUSY;
+            break;
         }
     }
     if ((kind & GPM_MUTEX_ROBUST) && atomic_load(&m->robust) == ROBUST_NOTRECOVERABLE)

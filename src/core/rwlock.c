@@ -70,7 +70,9 @@ int gpm_rwlock_rdlock(struct gpm_prwlock *l, bool trylock, clockid_t clock, cons
 {
     bool prefer_writer = l->flags == PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP;
     int64_t deadline = 0;
-    bool validated = false;
+    /* As glibc: a bad deadline is refused even when the lock is free. */
+    if (rwdeadline(clock, abstime, &deadline) != 0)
+        return EINVAL;
     for (;;) {
         uint32_t s = atomic_load(&l->state);
         if (!(s & RW_WRITER) && !(prefer_writer && atomic_load(&l->wwaiters) > 0)) {
@@ -80,15 +82,10 @@ int gpm_rwlock_rdlock(struct gpm_prwlock *l, bool trylock, clockid_t clock, cons
                 return 0;
             continue;
         }
-        if ((s & RW_WRITER) && atomic_load(&l->writer) == gpm_selftid())
-            return EDEADLK;
         if (trylock)
             return EBUSY;
-        if (!validated) {
-            if (rwdeadline(clock, abstime, &deadline) != 0)
-                return EINVAL;
-            validated = true;
-        }
+        if ((s & RW_WRITER) && atomic_load(&l->writer) == gpm_selftid())
+            return EDEADLK;
         if (rwwait(l, s, deadline) == ETIMEDOUT)
             return ETIMEDOUT;
     }
@@ -98,7 +95,9 @@ int gpm_rwlock_wrlock(struct gpm_prwlock *l, bool trylock, clockid_t clock, cons
 {
     int self = gpm_selftid();
     int64_t deadline = 0;
-    bool validated = false, counted = false;
+    if (rwdeadline(clock, abstime, &deadline) != 0)
+        return EINVAL;
+    bool counted = false;
     int err = 0;
     for (;;) {
         uint32_t s = atomic_load(&l->state);
@@ -109,20 +108,13 @@ int gpm_rwlock_wrlock(struct gpm_prwlock *l, bool trylock, clockid_t clock, cons
             }
             continue;
         }
-        if ((s & RW_WRITER) && atomic_load(&l->writer) == self) {
-            err = EDEADLK;
-            break;
-        }
         if (trylock) {
             err = EBUSY;
             break;
         }
-        if (!validated) {
-            if (rwdeadline(clock, abstime, &deadline) != 0) {
-                err = EINVAL;
-                break;
-            }
-            validated = true;
+        if ((s & RW_WRITER) && atomic_load(&l->writer) == self) {
+            err = EDEADLK;
+            break;
         }
         if (!counted) {
             atomic_fetch_add(&l->wwaiters, 1);
@@ -147,7 +139,7 @@ int gpm_rwlock_unlock(struct gpm_prwlock *l)
     uint32_t s = atomic_load(&l->state);
     if (s & RW_WRITER) {
         if (atomic_load(&l->writer) != gpm_selftid())
-            return EPERM;
+            return EPERM; /* held for writing by another thread */
         atomic_store(&l->writer, 0);
         s = atomic_exchange(&l->state, 0);
         if (s & RW_WAITERS)
@@ -156,7 +148,7 @@ int gpm_rwlock_unlock(struct gpm_prwlock *l)
     }
     for (;;) {
         if ((s & RW_READERS) == 0)
-            return EPERM;
+            return 0; /* not locked: glibc returns 0 too */
         uint32_t ns = (s & RW_READERS) == 1 ? 0 : s - 1;
         if (atomic_compare_exchange_weak(&l->state, &s, ns)) {
             if (ns == 0 && (s & RW_WAITERS))

@@ -944,6 +944,12 @@ bool gpm_yield(void)
         return false;
     bool inheritTime;
     struct gpm_g *next = runqget_nonblocking(mp->p, &inheritTime);
+    if (next == NULL && atomic_load_explicit(&mp->p->timer0when, memory_order_relaxed) != 0) {
+        /* A G that yields in a loop must not keep this P's timers from
+           firing (the G they ready then runs). */
+        gpm_checktimers(mp, mp->p, gpm_nanotime());
+        next = runqget_nonblocking(mp->p, &inheritTime);
+    }
     if (next == NULL)
         return false;
     mp->after = AFTER_YIELD;

@@ -111,6 +111,7 @@ int gpm_barrier_init(struct gpm_pbarrier *b, unsigned count);
 int gpm_barrier_wait(struct gpm_pbarrier *b);
 int gpm_barrier_destroy(struct gpm_pbarrier *b);
 
+void gpm_spin_init(_Atomic int *l);
 int gpm_spin_lock(_Atomic int *l, bool trylock);
 int gpm_spin_unlock(_Atomic int *l);
 

@@ -55,8 +55,9 @@ GPM_EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
 
 GPM_EXPORT int pthread_spin_init(pthread_spinlock_t *l, int pshared)
 {
-    (void)pshared;
-    atomic_store(PS(l), 0);
+    if (!gpm_active())
+        return gpm_real.pthread_spin_init(l, pshared);
+    gpm_spin_init(PS(l));
     return 0;
 }
 
@@ -82,5 +83,7 @@ GPM_EXPORT int pthread_spin_trylock(pthread_spinlock_t *l)
 
 GPM_EXPORT int pthread_spin_unlock(pthread_spinlock_t *l)
 {
+    if (!gpm_active())
+        return gpm_real.pthread_spin_unlock(l);
     return gpm_spin_unlock(PS(l));
 }

@@ -120,7 +120,7 @@ static int tokens, consumed, tk_done;
 
 static void *consumer(void *arg)
 {
-    for (;;) {
+    for (int mine = 1;; mine++) {
         CHECK_EQ(pthread_mutex_lock(&tk_mu), 0);
         while (tokens == 0 && !tk_done)
             CHECK_EQ(pthread_cond_wait(&tk_cv, &tk_mu), 0);
@@ -133,7 +133,7 @@ static void *consumer(void *arg)
         if (consumed == TOKENS)
             CHECK_EQ(pthread_cond_signal(&progress), 0);
         CHECK_EQ(pthread_mutex_unlock(&tk_mu), 0);
-        if ((consumed & 15) == 0)
+        if ((mine & 15) == 0)
             sched_yield();
     }
 }

@@ -390,6 +390,7 @@ static void *smasher(void *arg)
 
 static void stack_protector_fires(void)
 {
+    fflush(stdout); /* the child must not print it again */
     pid_t pid = fork();
     CHECK(pid >= 0, "fork failed");
     if (pid == 0) {

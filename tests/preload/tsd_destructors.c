@@ -397,6 +397,7 @@ static void main_pthread_exit(void)
 {
     int fds[2];
     CHECK(pipe(fds) == 0, "pipe");
+    fflush(stdout); /* the child must not print it again */
     pid_t pid = fork();
     CHECK(pid >= 0, "fork");
     if (pid == 0) {
