@@ -1,0 +1,45 @@
+/*
+ * tests/preload/tasks.h: counting kernel threads, for the tests that prove
+ * M:N (many threads, few kernel threads).
+ */
+#ifndef GPM_TEST_TASKS_H
+#define GPM_TEST_TASKS_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dirent.h>
+#include <sched.h>
+#include <stdlib.h>
+
+#include "check.h"
+
+/* Entries of /proc/self/task: the process's kernel threads. */
+static inline int count_tasks(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    CHECK(d != NULL, "cannot open /proc/self/task");
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+/* The most kernel threads gpm may use: GPM_MAXPROCS (default: the CPUs of
+   the affinity mask) Ms running Gs, plus a small constant (sysmon, a spare
+   M, an M that is between Ps). */
+static inline int max_tasks_under_gpm(void)
+{
+    const char *e = getenv("GPM_MAXPROCS");
+    int procs = e ? atoi(e) : 0;
+    if (procs <= 0) {
+        cpu_set_t set;
+        procs = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+    }
+    return procs + 4;
+}
+
+#endif
