@@ -28,7 +28,11 @@ const char *gpm_real_resolve(void)
     if (gpm_real.name == NULL && missing == NULL)                   \
         missing = #name;
     GPM_REAL_INTERPOSED(RESOLVE)
+    GPM_REAL_VARIADIC(RESOLVE)
     GPM_REAL_PRIVATE(RESOLVE)
+#define RESOLVE_BLOCKING(ret, name, params, args) RESOLVE(ret, name, NULL, params)
+    GPM_BLOCKING_CALLS(RESOLVE_BLOCKING)
+#undef RESOLVE_BLOCKING
 #undef RESOLVE
     return missing;
 }

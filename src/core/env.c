@@ -13,7 +13,7 @@
 #include "print.h"
 #include "sys.h"
 
-struct gpm_configt gpm_config = {.stackguard = 1};
+struct gpm_configt gpm_config = {.stackguard = 1, .maxthreads = 10000};
 
 long gpm_readfile(const char *path, char *buf, size_t size)
 {
@@ -177,6 +177,14 @@ void gpm_readconfig(void)
             gpm_config.maxprocs = (int32_t)v;
         else
             badvalue("GPM_MAXPROCS", s, "expected an integer from 1 to 1024");
+    }
+
+    s = secure_getenv("GPM_MAXTHREADS");
+    if (s != NULL) {
+        if (parse_size(s, &v) && v >= 2 && v <= 1000000)
+            gpm_config.maxthreads = (int32_t)v;
+        else
+            badvalue("GPM_MAXTHREADS", s, "expected an integer from 2 to 1000000");
     }
 
     s = secure_getenv("GPM_STACK_SIZE");

@@ -12,6 +12,7 @@
 
 struct gpm_configt {
     int32_t maxprocs;     /* GPM_MAXPROCS, default gpm_default_maxprocs() */
+    int32_t maxthreads;   /* GPM_MAXTHREADS: most Ms (kernel threads), default 10000 */
     size_t stacksize;     /* GPM_STACK_SIZE, 0: glibc's default for new threads */
     int stackguard;       /* GPM_STACK_GUARD: 0 no guard page, 1 glibc's default */
     bool disable;         /* GPM_DISABLE=1: pass every call to libc */

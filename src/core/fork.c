@@ -30,6 +30,7 @@
 #include "runtime.h"
 #include "sema.h"
 #include "sys.h"
+#include "sysmon.h"
 #include "timer.h"
 
 static void prepare(void)
@@ -93,6 +94,8 @@ static void child(void)
     gpm_sema_forkchild();
     gpm_gstack_forkchild(self);
     gpm_glife_forkchild();
+    mp->oldp = NULL;
+    gpm_sysmon_forkchild(); /* the parent's sysmon thread is not in the child */
 }
 
 int gpm_fork_init(void)

@@ -51,6 +51,7 @@
 #include "../../compat/libc_real.h"
 #include "ctx.h"
 #include "sync.h"
+#include "sysmon.h"
 #include "sys.h"
 #include "timer.h"
 #include "tsd.h"
@@ -155,6 +156,7 @@ int gpm_newproc(const struct gpm_gattr *a, void *(*fn)(void *), void *arg, pthre
     if (!atomic_load_explicit(&sparestarted, memory_order_relaxed) && !atomic_exchange(&sparestarted, true) &&
         gpm_sched.mnext < 2)
         gpm_startspare();
+    gpm_sysmon_start();
     return 0;
 }
 

@@ -98,7 +98,8 @@ static void init(void)
     gpm_allgs_add(g1);
     gpm_schedinit(g1, m0tcb);
     atomic_store_explicit(&gpm_state, GPM_ACTIVE, memory_order_release);
-    gpm_sysmon_start();
+    if (gpm_config.schedtrace > 0)
+        gpm_sysmon_start();
     gpm_traceback_init();
 }
 

@@ -199,7 +199,10 @@ struct gpm_p {
     struct gpm_p *link;      /* sched.pidle list; protected by sched.lock */
     struct gpm_m *m;         /* owner M; NULL when idle */
     uint32_t schedtick;      /* incremented on every scheduler pass; owner only */
-    _Atomic uint32_t syscalltick;
+    _Atomic uint32_t syscalltick; /* incremented by every entersyscall */
+    /* sysmon's last look at this P (retake in sched.c); sysmon only. */
+    uint32_t sysmon_syscalltick;
+    int64_t sysmon_syscallwhen;
 
     /* Local run queue: lock-free, single producer (the owner), many
        consumers (the owner and thieves). See "Run queues" in runq.c. */
@@ -244,6 +247,7 @@ struct gpm_m {
     struct gpm_g *curg;  /* the G running on this M; NULL while on g0 */
     struct gpm_p *p;     /* the P it holds; NULL when idle or in a syscall */
     struct gpm_p *nextp; /* P to take when woken (startm hands it over) */
+    struct gpm_p *oldp;  /* the P it left in P_SYSCALL (entersyscall) */
     bool spinning;       /* looking for work; counted in sched.nmspinning */
     struct gpm_note park; /* sleeps here when idle (stopm) */
     struct gpm_m *schedlink; /* sched.midle; protected by sched.lock */
@@ -330,8 +334,10 @@ struct gpm_timer;
 void gpm_park(gpm_unlockf unlockf, void *arg, uint16_t reason);
 void gpm_park_timed(gpm_unlockf unlockf, void *arg, uint16_t reason, struct gpm_timer *t);
 void gpm_timer_arm(struct gpm_g *gp, struct gpm_timer *t);
+void gpm_entersyscall(void);
 void gpm_entersyscallblock(void);
 void gpm_exitsyscall(void);
+int gpm_retake(int64_t now);
 void gpm_ready(struct gpm_g *gp);
 void gpm_ready_on(struct gpm_m *curm, struct gpm_g *gp);
 void gpm_runqput_new(struct gpm_g *gp);

@@ -337,6 +337,9 @@ static void *mstart(void *arg)
  */
 static void newm(struct gpm_m *curm, struct gpm_p *pp, bool spinning)
 {
+    if (gpm_sched.mnext >= gpm_sched.maxmcount)
+        gpm_throwf("program exceeds %d-thread limit (GPM_MAXTHREADS): every kernel thread is blocked in a system call",
+                   gpm_sched.maxmcount);
     if (curm != NULL && curm->curg == NULL)
         gpm_m_useowntls(curm);
     struct gpm_m *mp = allocm();
@@ -976,31 +979,41 @@ void gpm_goexit_switch(struct gpm_g *gp)
 /* ---- Blocking system calls ---------------------------------------------- */
 
 /*
- * entersyscallblock: the calling G is about to block in the kernel (a
- * futex of a process-shared object, a sleep on a clock gpm does not
- * keep). Its P goes to another M at once, as Go's entersyscallblock and
- * handoffp do: started for the P's work when it has some, otherwise left
- * idle (a spinning M is started if none spins, so that work arriving later
- * is found). exitsyscall takes a P back afterwards.
- * A foreign G has no P: nothing to do for it.
+ * System calls (Go's entersyscall, exitsyscall, handoffp, retake)
+ * ---------------------------------------------------------------
+ * A G about to enter a call that may block in the kernel calls
+ * entersyscall: it marks itself G_SYSCALL and leaves its P in P_SYSCALL,
+ * still remembered by its M (mp->oldp) but owned by nobody. When the call
+ * returns, exitsyscall takes the P back with one CAS (P_SYSCALL ->
+ * P_RUNNING) if it is still there: a call that did not block costs two
+ * atomics and no lock. If sysmon took the P meanwhile (retake: the call
+ * lasted at least one sysmon tick and the P has work, or no P is idle or
+ * spinning to pick up new work, or the call lasted 10 ms), the G takes an
+ * idle P, or else goes on the global queue while its M parks.
+ *
+ *   P_SYSCALL --exitsyscall CAS--> P_RUNNING (same M)
+ *   P_SYSCALL --retake CAS-------> P_IDLE --handoffp--> another M, or idle
+ *
+ * entersyscallblock is for calls known to block (a process-shared lock
+ * found taken): the P is handed off at once, without waiting for sysmon.
+ * A foreign G has no P: both are no-ops for it.
  */
-void gpm_entersyscallblock(void)
+
+/* handoffp gives a P that no M holds (status P_IDLE, not on the idle list)
+   to an M if it has something to do, or to the idle list. curm: the calling
+   M or NULL (sysmon). */
+static void handoffp(struct gpm_m *curm, struct gpm_p *pp)
 {
-    struct gpm_g *gp = gpm_getg();
-    if (gp == NULL || gp->m == NULL || gp->m->p == NULL)
-        return;
-    struct gpm_m *mp = gp->m;
-    gpm_casgstatus(gp, G_RUNNING, G_SYSCALL);
-    struct gpm_p *pp = releasep(mp);
-    if (!gpm_runqempty(pp) || atomic_load(&gpm_sched.runqsize) > 0 ||
-        atomic_load(&pp->timer0when) != 0) {
-        startm(mp, pp, false);
+    if (!gpm_runqempty(pp) || atomic_load(&gpm_sched.runqsize) > 0 || atomic_load(&pp->timer0when) != 0) {
+        startm(curm, pp, false);
         return;
     }
+    /* No local work: still, if nobody spins or idles, someone must be
+       ready for work that arrives while the caller is in the kernel. */
     int32_t zero = 0;
     if (atomic_load(&gpm_sched.nmspinning) + atomic_load(&gpm_sched.npidle) == 0 &&
         atomic_compare_exchange_strong(&gpm_sched.nmspinning, &zero, 1)) {
-        startm(mp, pp, true);
+        startm(curm, pp, true);
         return;
     }
     gpm_lock(&gpm_sched.lock);
@@ -1008,17 +1021,48 @@ void gpm_entersyscallblock(void)
     gpm_unlock(&gpm_sched.lock);
 }
 
-/* exitsyscall: the G is back from the kernel. It takes an idle P and runs
-   on; when there is none, it goes on the global queue and its M parks
-   (AFTER_EXITSYSCALL, on g0: the G's stack must be left first). */
+void gpm_entersyscall(void)
+{
+    struct gpm_g *gp = gpm_getg();
+    if (gp == NULL || gp->m == NULL || gp->m->p == NULL)
+        return;
+    struct gpm_m *mp = gp->m;
+    struct gpm_p *pp = mp->p;
+    gpm_casgstatus(gp, G_RUNNING, G_SYSCALL);
+    atomic_fetch_add_explicit(&pp->syscalltick, 1, memory_order_relaxed);
+    mp->oldp = pp;
+    mp->p = NULL;
+    pp->m = NULL;
+    atomic_store(&pp->status, P_SYSCALL);
+}
+
+void gpm_entersyscallblock(void)
+{
+    struct gpm_g *gp = gpm_getg();
+    if (gp == NULL || gp->m == NULL || gp->m->p == NULL)
+        return;
+    struct gpm_m *mp = gp->m;
+    gpm_casgstatus(gp, G_RUNNING, G_SYSCALL);
+    handoffp(mp, releasep(mp));
+}
+
 void gpm_exitsyscall(void)
 {
     struct gpm_g *gp = gpm_getg();
     if (gp == NULL || gp->m == NULL || gpm_readgstatus(gp) != G_SYSCALL)
         return;
     struct gpm_m *mp = gp->m;
+    struct gpm_p *pp = mp->oldp;
+    mp->oldp = NULL;
+    uint32_t st = P_SYSCALL;
+    if (pp != NULL && atomic_compare_exchange_strong(&pp->status, &st, P_RUNNING)) {
+        mp->p = pp;
+        pp->m = mp;
+        gpm_casgstatus(gp, G_SYSCALL, G_RUNNING);
+        return;
+    }
     gpm_lock(&gpm_sched.lock);
-    struct gpm_p *pp = pidleget();
+    pp = pidleget();
     gpm_unlock(&gpm_sched.lock);
     if (pp != NULL) {
         acquirep(mp, pp);
@@ -1028,6 +1072,37 @@ void gpm_exitsyscall(void)
     mp->after = AFTER_EXITSYSCALL;
     mp->afterg = gp;
     switchout(mp, gp);
+}
+
+/*
+ * retake, from sysmon: takes Ps from Gs in long system calls and hands
+ * them off (see "System calls"). Returns how many it took.
+ */
+int gpm_retake(int64_t now)
+{
+    int n = 0;
+    for (int32_t i = 0; i < gpm_sched.gomaxprocs; i++) {
+        struct gpm_p *pp = &gpm_sched.allp[i];
+        if (atomic_load(&pp->status) != P_SYSCALL)
+            continue;
+        uint32_t t = atomic_load_explicit(&pp->syscalltick, memory_order_relaxed);
+        if (pp->sysmon_syscalltick != t) {
+            /* A new call since the last look: give it one tick. */
+            pp->sysmon_syscalltick = t;
+            pp->sysmon_syscallwhen = now;
+            continue;
+        }
+        if (gpm_runqempty(pp) && atomic_load(&pp->timer0when) == 0 &&
+            atomic_load(&gpm_sched.nmspinning) + atomic_load(&gpm_sched.npidle) > 0 &&
+            now - pp->sysmon_syscallwhen < 10000000)
+            continue;
+        uint32_t st = P_SYSCALL;
+        if (atomic_compare_exchange_strong(&pp->status, &st, P_IDLE)) {
+            handoffp(NULL, pp);
+            n++;
+        }
+    }
+    return n;
 }
 
 /* ---- Start-up ---------------------------------------------------------- */
@@ -1041,7 +1116,7 @@ void gpm_schedinit(struct gpm_g *g1, void *m0tcb)
 {
     int32_t procs = gpm_config.maxprocs;
     gpm_sched.gomaxprocs = procs;
-    gpm_sched.maxmcount = 10000;
+    gpm_sched.maxmcount = gpm_config.maxthreads;
     gpm_sched.allp = gpm_persistentalloc(sizeof(struct gpm_p) * (size_t)procs, 64);
     for (int32_t i = 0; i < procs; i++)
         gpm_sched.allp[i].id = i;

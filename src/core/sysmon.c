@@ -2,7 +2,11 @@
  * src/core/sysmon.c: the system monitor, a kernel thread of its own that
  * holds no P and runs no G (Go's sysmon).
  *
- * Today it prints the scheduler's state every GPM_DEBUG=schedtrace=MS
+ * It takes Ps from Gs blocked in system calls (gpm_retake, "System calls"
+ * in sched.c). It wakes every 20 µs while that finds work, and backs off,
+ * doubling its sleep after 50 idle rounds, to 10 ms, as Go's sysmon does.
+ *
+ * It also prints the scheduler's state every GPM_DEBUG=schedtrace=MS
  * milliseconds, in Go's format, to stderr:
  *
  *   SCHED 1004ms: gomaxprocs=2 idleprocs=1 threads=3 spinningthreads=0
@@ -17,6 +21,8 @@
 #include "sysmon.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 
 #include "../../compat/libc_real.h"
 #include "env.h"
@@ -52,31 +58,48 @@ static void *sysmon(void *arg)
 {
     (void)arg;
     int64_t period = (int64_t)gpm_config.schedtrace * 1000000;
-    int64_t next = gpm_nanotime() + period;
+    int64_t nexttrace = period > 0 ? gpm_nanotime() + period : INT64_MAX;
+    int64_t delay = 20000; /* ns */
+    int idle = 0;
     for (;;) {
-        int64_t left = next - gpm_nanotime();
-        if (left > 0) {
-            struct timespec ts = {left / 1000000000, left % 1000000000};
-            gpm_syscall2(SYS_nanosleep, (long)&ts, 0);
-            continue;
+        struct timespec ts = {0, delay};
+        gpm_syscall2(SYS_nanosleep, (long)&ts, 0);
+        int64_t now = gpm_nanotime();
+        if (gpm_retake(now) > 0) {
+            idle = 0;
+            delay = 20000;
+        } else if (++idle > 50 && delay < 10000000) {
+            delay *= 2;
+            if (delay > 10000000)
+                delay = 10000000;
         }
-        gpm_schedtrace(gpm_config.scheddetail);
-        next += period;
+        if (now >= nexttrace) {
+            gpm_schedtrace(gpm_config.scheddetail);
+            nexttrace += period;
+        }
     }
     return NULL;
 }
 
+static _Atomic bool started;
+
+void gpm_sysmon_forkchild(void)
+{
+    atomic_store(&started, false);
+}
+
 void gpm_sysmon_start(void)
 {
-    starttime = gpm_nanotime();
-    if (gpm_config.schedtrace <= 0)
+    if (atomic_load_explicit(&started, memory_order_relaxed) || atomic_exchange(&started, true))
         return;
+    if (starttime == 0)
+        starttime = gpm_nanotime();
     pthread_attr_t attr;
     pthread_t th;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 64 * 1024);
     if (gpm_real.pthread_create(&th, &attr, sysmon, NULL) != 0)
-        gpm_printf("gpm: cannot start sysmon; GPM_DEBUG=schedtrace is off\n");
+        gpm_printf("gpm: cannot start sysmon: Gs in long system calls keep their Ps\n");
     pthread_attr_destroy(&attr);
 }

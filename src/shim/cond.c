@@ -64,7 +64,7 @@ static int native_wait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clock, c
     return err;
 }
 
-static int wait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clock, const struct timespec *abstime)
+static int condwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clock, const struct timespec *abstime)
 {
     if (gpm_active() && (c->__data.__wrefs & GPM_COND_SHARED))
         return native_wait(c, m, clock, abstime);
@@ -77,14 +77,14 @@ GPM_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
     if (!gpm_active())
         return gpm_real.pthread_cond_wait(c, m);
-    return wait(c, m, (clockid_t)-1, NULL);
+    return condwait(c, m, (clockid_t)-1, NULL);
 }
 
 GPM_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *abstime)
 {
     if (!gpm_active())
         return gpm_real.pthread_cond_timedwait(c, m, abstime);
-    return wait(c, m, (clockid_t)-1, abstime);
+    return condwait(c, m, (clockid_t)-1, abstime);
 }
 
 GPM_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clock,
@@ -95,7 +95,7 @@ GPM_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clo
     if (abstime->tv_nsec < 0 || abstime->tv_nsec >= 1000000000 ||
         (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC))
         return EINVAL;
-    return wait(c, m, clock, abstime);
+    return condwait(c, m, clock, abstime);
 }
 
 GPM_EXPORT int pthread_cond_signal(pthread_cond_t *c)

@@ -1,0 +1,137 @@
+/*
+ * src/shim/syscall.c: libc calls that may block in the kernel.
+ *
+ * Each calls libc's own function between gpm_entersyscall and
+ * gpm_exitsyscall ("System calls" in src/core/sched.c): while the call
+ * blocks, sysmon hands the G's P to another M, so the other Gs of that P
+ * run on; a call that returns at once (a non-blocking fd, data already
+ * there) keeps its P for the price of two atomic operations. Return values,
+ * errno, EINTR and partial transfers are libc's, untouched. errno is the
+ * G's own (its TLS moves with it), so exitsyscall moving the G to another
+ * kernel thread cannot disturb it.
+ *
+ * The list is GPM_BLOCKING_CALLS in compat/libc_real.h, plus the variadic
+ * open, openat, fcntl (only the waiting lock commands) and syscall (only
+ * the numbers of blocking calls) written out below.
+ */
+#undef _FILE_OFFSET_BITS /* define pread and pread64 both, as libc does */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <stdarg.h>
+#include <sys/syscall.h>
+
+#include "shim.h"
+
+#define WRAP(ret, name, params, args)                \
+    GPM_EXPORT ret name params                       \
+    {                                                \
+        if (!gpm_active())                           \
+            return gpm_real.name args;               \
+        gpm_entersyscall();                          \
+        ret r_ = gpm_real.name args;                 \
+        gpm_exitsyscall();                           \
+        return r_;                                   \
+    }
+GPM_BLOCKING_CALLS(WRAP)
+#undef WRAP
+
+/* open and openat block on FIFOs (until the other end opens) and on slow
+   file systems; the mode argument exists when O_CREAT or O_TMPFILE asks. */
+static mode_t openmode(int flags, va_list ap)
+{
+    return (flags & O_CREAT) || (flags & __O_TMPFILE) == __O_TMPFILE ? va_arg(ap, mode_t) : 0;
+}
+
+#define OPEN(name)                                          \
+    GPM_EXPORT int name(const char *path, int flags, ...)   \
+    {                                                       \
+        va_list ap;                                         \
+        va_start(ap, flags);                                \
+        mode_t mode = openmode(flags, ap);                  \
+        va_end(ap);                                         \
+        if (!gpm_active())                                  \
+            return gpm_real.name(path, flags, mode);        \
+        gpm_entersyscall();                                 \
+        int r = gpm_real.name(path, flags, mode);           \
+        gpm_exitsyscall();                                  \
+        return r;                                           \
+    }
+OPEN(open)
+OPEN(open64)
+
+#define OPENAT(name)                                                \
+    GPM_EXPORT int name(int dirfd, const char *path, int flags, ...) \
+    {                                                               \
+        va_list ap;                                                 \
+        va_start(ap, flags);                                        \
+        mode_t mode = openmode(flags, ap);                          \
+        va_end(ap);                                                 \
+        if (!gpm_active())                                          \
+            return gpm_real.name(dirfd, path, flags, mode);         \
+        gpm_entersyscall();                                         \
+        int r = gpm_real.name(dirfd, path, flags, mode);            \
+        gpm_exitsyscall();                                          \
+        return r;                                                   \
+    }
+OPENAT(openat)
+OPENAT(openat64)
+
+/* fcntl's third argument is an int or a pointer, passed in the same
+   register either way; only the waiting lock commands can block. */
+#define FCNTL(name)                                                           \
+    GPM_EXPORT int name(int fd, int cmd, ...)                                 \
+    {                                                                         \
+        va_list ap;                                                           \
+        va_start(ap, cmd);                                                    \
+        void *arg = va_arg(ap, void *);                                       \
+        va_end(ap);                                                           \
+        bool blocks = cmd == F_SETLKW || cmd == F_OFD_SETLKW || cmd == F_SETLKW64; \
+        if (!blocks || !gpm_active())                                         \
+            return gpm_real.name(fd, cmd, arg);                               \
+        gpm_entersyscall();                                                   \
+        int r = gpm_real.name(fd, cmd, arg);                                  \
+        gpm_exitsyscall();                                                    \
+        return r;                                                             \
+    }
+FCNTL(fcntl)
+FCNTL(fcntl64)
+
+/* syscall(2): the numbers of the calls above, and futex waits. */
+static bool blocking_nr(long nr, long a1)
+{
+    switch (nr) {
+    case SYS_read: case SYS_write: case SYS_readv: case SYS_writev: case SYS_pread64: case SYS_pwrite64:
+    case SYS_preadv: case SYS_pwritev: case SYS_preadv2: case SYS_pwritev2: case SYS_recvfrom:
+    case SYS_recvmsg: case SYS_recvmmsg: case SYS_sendto: case SYS_sendmsg: case SYS_sendmmsg:
+    case SYS_accept: case SYS_accept4: case SYS_connect: case SYS_poll: case SYS_ppoll: case SYS_select:
+    case SYS_pselect6: case SYS_epoll_wait: case SYS_epoll_pwait: case SYS_epoll_pwait2: case SYS_wait4:
+    case SYS_waitid: case SYS_open: case SYS_openat: case SYS_fsync: case SYS_fdatasync: case SYS_flock:
+    case SYS_msgrcv: case SYS_msgsnd: case SYS_mq_timedreceive: case SYS_mq_timedsend:
+    case SYS_rt_sigtimedwait: case SYS_rt_sigsuspend: case SYS_pause: case SYS_nanosleep:
+    case SYS_clock_nanosleep:
+        return true;
+    case SYS_futex: {
+        int op = (int)a1 & FUTEX_CMD_MASK;
+        return op == FUTEX_WAIT || op == FUTEX_WAIT_BITSET || op == FUTEX_LOCK_PI || op == FUTEX_WAIT_REQUEUE_PI;
+    }
+    default:
+        return false;
+    }
+}
+
+GPM_EXPORT long syscall(long nr, ...)
+{
+    va_list ap;
+    va_start(ap, nr);
+    long a0 = va_arg(ap, long), a1 = va_arg(ap, long), a2 = va_arg(ap, long);
+    long a3 = va_arg(ap, long), a4 = va_arg(ap, long), a5 = va_arg(ap, long);
+    va_end(ap);
+    if (!gpm_active() || !blocking_nr(nr, a1))
+        return gpm_real.syscall(nr, a0, a1, a2, a3, a4, a5);
+    gpm_entersyscall();
+    long r = gpm_real.syscall(nr, a0, a1, a2, a3, a4, a5);
+    gpm_exitsyscall();
+    return r;
+}

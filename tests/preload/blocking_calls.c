@@ -1,0 +1,160 @@
+/*
+ * Blocking calls do not stall the other threads of a P. Run with
+ * GPM_MAXPROCS=1 under gpm (one P): a thread blocked in read on an empty
+ * pipe, in accept, in waitpid and in syscall(SYS_read) each waits for a
+ * byte (or a connection, or a child's exit) that only another thread,
+ * which must therefore get to run, provides. Then 1,000 threads block in
+ * read on pipes of their own and are released one by one: kernel threads
+ * grow to carry the blocked calls, and the work completes.
+ */
+#define _GNU_SOURCE
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tasks.h"
+
+static int pfd[2];
+
+/* The provider: runs only if the blocked thread's P was handed on. */
+static void *write_byte(void *arg)
+{
+    (void)arg;
+    usleep(20000);
+    CHECK_EQ(write(pfd[1], "x", 1), 1);
+    return NULL;
+}
+
+static void blocked_read(int viasyscall)
+{
+    CHECK_EQ(pipe(pfd), 0);
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, write_byte, NULL), 0);
+    char c = 0;
+    long n = viasyscall ? syscall(SYS_read, pfd[0], &c, 1) : read(pfd[0], &c, 1);
+    CHECK(n == 1 && c == 'x', "read returned %ld", n);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    close(pfd[0]);
+    close(pfd[1]);
+}
+
+static int lport;
+
+static void *connector(void *arg)
+{
+    (void)arg;
+    usleep(20000);
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)lport),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    CHECK_EQ(connect(s, (struct sockaddr *)&a, sizeof a), 0);
+    CHECK_EQ(write(s, "y", 1), 1);
+    close(s);
+    return NULL;
+}
+
+static void blocked_accept(void)
+{
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    CHECK_EQ(bind(l, (struct sockaddr *)&a, sizeof a), 0);
+    CHECK_EQ(listen(l, 4), 0);
+    CHECK_EQ(getsockname(l, (struct sockaddr *)&a, &al), 0);
+    lport = ntohs(a.sin_port);
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, connector, NULL), 0);
+    int c = accept(l, NULL, NULL);
+    CHECK(c >= 0, "accept");
+    char b = 0;
+    CHECK_EQ(read(c, &b, 1), 1);
+    CHECK_EQ(b, 'y');
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    close(c);
+    close(l);
+}
+
+/* waitpid for a child that exits only when a thread of ours tells it to. */
+static void *release_child(void *arg)
+{
+    usleep(20000);
+    CHECK_EQ(write((int)(intptr_t)arg, "z", 1), 1);
+    return NULL;
+}
+
+static void blocked_waitpid(void)
+{
+    int go[2];
+    CHECK_EQ(pipe(go), 0);
+    fflush(stdout);
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork");
+    if (pid == 0) {
+        char c;
+        _exit(read(go[0], &c, 1) == 1 ? 7 : 1);
+    }
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, release_child, (void *)(intptr_t)go[1]), 0);
+    int st;
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 7, "child status %#x", st);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    close(go[0]);
+    close(go[1]);
+}
+
+enum { NREADERS = 1000 };
+static int rp[NREADERS][2];
+static atomic_int nread;
+
+static void *reader(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    char c;
+    CHECK_EQ(read(rp[i][0], &c, 1), 1);
+    CHECK_EQ(c, (char)i);
+    atomic_fetch_add(&nread, 1);
+    return NULL;
+}
+
+int main(void)
+{
+    blocked_read(0);
+    blocked_read(1);
+    blocked_accept();
+    blocked_waitpid();
+
+    static pthread_t t[NREADERS];
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    for (int i = 0; i < NREADERS; i++) {
+        CHECK_EQ(pipe(rp[i]), 0);
+        CHECK_EQ(pthread_create(&t[i], &attr, reader, (void *)(intptr_t)i), 0);
+    }
+    /* Let them all reach their read and block there. */
+    for (int i = 0; i < 50; i++)
+        usleep(10000);
+    int tasks = count_tasks();
+    if (under_gpm())
+        CHECK(tasks > 10, "%d kernel threads for %d blocked readers: the blocked calls kept their Ps", tasks, NREADERS);
+    for (int i = 0; i < NREADERS; i++) {
+        char c = (char)i;
+        CHECK_EQ(write(rp[i][1], &c, 1), 1);
+    }
+    for (int i = 0; i < NREADERS; i++) {
+        CHECK_EQ(pthread_join(t[i], NULL), 0);
+        close(rp[i][0]);
+        close(rp[i][1]);
+    }
+    CHECK_EQ(atomic_load(&nread), NREADERS);
+    printf("read, syscall(SYS_read), accept and waitpid let other threads run; %d blocked readers (on %d kernel "
+           "threads) released\n", NREADERS, tasks);
+    return 0;
+}
