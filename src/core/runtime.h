@@ -310,6 +310,9 @@ struct gpm_schedt {
 
 extern struct gpm_schedt gpm_sched;
 
+/* The signal mask of the thread that started gpm, given to every new M. */
+extern sigset_t gpm_initsigmask;
+
 /* The G running on this thread, in its own TLS (initial-exec): NULL on a
    kernel thread that is not (yet) a G. Read only from G context; on g0 it
    names whichever G's TLS is loaded, which means nothing. */

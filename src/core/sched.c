@@ -132,6 +132,7 @@
 
 __thread struct gpm_g *gpm_tls_g __attribute__((tls_model("initial-exec")));
 struct gpm_schedt gpm_sched;
+sigset_t gpm_initsigmask;
 
 /* g0 stacks that gpm maps itself (M0). g0 runs only the scheduler and the
    occasional libc call (pthread_create for a new M). */
@@ -321,6 +322,10 @@ static void *mstart(void *arg)
     mp->owntcb = gpm_rdtp();
     mp->curfs = mp->owntcb;
     mp->g0started = true; /* g0 is this native stack; saved at its first switch */
+    /* Whoever made this kernel thread (a G, or sysmon, which blocks every
+       signal) gave it its own mask; an M starts with the mask the program
+       started with, so that the Gs it runs see what threads normally see. */
+    gpm_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&gpm_initsigmask, 0, 8);
     publishm(mp);
     if (mp->nextp != NULL) {
         acquirep(mp, mp->nextp);
@@ -1114,6 +1119,7 @@ int gpm_retake(int64_t now)
  */
 void gpm_schedinit(struct gpm_g *g1, void *m0tcb)
 {
+    gpm_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, 0, (long)&gpm_initsigmask, 8);
     int32_t procs = gpm_config.maxprocs;
     gpm_sched.gomaxprocs = procs;
     gpm_sched.maxmcount = gpm_config.maxthreads;

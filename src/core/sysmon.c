@@ -21,6 +21,7 @@
 #include "sysmon.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -57,6 +58,11 @@ void gpm_schedtrace(bool detail)
 static void *sysmon(void *arg)
 {
     (void)arg;
+    /* Signals are for the program's threads: sysmon runs no program code,
+       so it must never be the thread the kernel picks for one. */
+    sigset_t all;
+    sigfillset(&all);
+    gpm_syscall4(SYS_rt_sigprocmask, SIG_BLOCK, (long)&all, 0, 8);
     int64_t period = (int64_t)gpm_config.schedtrace * 1000000;
     int64_t nexttrace = period > 0 ? gpm_nanotime() + period : INT64_MAX;
     int64_t delay = 20000; /* ns */
