@@ -306,6 +306,11 @@ struct gpm_schedt {
     _Atomic int64_t nthreads;
 
     bool started; /* gpm_schedinit ran */
+
+    /* sysmon sleeps on sysmonnote while every P is idle, with sysmonwait
+       set; entersyscall wakes it (sysmon.c). */
+    _Atomic uint32_t sysmonwait;
+    struct gpm_note sysmonnote;
 };
 
 extern struct gpm_schedt gpm_sched;
@@ -341,6 +346,7 @@ void gpm_entersyscall(void);
 void gpm_entersyscallblock(void);
 void gpm_exitsyscall(void);
 int gpm_retake(int64_t now);
+void gpm_sysmon_wake(void);
 void gpm_ready(struct gpm_g *gp);
 void gpm_ready_on(struct gpm_m *curm, struct gpm_g *gp);
 void gpm_runqput_new(struct gpm_g *gp);

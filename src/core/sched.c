@@ -1039,6 +1039,8 @@ void gpm_entersyscall(void)
     mp->p = NULL;
     pp->m = NULL;
     atomic_store(&pp->status, P_SYSCALL);
+    if (atomic_load_explicit(&gpm_sched.sysmonwait, memory_order_relaxed))
+        gpm_sysmon_wake();
 }
 
 void gpm_entersyscallblock(void)

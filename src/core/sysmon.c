@@ -4,7 +4,8 @@
  *
  * It takes Ps from Gs blocked in system calls (gpm_retake, "System calls"
  * in sched.c). It wakes every 20 µs while that finds work, and backs off,
- * doubling its sleep after 50 idle rounds, to 10 ms, as Go's sysmon does.
+ * doubling its sleep after 50 idle rounds, to 10 ms, as Go's sysmon does,
+ * and sleeps until woken while every P is idle.
  *
  * It also prints the scheduler's state every GPM_DEBUG=schedtrace=MS
  * milliseconds, in Go's format, to stderr:
@@ -83,8 +84,27 @@ static void *sysmon(void *arg)
             gpm_schedtrace(gpm_config.scheddetail);
             nexttrace += period;
         }
+        /* Every P idle, and no schedtrace to print: nothing can need a
+           retake until some G enters a system call, which wakes us. The
+           flag is set before the recheck, and entersyscall stores the P's
+           status before it loads the flag, so one of them sees the other. */
+        if (period <= 0 && atomic_load(&gpm_sched.npidle) == gpm_sched.gomaxprocs) {
+            gpm_noteclear(&gpm_sched.sysmonnote);
+            atomic_store(&gpm_sched.sysmonwait, 1);
+            if (atomic_load(&gpm_sched.npidle) == gpm_sched.gomaxprocs)
+                gpm_notesleep(&gpm_sched.sysmonnote);
+            atomic_store(&gpm_sched.sysmonwait, 0);
+            idle = 0;
+            delay = 20000;
+        }
     }
     return NULL;
+}
+
+void gpm_sysmon_wake(void)
+{
+    if (atomic_exchange(&gpm_sched.sysmonwait, 0) == 1)
+        gpm_notewakeup(&gpm_sched.sysmonnote);
 }
 
 static _Atomic bool started;
