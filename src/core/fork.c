@@ -65,6 +65,16 @@ static void child(void)
         return; /* a foreign thread forked: it has no P; nothing of gpm's runs */
 
     mp->procid = gpm_gettid();
+    /* In the child, glibc counts every thread but the caller as gone and
+       reuses their stacks and TCBs for new threads, this kernel thread's own
+       native ones included when it was not the main thread: its g0 must get
+       a stack of gpm's (makeg0, on first need), and its own TLS becomes the
+       calling G's, the one TCB glibc knows to be alive here (as M0 shares
+       G1's). */
+    if (self->kind != G_KIND_MAIN) {
+        mp->g0started = false;
+        mp->owntcb = self->tcb;
+    }
     mp->spinning = false;
     mp->schedlink = NULL;
     mp->alllink = NULL;
