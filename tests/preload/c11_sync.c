@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "timing.h"
 
 #define TIMEOUT_MS 50
 
@@ -39,11 +40,6 @@ static struct timespec utc_in(long ms)
         t.tv_nsec -= 1000000000L;
     }
     return t;
-}
-
-static int64_t ns(struct timespec t)
-{
-    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
 static void check_timed_out(struct timespec deadline, struct timespec start)

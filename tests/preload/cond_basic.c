@@ -30,31 +30,9 @@
 #include <time.h>
 
 #include "check.h"
+#include "timing.h"
 
 #define TIMEOUT_MS 50
-
-static struct timespec now(clockid_t c)
-{
-    struct timespec t;
-    clock_gettime(c, &t);
-    return t;
-}
-
-static struct timespec add_ms(struct timespec t, long ms)
-{
-    t.tv_sec += ms / 1000;
-    t.tv_nsec += (ms % 1000) * 1000000L;
-    if (t.tv_nsec >= 1000000000L) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000L;
-    }
-    return t;
-}
-
-static int64_t ns(struct timespec t)
-{
-    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
 
 static void check_timed_out(clockid_t clock, struct timespec deadline, struct timespec start)
 {

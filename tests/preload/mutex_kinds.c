@@ -39,36 +39,12 @@
 #include <time.h>
 
 #include "check.h"
+#include "timing.h"
 
 #define THREADS 8
 #define ITERS 100000
 #define RECURSION 1000
 #define TIMEOUT_MS 50
-
-/* ---- time ------------------------------------------------------------------ */
-
-static struct timespec now(clockid_t c)
-{
-    struct timespec t;
-    clock_gettime(c, &t);
-    return t;
-}
-
-static struct timespec add_ms(struct timespec t, long ms)
-{
-    t.tv_sec += ms / 1000;
-    t.tv_nsec += (ms % 1000) * 1000000L;
-    if (t.tv_nsec >= 1000000000L) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000L;
-    }
-    return t;
-}
-
-static int64_t ns(struct timespec t)
-{
-    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
 
 /* A call that timed out at deadline (on clock) and began at start
    (CLOCK_MONOTONIC): never early, and not absurdly late. */
