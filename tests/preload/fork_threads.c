@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "tasks.h"
 
 static atomic_int stop;
 static __thread int tv = 11;
@@ -39,20 +39,6 @@ static void *spin(void *arg)
 static void *add1(void *arg)
 {
     return (void *)((uintptr_t)arg + 1);
-}
-
-static int count_tasks(void)
-{
-    DIR *d = opendir("/proc/self/task");
-    if (d == NULL)
-        return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
 }
 
 /* Runs in the child, where the caller is the only thread; it can make

@@ -15,7 +15,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "check.h"
+#include "tasks.h"
 
 #define N 10000
 #define WAIT_BOUND 100000000L
@@ -42,29 +42,6 @@ static void *worker(void *arg)
     return arg;
 }
 
-static int count_tasks(void)
-{
-    DIR *d = opendir("/proc/self/task");
-    CHECK(d != NULL, "cannot open /proc/self/task");
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
-}
-
-static int maxprocs(void)
-{
-    const char *s = getenv("GPM_MAXPROCS");
-    if (s != NULL && *s != '\0')
-        return atoi(s);
-    cpu_set_t set;
-    CHECK_EQ(sched_getaffinity(0, sizeof set, &set), 0);
-    return CPU_COUNT(&set);
-}
-
 int main(void)
 {
     static pthread_t ts[N];
@@ -81,7 +58,7 @@ int main(void)
         CHECK(++spins < WAIT_BOUND, "only %d of %d threads started", atomic_load(&started), N);
     }
     int tasks = count_tasks();
-    int limit = maxprocs() + 4;
+    int limit = max_tasks_under_gpm();
     if (under_gpm())
         CHECK(tasks <= limit, "%d kernel threads for %d threads, limit %d", tasks, N, limit);
 
