@@ -86,7 +86,7 @@ static void child(void)
     atomic_store(&gpm_sched.nmspinning, 0);
     gpm_sched.pidle = NULL;
     atomic_store(&gpm_sched.npidle, 0);
-    for (int32_t i = gpm_sched.gomaxprocs - 1; i >= 0; i--) {
+    for (int32_t i = gpm_sched.nallp - 1; i >= 0; i--) {
         struct gpm_p *pp = &gpm_sched.allp[i];
         atomic_store(&pp->runqhead, 0);
         atomic_store(&pp->runqtail, 0);
@@ -94,6 +94,10 @@ static void child(void)
         if (pp == mp->p)
             continue;
         pp->m = NULL;
+        if (pp->spare) {
+            atomic_store(&pp->status, P_SPARE);
+            continue;
+        }
         atomic_store(&pp->status, P_IDLE);
         pp->link = gpm_sched.pidle;
         gpm_sched.pidle = pp;

@@ -188,8 +188,10 @@ struct gpm_g {
  *            -> P_IDLE (releasep), P_SYSCALL.
  * P_SYSCALL  Its M is in a system call and may lose the P to sysmon's retake.
  *            -> P_RUNNING, P_IDLE.
+ * P_SPARE    A spare P at rest ("Spare Ps" in sched.c): on no list, owned by
+ *            nobody. -> P_IDLE (sysmon lends it).
  */
-enum gpm_pstatus { P_IDLE = 0, P_RUNNING, P_SYSCALL };
+enum gpm_pstatus { P_IDLE = 0, P_RUNNING, P_SYSCALL, P_SPARE };
 
 #define GPM_RUNQ_SIZE 256
 
@@ -200,9 +202,13 @@ struct gpm_p {
     struct gpm_m *m;         /* owner M; NULL when idle */
     uint32_t schedtick;      /* incremented on every scheduler pass; owner only */
     _Atomic uint32_t syscalltick; /* incremented by every entersyscall */
-    /* sysmon's last look at this P (retake in sched.c); sysmon only. */
+    /* sysmon's last look at this P (retake, unstick in sched.c); sysmon
+       only. */
     uint32_t sysmon_syscalltick;
     int64_t sysmon_syscallwhen;
+    uint32_t sysmon_schedtick;
+    int64_t sysmon_schedwhen;
+    bool spare; /* one of the spare Ps ("Spare Ps" in sched.c) */
 
     /* Local run queue: lock-free, single producer (the owner), many
        consumers (the owner and thieves). See "Run queues" in runq.c. */
@@ -297,7 +303,10 @@ struct gpm_schedt {
     _Atomic int32_t runqsize;
 
     int32_t gomaxprocs;
-    struct gpm_p *allp; /* gomaxprocs Ps, contiguous; immutable after init */
+    /* gomaxprocs Ps, then as many spare Ps: nallp in all, contiguous;
+       immutable after init. */
+    struct gpm_p *allp;
+    int32_t nallp;
     _Atomic(struct gpm_m *) allm;
 
     _Atomic uint64_t goidgen;
@@ -346,6 +355,8 @@ void gpm_entersyscall(void);
 void gpm_entersyscallblock(void);
 void gpm_exitsyscall(void);
 int gpm_retake(int64_t now);
+int gpm_unstick(int64_t now);
+bool gpm_allpidle(void);
 void gpm_sysmon_wake(void);
 void gpm_ready(struct gpm_g *gp);
 void gpm_ready_on(struct gpm_m *curm, struct gpm_g *gp);

@@ -277,6 +277,11 @@ static void pidleput(struct gpm_p *pp)
 {
     if (!gpm_runqempty(pp))
         gpm_throw("pidleput: P has non-empty run queue");
+    if (pp->spare && atomic_load(&pp->timer0when) == 0) {
+        /* A lent spare with nothing left to do goes back to rest. */
+        atomic_store(&pp->status, P_SPARE);
+        return;
+    }
     pp->link = gpm_sched.pidle;
     gpm_sched.pidle = pp;
     atomic_fetch_add(&gpm_sched.npidle, 1);
@@ -543,9 +548,7 @@ static struct gpm_g *runqget_nonblocking(struct gpm_p *pp, bool *inheritTime)
 static struct gpm_g *stealwork(struct gpm_m *mp)
 {
     struct gpm_p *pp = mp->p;
-    int32_t n = gpm_sched.gomaxprocs;
-    if (n <= 1)
-        return NULL;
+    int32_t n = gpm_sched.nallp;
     enum { STEAL_TRIES = 4 };
     for (int i = 0; i < STEAL_TRIES; i++) {
         bool stealRunNextG = i == STEAL_TRIES - 1;
@@ -555,7 +558,8 @@ static struct gpm_g *stealwork(struct gpm_m *mp)
             struct gpm_p *p2 = &gpm_sched.allp[(start + (uint32_t)k) % (uint32_t)n];
             if (p2 == pp)
                 continue;
-            if (atomic_load_explicit(&p2->status, memory_order_relaxed) == P_IDLE)
+            uint32_t st = atomic_load_explicit(&p2->status, memory_order_relaxed);
+            if (st == P_IDLE || st == P_SPARE)
                 continue;
             struct gpm_g *gp = gpm_runqsteal(pp, p2, stealRunNextG);
             if (gp != NULL)
@@ -603,7 +607,7 @@ top:;
     /* Timers of every P: an idle P has no M to run its own. */
     if (gpm_timers_earliest() != 0) {
         int64_t now = gpm_nanotime();
-        for (int32_t i = 0; i < gpm_sched.gomaxprocs; i++)
+        for (int32_t i = 0; i < gpm_sched.nallp; i++)
             gpm_checktimers(mp, &gpm_sched.allp[i], now);
         gp = gpm_runqget(pp, inheritTime);
         if (gp != NULL)
@@ -629,7 +633,7 @@ top:;
         mp->spinning = false;
         if (atomic_fetch_sub(&gpm_sched.nmspinning, 1) - 1 < 0)
             gpm_throw("findrunnable: negative nmspinning");
-        for (int32_t i = 0; i < gpm_sched.gomaxprocs; i++) {
+        for (int32_t i = 0; i < gpm_sched.nallp; i++) {
             if (!gpm_runqempty(&gpm_sched.allp[i])) {
                 gpm_lock(&gpm_sched.lock);
                 struct gpm_p *np = pidleget();
@@ -1088,7 +1092,7 @@ void gpm_exitsyscall(void)
 int gpm_retake(int64_t now)
 {
     int n = 0;
-    for (int32_t i = 0; i < gpm_sched.gomaxprocs; i++) {
+    for (int32_t i = 0; i < gpm_sched.nallp; i++) {
         struct gpm_p *pp = &gpm_sched.allp[i];
         if (atomic_load(&pp->status) != P_SYSCALL)
             continue;
@@ -1112,6 +1116,106 @@ int gpm_retake(int64_t now)
     return n;
 }
 
+/*
+ * Spare Ps
+ * --------
+ * A G can block in the kernel where gpm cannot see it: inside libc (the
+ * read under fgets, a futex of a glibc-internal lock) or in an inline
+ * system call. Its M keeps its P, and the Gs queued on that P would wait
+ * for the call to end. Taking the P from an M that may wake at any moment
+ * and use it would put two Ms on one P; so instead sysmon lends a spare P.
+ * There are as many spare Ps as Ps, at rest in P_SPARE. When a P's
+ * schedtick and syscalltick have not moved for 10 ms, it has Gs waiting
+ * (on its own queue, or on the global queue with no idle P), and its M
+ * sleeps in the kernel (/proc/self/task/TID/stat says S or D; a G that
+ * computes is left to preemption), sysmon wakes a spare: it moves the stuck
+ * P's queued Gs onto the spare's queue (stealing, as any thief may) and
+ * starts an M for it. The stuck M and its G are not touched. A spare that
+ * runs out of work (and timers) goes back to rest when it would go idle
+ * (pidleput). So while Ms are stuck in the kernel, up to gomaxprocs more
+ * Gs run, which is what the stuck Ms are not doing.
+ */
+
+/* Whether mp's kernel thread is asleep in the kernel. */
+static bool msleeping(struct gpm_m *mp)
+{
+    char path[48], buf[512];
+    gpm_snprintf(path, sizeof path, "/proc/self/task/%d/stat", mp->procid);
+    long n = gpm_readfile(path, buf, sizeof buf);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    char *paren = NULL;
+    for (char *c = buf; *c; c++)
+        if (*c == ')')
+            paren = c;
+    return paren != NULL && paren[1] == ' ' && (paren[2] == 'S' || paren[2] == 'D');
+}
+
+/* Lends a spare P carrying stuck's queued Gs. sysmon only. */
+static bool lendspare(struct gpm_p *stuck)
+{
+    struct gpm_p *sp = NULL;
+    gpm_lock(&gpm_sched.lock);
+    for (int32_t i = gpm_sched.gomaxprocs; i < gpm_sched.nallp && sp == NULL; i++) {
+        struct gpm_p *pp = &gpm_sched.allp[i];
+        if (atomic_load(&pp->status) == P_SPARE) {
+            atomic_store(&pp->status, P_IDLE);
+            sp = pp;
+        }
+    }
+    gpm_unlock(&gpm_sched.lock);
+    if (sp == NULL)
+        return false;
+    /* The spare is owned by nobody: sysmon is the only producer of its
+       queue until startm hands it over. */
+    for (int i = 0; i < 8 && !gpm_runqempty(stuck); i++) {
+        struct gpm_g *gp = gpm_runqsteal(sp, stuck, true);
+        if (gp == NULL)
+            break;
+        gpm_runqput(sp, gp, false);
+    }
+    startm(NULL, sp, false);
+    return true;
+}
+
+int gpm_unstick(int64_t now)
+{
+    int n = 0;
+    for (int32_t i = 0; i < gpm_sched.nallp; i++) {
+        struct gpm_p *pp = &gpm_sched.allp[i];
+        uint32_t st = atomic_load(&pp->status);
+        uint32_t tick = pp->schedtick + atomic_load_explicit(&pp->syscalltick, memory_order_relaxed);
+        if (st != P_RUNNING || pp->sysmon_schedtick != tick) {
+            pp->sysmon_schedtick = tick;
+            pp->sysmon_schedwhen = now;
+            continue;
+        }
+        if (now - pp->sysmon_schedwhen < 10000000)
+            continue;
+        bool waiting = !gpm_runqempty(pp) ||
+                       (atomic_load(&gpm_sched.runqsize) > 0 && atomic_load(&gpm_sched.npidle) == 0);
+        struct gpm_m *mp = pp->m;
+        if (!waiting || mp == NULL || !msleeping(mp))
+            continue;
+        pp->sysmon_schedwhen = now; /* look again in 10 ms at the earliest */
+        if (lendspare(pp))
+            n++;
+    }
+    return n;
+}
+
+/* Whether no P runs anything (sysmon may then sleep). */
+bool gpm_allpidle(void)
+{
+    for (int32_t i = 0; i < gpm_sched.nallp; i++) {
+        uint32_t st = atomic_load(&gpm_sched.allp[i].status);
+        if (st != P_IDLE && st != P_SPARE)
+            return false;
+    }
+    return true;
+}
+
 /* ---- Start-up ---------------------------------------------------------- */
 
 /*
@@ -1125,9 +1229,15 @@ void gpm_schedinit(struct gpm_g *g1, void *m0tcb)
     int32_t procs = gpm_config.maxprocs;
     gpm_sched.gomaxprocs = procs;
     gpm_sched.maxmcount = gpm_config.maxthreads;
-    gpm_sched.allp = gpm_persistentalloc(sizeof(struct gpm_p) * (size_t)procs, 64);
-    for (int32_t i = 0; i < procs; i++)
+    gpm_sched.nallp = 2 * procs;
+    gpm_sched.allp = gpm_persistentalloc(sizeof(struct gpm_p) * (size_t)gpm_sched.nallp, 64);
+    for (int32_t i = 0; i < gpm_sched.nallp; i++) {
         gpm_sched.allp[i].id = i;
+        if (i >= procs) {
+            gpm_sched.allp[i].spare = true;
+            atomic_store(&gpm_sched.allp[i].status, P_SPARE);
+        }
+    }
 
     struct gpm_m *m0 = allocm();
     m0->procid = gpm_gettid();

@@ -72,7 +72,7 @@ static void *sysmon(void *arg)
         struct timespec ts = {0, delay};
         gpm_syscall2(SYS_nanosleep, (long)&ts, 0);
         int64_t now = gpm_nanotime();
-        if (gpm_retake(now) > 0) {
+        if (gpm_retake(now) + gpm_unstick(now) > 0) {
             idle = 0;
             delay = 20000;
         } else if (++idle > 50 && delay < 10000000) {
@@ -88,10 +88,10 @@ static void *sysmon(void *arg)
            retake until some G enters a system call, which wakes us. The
            flag is set before the recheck, and entersyscall stores the P's
            status before it loads the flag, so one of them sees the other. */
-        if (period <= 0 && atomic_load(&gpm_sched.npidle) == gpm_sched.gomaxprocs) {
+        if (period <= 0 && gpm_allpidle()) {
             gpm_noteclear(&gpm_sched.sysmonnote);
             atomic_store(&gpm_sched.sysmonwait, 1);
-            if (atomic_load(&gpm_sched.npidle) == gpm_sched.gomaxprocs)
+            if (gpm_allpidle())
                 gpm_notesleep(&gpm_sched.sysmonnote);
             atomic_store(&gpm_sched.sysmonwait, 0);
             idle = 0;

@@ -168,7 +168,7 @@ int64_t gpm_checktimers(struct gpm_m *mp, struct gpm_p *pp, int64_t now)
 int64_t gpm_timers_earliest(void)
 {
     int64_t min = 0;
-    for (int32_t i = 0; i < gpm_sched.gomaxprocs; i++) {
+    for (int32_t i = 0; i < gpm_sched.nallp; i++) {
         int64_t w = atomic_load(&gpm_sched.allp[i].timer0when);
         if (w != 0 && (min == 0 || w < min))
             min = w;
@@ -178,7 +178,7 @@ int64_t gpm_timers_earliest(void)
 
 void gpm_timers_forkchild(void)
 {
-    for (int32_t i = 0; i < gpm_sched.gomaxprocs; i++) {
+    for (int32_t i = 0; i < gpm_sched.nallp; i++) {
         struct gpm_p *pp = &gpm_sched.allp[i];
         pp->timerslock = (struct gpm_mutex)GPM_MUTEX_INIT;
         pp->ntimers = 0;

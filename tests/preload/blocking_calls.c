@@ -1,7 +1,8 @@
 /*
  * Blocking calls do not stall the other threads of a P. Run with
  * GPM_MAXPROCS=1 under gpm (one P): a thread blocked in read on an empty
- * pipe, in accept, in waitpid and in syscall(SYS_read) each waits for a
+ * pipe, in accept, in waitpid, in syscall(SYS_read) and in fgets (libc's
+ * own internal read, which gpm cannot wrap) each waits for a
  * byte (or a connection, or a child's exit) that only another thread,
  * which must therefore get to run, provides. Then 1,000 threads block in
  * read on pipes of their own and are released one by one: kernel threads
@@ -13,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -31,16 +33,26 @@ static void *write_byte(void *arg)
     return NULL;
 }
 
-static void blocked_read(int viasyscall)
+enum { VIA_READ, VIA_SYSCALL, VIA_FGETS };
+
+static void blocked_read(int via)
 {
     CHECK_EQ(pipe(pfd), 0);
+    FILE *f = via == VIA_FGETS ? fdopen(pfd[0], "r") : NULL;
     pthread_t t;
     CHECK_EQ(pthread_create(&t, NULL, write_byte, NULL), 0);
-    char c = 0;
-    long n = viasyscall ? syscall(SYS_read, pfd[0], &c, 1) : read(pfd[0], &c, 1);
-    CHECK(n == 1 && c == 'x', "read returned %ld", n);
+    char buf[4] = {0};
+    long n;
+    if (via == VIA_FGETS)
+        n = fgets(buf, 2, f) != NULL ? (long)strlen(buf) : -1;
+    else
+        n = via == VIA_SYSCALL ? syscall(SYS_read, pfd[0], buf, 1) : read(pfd[0], buf, 1);
+    CHECK(n == 1 && buf[0] == 'x', "read %d returned %ld", via, n);
     CHECK_EQ(pthread_join(t, NULL), 0);
-    close(pfd[0]);
+    if (f != NULL)
+        fclose(f);
+    else
+        close(pfd[0]);
     close(pfd[1]);
 }
 
@@ -125,8 +137,9 @@ static void *reader(void *arg)
 
 int main(void)
 {
-    blocked_read(0);
-    blocked_read(1);
+    blocked_read(VIA_READ);
+    blocked_read(VIA_SYSCALL);
+    blocked_read(VIA_FGETS);
     blocked_accept();
     blocked_waitpid();
 
@@ -154,7 +167,7 @@ int main(void)
         close(rp[i][1]);
     }
     CHECK_EQ(atomic_load(&nread), NREADERS);
-    printf("read, syscall(SYS_read), accept and waitpid let other threads run; %d blocked readers (on %d kernel "
+    printf("read, syscall(SYS_read), fgets, accept and waitpid let other threads run; %d blocked readers (on %d kernel "
            "threads) released\n", NREADERS, tasks);
     return 0;
 }
