@@ -15,7 +15,13 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <mqueue.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/msg.h>
+#include <sys/resource.h>
 #include <sys/select.h>
+#include <sys/uio.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -56,6 +62,46 @@ int main(void)
     CHECK_ERR(open("/nonexistent/gpm", O_RDONLY), ENOENT);
     CHECK_ERR(syscall(SYS_read, -1, buf, 1), EBADF);
     CHECK_ERR(fcntl(-1, F_GETFL), EBADF);
+    struct iovec iov = {buf, 1};
+    CHECK_ERR(readv(-1, &iov, 1), EBADF);
+    CHECK_ERR(writev(-1, &iov, 1), EBADF);
+    CHECK_ERR(pread(-1, buf, 1, 0), EBADF);
+    CHECK_ERR(pwrite(-1, buf, 1, 0), EBADF);
+    CHECK_ERR(preadv(-1, &iov, 1, 0), EBADF);
+    CHECK_ERR(pwritev(-1, &iov, 1, 0), EBADF);
+    CHECK_ERR(recvfrom(0, buf, 1, MSG_DONTWAIT, NULL, NULL), ENOTSOCK);
+    CHECK_ERR(sendto(0, buf, 1, 0, NULL, 0), ENOTSOCK);
+    CHECK_ERR(send(0, buf, 1, 0), ENOTSOCK);
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+    CHECK_ERR(recvmsg(0, &mh, MSG_DONTWAIT), ENOTSOCK);
+    CHECK_ERR(sendmsg(0, &mh, 0), ENOTSOCK);
+    CHECK_ERR(accept(0, NULL, NULL), ENOTSOCK);
+    CHECK_ERR(accept4(0, NULL, NULL, 0), ENOTSOCK);
+    struct sockaddr sa0 = {.sa_family = AF_UNIX};
+    CHECK_ERR(connect(0, &sa0, sizeof sa0), ENOTSOCK);
+    struct epoll_event ev;
+    CHECK_ERR(epoll_wait(-1, &ev, 1, 0), EBADF);
+    CHECK_ERR(wait(NULL), ECHILD);
+    CHECK_ERR(wait3(NULL, WNOHANG, NULL), ECHILD);
+    CHECK_ERR(wait4(-1, NULL, WNOHANG, NULL), ECHILD);
+    siginfo_t si;
+    CHECK_ERR(waitid(P_ALL, 0, &si, WEXITED | WNOHANG), ECHILD);
+    CHECK_ERR(fsync(-1), EBADF);
+    CHECK_ERR(fdatasync(-1), EBADF);
+    CHECK_ERR(flock(-1, LOCK_EX), EBADF);
+    CHECK_ERR(lockf(-1, F_LOCK, 0), EBADF);
+    CHECK_ERR(openat(AT_FDCWD, "/nonexistent/gpm", O_RDONLY), ENOENT);
+    struct flock fl = {.l_type = F_WRLCK};
+    CHECK_ERR(fcntl(-1, F_SETLKW, &fl), EBADF);
+    CHECK_ERR(msgrcv(-1, buf, 1, 0, IPC_NOWAIT), EINVAL);
+    CHECK_ERR(mq_receive((mqd_t)-1, buf, sizeof buf, NULL), EBADF);
+    sigset_t usr2;
+    sigemptyset(&usr2);
+    sigaddset(&usr2, SIGUSR2);
+    struct timespec zero = {0, 0};
+    CHECK_ERR(sigtimedwait(&usr2, NULL, &zero), EAGAIN);
+    CHECK_EQ(ppoll(NULL, 0, &zero, NULL), 0);
+    CHECK_EQ(pselect(0, NULL, NULL, NULL, &zero, NULL), 0);
 
     int p[2];
     CHECK_EQ(pipe(p), 0);
