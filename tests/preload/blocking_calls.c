@@ -6,7 +6,8 @@
  * byte (or a connection, or a child's exit) that only another thread,
  * which must therefore get to run, provides. Then 1,000 threads block in
  * read on pipes of their own and are released one by one: kernel threads
- * grow to carry the blocked calls, and the work completes.
+ * grow to carry the blocked calls, the work completes, and the kernel
+ * threads then park (none keeps running).
  */
 #define _GNU_SOURCE
 #include <netinet/in.h>
@@ -167,6 +168,11 @@ int main(void)
         close(rp[i][1]);
     }
     CHECK_EQ(atomic_load(&nread), NREADERS);
+    /* Afterwards the extra kernel threads are parked, not spinning: only
+       this one runs (allow one more caught between steps). */
+    usleep(100000);
+    int running = count_running_tasks();
+    CHECK(running <= 2, "%d kernel threads still running after the readers finished", running);
     printf("read, syscall(SYS_read), fgets, accept and waitpid let other threads run; %d blocked readers (on %d kernel "
            "threads) released\n", NREADERS, tasks);
     return 0;

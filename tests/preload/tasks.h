@@ -10,7 +10,9 @@
 #endif
 #include <dirent.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 
@@ -24,6 +26,33 @@ static inline int count_tasks(void)
     while ((e = readdir(d)) != NULL)
         if (e->d_name[0] != '.')
             n++;
+    closedir(d);
+    return n;
+}
+
+/* Kernel threads of the process that are running or runnable (state R in
+   /proc/self/task/TID/stat): busy, not parked. */
+static inline int count_running_tasks(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    CHECK(d != NULL, "cannot open /proc/self/task");
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300], buf[512];
+        snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        size_t k = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[k] = '\0';
+        char *paren = strrchr(buf, ')');
+        if (paren != NULL && paren[1] == ' ' && paren[2] == 'R')
+            n++;
+    }
     closedir(d);
     return n;
 }
