@@ -10,8 +10,13 @@
  *
  *   allglock             (gstack.c: list of live Gs; held across TLS setup)
  *     gpool.lock         (gstack.c: global pool of free G blocks)
- *       sched.lock       (sched.c: idle Ms and Ps, global run queue)
- *         persistent.lock (alloc.c: a leaf)
+ *       p->timerslock    (timer.c: a P's timer heap; timer functions run
+ *                        under it and take the two below)
+ *         semroot.lock   (sema.c: a semtable bucket; two at once only in
+ *                        requeue, in address order; held across a park,
+ *                        released by park's unlockf on the next context)
+ *           sched.lock   (sched.c: idle Ms and Ps, global run queue)
+ *             persistent.lock (alloc.c: a leaf)
  *
  * fork.c takes all of them, in this order, across fork().
  *
