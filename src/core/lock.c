@@ -91,3 +91,11 @@ int gpm_notetsleep(struct gpm_note *n, int64_t ns)
     }
     return 1;
 }
+
+int gpm_notesleepuntil(struct gpm_note *n, int64_t deadline)
+{
+    int64_t left = deadline - gpm_nanotime();
+    if (left <= 0)
+        return atomic_load_explicit(&n->key, memory_order_acquire) != 0;
+    return gpm_notetsleep(n, left);
+}

@@ -69,5 +69,8 @@ void gpm_notewakeup(struct gpm_note *n);
 void gpm_notesleep(struct gpm_note *n);
 /* Returns 1 if woken, 0 if ns elapsed first. */
 int gpm_notetsleep(struct gpm_note *n, int64_t ns);
+/* Returns 1 if woken, 0 once the monotonic time deadline has passed (at
+   once if it already has: unlike a negative ns, never "forever"). */
+int gpm_notesleepuntil(struct gpm_note *n, int64_t deadline);
 
 #endif

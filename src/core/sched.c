@@ -474,7 +474,7 @@ static void stopm(struct gpm_m *mp)
             gpm_notesleep(&mp->park);
             break;
         }
-        if (gpm_notetsleep(&mp->park, when - gpm_nanotime()))
+        if (gpm_notesleepuntil(&mp->park, when))
             break;
         /* Timed out: unless startm picked mp meanwhile (its wake-up is on
            the way), leave the idle list with an idle P. */
@@ -851,7 +851,7 @@ static void park_wired(struct gpm_g *gp, gpm_unlockf unlockf, void *arg, uint16_
     if (unlockf != NULL && !unlockf(NULL, gp, arg)) {
         gpm_casgstatus(gp, G_WAITING, G_RUNNABLE);
     } else {
-        if (t != NULL && !gpm_notetsleep(&gp->wirednote, t->when - gpm_nanotime()))
+        if (t != NULL && !gpm_notesleepuntil(&gp->wirednote, t->when))
             t->f(NULL, t->arg);
         gpm_notesleep(&gp->wirednote);
         gpm_noteclear(&gp->wirednote);

@@ -28,7 +28,10 @@ static int sleep_on(clockid_t clock, int flags, const struct timespec *req, stru
         return err;
     }
     int64_t deadline;
-    bool ok = (flags & TIMER_ABSTIME) ? gpm_deadline_abs(clock, req, &deadline) : gpm_deadline_rel(req, &deadline);
+    /* Unlike a timed wait's deadline, a sleep's time may not be negative
+       (the kernel's EINVAL), absolute or not. */
+    bool ok = req->tv_sec >= 0 &&
+              ((flags & TIMER_ABSTIME) ? gpm_deadline_abs(clock, req, &deadline) : gpm_deadline_rel(req, &deadline));
     if (!ok)
         return EINVAL;
     if (gpm_getg_adopt() == NULL)
