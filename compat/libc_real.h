@@ -126,7 +126,14 @@
     X(int, cnd_wait, NULL, (cnd_t *, mtx_t *))                                                  \
     X(int, cnd_timedwait, NULL, (cnd_t *__restrict, mtx_t *__restrict, const struct timespec *__restrict)) \
     X(void, cnd_destroy, NULL, (cnd_t *))                                                       \
-    X(void, call_once, NULL, (once_flag *, void (*)(void)))
+    X(void, call_once, NULL, (once_flag *, void (*)(void)))                                    \
+    X(int, sigaction, NULL, (int, const struct sigaction *, struct sigaction *))              \
+    X(__sighandler_t, signal, NULL, (int, __sighandler_t))                                      \
+    X(__sighandler_t, bsd_signal, NULL, (int, __sighandler_t))                                  \
+    X(__sighandler_t, sysv_signal, NULL, (int, __sighandler_t))                                 \
+    X(__sighandler_t, sigset, NULL, (int, __sighandler_t))                                      \
+    X(int, sigprocmask, NULL, (int, const sigset_t *, sigset_t *))                             \
+    X(int, pthread_sigmask, NULL, (int, const sigset_t *, sigset_t *))
 
 /*
  * GPM_BLOCKING_CALLS(X): libc functions that may block in the kernel, which

@@ -7,13 +7,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "print.h"
 #include "sys.h"
 
-struct gpm_configt gpm_config = {.stackguard = 1, .maxthreads = 10000};
+struct gpm_configt gpm_config = {.stackguard = 1, .maxthreads = 10000, .preemptms = 10, .preemptsig = SIGURG};
 
 long gpm_readfile(const char *path, char *buf, size_t size)
 {
@@ -126,6 +129,57 @@ int32_t gpm_default_maxprocs(void)
     return cpus;
 }
 
+static int64_t readnumber(const char *path)
+{
+    char buf[64];
+    uint64_t v;
+    if (gpm_readfile(path, buf, sizeof buf) <= 0)
+        return -1;
+    char *nl = strchr(buf, '\n');
+    if (nl != NULL)
+        *nl = '\0';
+    return parse_size(buf, &v) && v <= INT64_MAX ? (int64_t)v : -1;
+}
+
+int32_t gpm_default_maxthreads(void)
+{
+    int64_t limit = 1000000;
+    int64_t v = readnumber("/proc/sys/kernel/threads-max");
+    if (v > 0 && v < limit)
+        limit = v;
+    v = readnumber("/proc/sys/kernel/pid_max");
+    if (v > 0 && v < limit)
+        limit = v;
+    struct rlimit rl;
+    /* The kernel does not hold root (CAP_SYS_RESOURCE or CAP_SYS_ADMIN) to
+       RLIMIT_NPROC; everyone else shares it with their other processes. */
+    if (geteuid() != 0 && getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        (int64_t)rl.rlim_cur < limit)
+        limit = (int64_t)rl.rlim_cur;
+    return limit < 2 ? 2 : (int32_t)limit;
+}
+
+/* A signal by number or name (URG, SIGURG, USR2, RTMIN+3); -1 if none. */
+static int parse_signal(const char *s)
+{
+    static const struct {
+        const char *name;
+        int sig;
+    } names[] = {{"URG", SIGURG}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"WINCH", SIGWINCH},
+                 {"PROF", SIGPROF}, {"VTALRM", SIGVTALRM}, {"IO", SIGIO}, {"PWR", SIGPWR}};
+    uint64_t v;
+    if (parse_size(s, &v))
+        return v < 65 ? (int)v : -1;
+    if (strncmp(s, "SIG", 3) == 0)
+        s += 3;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(s, names[i].name) == 0)
+            return names[i].sig;
+    if (strncmp(s, "RTMIN+", 6) == 0 && parse_size(s + 6, &v) && SIGRTMIN + (int64_t)v <= SIGRTMAX)
+        return SIGRTMIN + (int)v;
+    return -1;
+}
+
 /* GPM_DEBUG is a comma-separated list of name=value settings. */
 static void readdebug(const char *s)
 {
@@ -150,6 +204,8 @@ static void readdebug(const char *s)
             gpm_config.scheddetail = v != 0;
         } else if (strcmp(item, "nowrfsbase") == 0) {
             gpm_config.nowrfsbase = v != 0;
+        } else if (strcmp(item, "stats") == 0) {
+            gpm_config.stats = v != 0;
         } else {
             badvalue("GPM_DEBUG", item, "unknown setting");
         }
@@ -179,12 +235,38 @@ void gpm_readconfig(void)
             badvalue("GPM_MAXPROCS", s, "expected an integer from 1 to 1024");
     }
 
+    gpm_config.maxthreads = gpm_default_maxthreads();
     s = secure_getenv("GPM_MAXTHREADS");
     if (s != NULL) {
-        if (parse_size(s, &v) && v >= 2 && v <= 1000000)
+        if (parse_size(s, &v) && v >= 2 && v <= 4194304)
             gpm_config.maxthreads = (int32_t)v;
         else
-            badvalue("GPM_MAXTHREADS", s, "expected an integer from 2 to 1000000");
+            badvalue("GPM_MAXTHREADS", s, "expected an integer from 2 to 4194304");
+    }
+
+    s = secure_getenv("GPM_PREEMPT_MS");
+    if (s != NULL) {
+        if (parse_size(s, &v) && v >= 1 && v <= 10000)
+            gpm_config.preemptms = (int32_t)v;
+        else
+            badvalue("GPM_PREEMPT_MS", s, "expected an integer from 1 to 10000");
+    }
+
+    s = secure_getenv("GPM_PREEMPT_SIGNAL");
+    if (s != NULL) {
+        int sig = parse_signal(s);
+        /* Not the signals that report faults, that cannot be caught, that
+           gpm dumps with (QUIT), or that glibc keeps for itself (32, 33:
+           below SIGRTMIN). */
+        bool usable = sig == 0 || (sig > 0 && sig <= SIGRTMAX && sig != SIGKILL && sig != SIGSTOP &&
+                                   sig != SIGSEGV && sig != SIGBUS && sig != SIGFPE && sig != SIGILL &&
+                                   sig != SIGTRAP && sig != SIGQUIT && sig != SIGABRT &&
+                                   (sig < 32 || sig >= SIGRTMIN));
+        if (usable)
+            gpm_config.preemptsig = sig;
+        else
+            badvalue("GPM_PREEMPT_SIGNAL", s,
+                     "expected 0 (off) or a signal name or number that is not fatal by nature (default URG)");
     }
 
     s = secure_getenv("GPM_STACK_SIZE");

@@ -12,13 +12,16 @@
 
 struct gpm_configt {
     int32_t maxprocs;     /* GPM_MAXPROCS, default gpm_default_maxprocs() */
-    int32_t maxthreads;   /* GPM_MAXTHREADS: most Ms (kernel threads), default 10000 */
+    int32_t maxthreads;   /* GPM_MAXTHREADS: most Ms (kernel threads), default gpm_default_maxthreads() */
     size_t stacksize;     /* GPM_STACK_SIZE, 0: glibc's default for new threads */
     int stackguard;       /* GPM_STACK_GUARD: 0 no guard page, 1 glibc's default */
     bool disable;         /* GPM_DISABLE=1: pass every call to libc */
     int32_t schedtrace;   /* GPM_DEBUG=schedtrace=MS */
     bool scheddetail;     /* GPM_DEBUG=scheddetail=1 */
     bool nowrfsbase;      /* GPM_DEBUG=nowrfsbase=1: write %fs with arch_prctl */
+    bool stats;           /* GPM_DEBUG=stats=1: print counters at exit and on SIGQUIT */
+    int32_t preemptms;    /* GPM_PREEMPT_MS: a G that computes this long while others wait is preempted (10) */
+    int preemptsig;       /* GPM_PREEMPT_SIGNAL: the signal for that (SIGURG); 0: cooperative only */
 };
 
 extern struct gpm_configt gpm_config;
@@ -35,6 +38,11 @@ int32_t gpm_default_maxprocs(void);
    ancestors under cgroot (as /sys/fs/cgroup): the smallest, or 0 when none
    has a limit. */
 int32_t gpm_cgroup_cpu_limit(const char *cgroupfile, const char *cgroot);
+
+/* The most kernel threads the kernel would let this process make: the
+   smallest of kernel.threads-max, kernel.pid_max and (unless the process
+   may exceed it, as root) RLIMIT_NPROC. */
+int32_t gpm_default_maxthreads(void);
 
 /* Reads up to size-1 bytes of a file into buf with raw system calls (no
    errno, no interposed read). Returns the length, or -1. */

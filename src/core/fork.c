@@ -13,8 +13,8 @@
  * the child releases them and then rebuilds the scheduler: its P keeps
  * running, every other P is idle with empty queues, the global queue and
  * the idle-M list are empty, allm and allgs hold only what exists.
- * The first pthread_create in the child starts a new spare M, as at
- * start-up.
+ * The first pthread_create in the child starts sysmon and the M maker
+ * again, as at start-up.
  *
  * The handlers are registered with pthread_atfork at start-up, so they run
  * after the program's own prepare handlers and before its parent and child
@@ -61,8 +61,8 @@ static void child(void)
     gpm_persistent_forkunlock();
     gpm_unlock(&gpm_sched.lock);
     gpm_gstack_forkunlock();
-    if (mp == NULL || mp->p == NULL)
-        return; /* a foreign thread forked: it has no P; nothing of gpm's runs */
+    if (mp == NULL)
+        return; /* a foreign thread forked: it has no M; nothing of gpm's runs */
 
     mp->procid = gpm_gettid();
     /* In the child, glibc counts every thread but the caller as gone and
@@ -78,27 +78,32 @@ static void child(void)
     mp->spinning = false;
     mp->schedlink = NULL;
     mp->alllink = NULL;
+    mp->nextp = NULL;
     atomic_store(&gpm_sched.allm, mp);
     gpm_sched.midle = NULL;
     gpm_sched.nmidle = 0;
+    gpm_sched.timerm = NULL;
+    atomic_store(&gpm_sched.pollUntil, 0);
     gpm_sched.runqhead = gpm_sched.runqtail = NULL;
     atomic_store(&gpm_sched.runqsize, 0);
     atomic_store(&gpm_sched.nmspinning, 0);
     gpm_sched.pidle = NULL;
     atomic_store(&gpm_sched.npidle, 0);
-    for (int32_t i = gpm_sched.nallp - 1; i >= 0; i--) {
+    /* The forking G keeps its M's P; if sysmon had just taken it in the
+       parent, it takes P0 (every P is free here). It is in the program's
+       code: P_USER ("P ownership" in sched.c). */
+    if (mp->p == NULL)
+        mp->p = &gpm_sched.allp[0];
+    for (int32_t i = gpm_sched.gomaxprocs - 1; i >= 0; i--) {
         struct gpm_p *pp = &gpm_sched.allp[i];
         atomic_store(&pp->runqhead, 0);
         atomic_store(&pp->runqtail, 0);
         atomic_store(&pp->runnext, NULL);
-        if (pp == mp->p)
-            continue;
-        pp->m = NULL;
-        if (pp->spare) {
-            atomic_store(&pp->status, P_SPARE);
+        if (pp == mp->p) {
+            atomic_store(&pp->state, gpm_pword(mp, P_USER));
             continue;
         }
-        atomic_store(&pp->status, P_IDLE);
+        atomic_store(&pp->state, gpm_pword(NULL, P_IDLE));
         pp->link = gpm_sched.pidle;
         gpm_sched.pidle = pp;
         atomic_fetch_add(&gpm_sched.npidle, 1);
@@ -107,9 +112,8 @@ static void child(void)
     gpm_timers_forkchild();
     gpm_sema_forkchild();
     gpm_gstack_forkchild(self);
-    gpm_glife_forkchild();
-    mp->oldp = NULL;
-    gpm_sysmon_forkchild(); /* the parent's sysmon thread is not in the child */
+    gpm_mmaker_forkchild(); /* the parent's maker and sysmon are not in the child */
+    gpm_sysmon_forkchild();
 }
 
 int gpm_fork_init(void)

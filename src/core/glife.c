@@ -66,8 +66,6 @@
 
 char gpm_initial_name[16];
 
-static _Atomic bool sparestarted;
-
 static void goexit1(struct gpm_g *gp) __attribute__((noreturn));
 static void forced_unwind(struct gpm_g *gp, struct glibc_unwind_buf *buf) __attribute__((noreturn));
 
@@ -78,6 +76,7 @@ static void gmain(void *arg)
 {
     struct gpm_g *gp = arg;
     gpm_finishswitch(gp->m);
+    gpm_unpin(gp->m); /* into the program's code ("P ownership" in sched.c) */
     /* The ctype tables' TLS pointers (isalpha & co. crash without). */
     gpm_real.__ctype_init();
     /*
@@ -147,24 +146,12 @@ int gpm_newproc(const struct gpm_gattr *a, void *(*fn)(void *), void *arg, pthre
 
     atomic_fetch_add(&gpm_sched.nthreads, 1);
     *th = (pthread_t)gp->tcb;
-    gpm_runqput_new(gp);
-
-    /* At least one kernel thread made by pthread_create must exist before a
-       second G runs (DESIGN.md section 5). With an idle P, runqput_new's
-       wakep has just made one; otherwise (GPM_MAXPROCS=1) start a spare M
-       now: the new G cannot run before this G blocks or yields. */
-    if (!atomic_load_explicit(&sparestarted, memory_order_relaxed) && !atomic_exchange(&sparestarted, true) &&
-        gpm_sched.mnext < 2)
-        gpm_startspare();
+    /* sysmon and the M maker ("Making Ms" in sched.c) run before a second G
+       exists; being kernel threads made by pthread_create, they also turn
+       on glibc's locks before any G but G1 runs (DESIGN.md section 5). */
     gpm_sysmon_start();
+    gpm_runqput_new(gp);
     return 0;
-}
-
-/* In a forked child no M but the caller exists: the next pthread_create
-   starts a spare kernel thread again (fork.c). */
-void gpm_glife_forkchild(void)
-{
-    atomic_store(&sparestarted, false);
 }
 
 /* ---- Exit ----------------------------------------------------------------- */
@@ -298,7 +285,7 @@ void gpm_goexit0(struct gpm_m *mp, struct gpm_g *gp)
         } else if (w == JOIN_DETACHED) {
             atomic_store(&gp->joinword, JOIN_FREED);
             if (gp->kind == G_KIND_BLOCK)
-                gpm_gstackfree(mp, gp);
+                gpm_gstackfree(mp->p, gp);
             return;
         } else if (w > JOIN_STATE_MAX) {
             /* A joiner is parked (it published itself after parking). */
@@ -367,8 +354,9 @@ static int collect(struct gpm_g *gp, void **result)
     if (result != NULL)
         *result = gp->result;
     if (gp->kind == G_KIND_BLOCK) {
-        struct gpm_g *self = gpm_getg();
-        gpm_gstackfree(self ? self->m : NULL, gp);
+        struct gpm_p *pp = gpm_pinp();
+        gpm_gstackfree(pp, gp);
+        gpm_unpinp(pp);
     }
     return 0;
 }

@@ -58,9 +58,6 @@ int gpm_detach(struct gpm_g *gp);
    Runs on the next context of mp, which may be g0: no TLS. */
 void gpm_goexit0(struct gpm_m *mp, struct gpm_g *gp);
 
-/* fork.c: in the child, forget the spare M. */
-void gpm_glife_forkchild(void);
-
 /* Gives the calling thread's G's name (pthread_getname_np). */
 void gpm_getname(struct gpm_g *gp, char *buf, size_t len);
 

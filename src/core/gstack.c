@@ -376,42 +376,54 @@ static struct gpm_g *mapblock(const struct gpm_geometry *geo)
     return gp;
 }
 
-/* Takes a block of geometry geo from the pool, or NULL. */
+/* Takes a block of the default geometry from pp's cache (refilled from
+   the global pool), or from the global pool when there is no pp. pp is
+   pinned by the caller. */
+static struct gpm_g *poolget_default(struct gpm_p *pp)
+{
+    if (pp != NULL && pp->gfree == NULL && gpool.ndef > 0) {
+        /* Refill the P's cache with a batch from the global pool. */
+        gpm_lock(&gpool.lock);
+        while (pp->ngfree < PCACHE_MAX / 2 && gpool.deflist != NULL) {
+            struct gpm_g *gp = gpool.deflist;
+            gpool.deflist = gp->schedlink;
+            gpool.ndef--;
+            gp->schedlink = pp->gfree;
+            pp->gfree = gp;
+            pp->ngfree++;
+        }
+        gpm_unlock(&gpool.lock);
+    }
+    if (pp != NULL && pp->gfree != NULL) {
+        struct gpm_g *gp = pp->gfree;
+        pp->gfree = gp->schedlink;
+        pp->ngfree--;
+        return gp;
+    }
+    if (pp == NULL && gpool.ndef > 0) {
+        gpm_lock(&gpool.lock);
+        struct gpm_g *gp = gpool.deflist;
+        if (gp) {
+            gpool.deflist = gp->schedlink;
+            gpool.ndef--;
+        }
+        gpm_unlock(&gpool.lock);
+        return gp;
+    }
+    return NULL;
+}
+
+/* Takes a block of geometry geo from the pool, or NULL. Runs on a G's
+   stack (or a foreign thread's), unpinned. */
 static struct gpm_g *poolget(const struct gpm_geometry *geo)
 {
-    struct gpm_g *self = gpm_getg();
-    struct gpm_p *pp = self && self->m ? self->m->p : NULL;
     if (isdefault(geo)) {
-        if (pp != NULL && pp->gfree == NULL && gpool.ndef > 0) {
-            /* Refill the P's cache with a batch from the global pool. */
-            gpm_lock(&gpool.lock);
-            while (pp->ngfree < PCACHE_MAX / 2 && gpool.deflist != NULL) {
-                struct gpm_g *gp = gpool.deflist;
-                gpool.deflist = gp->schedlink;
-                gpool.ndef--;
-                gp->schedlink = pp->gfree;
-                pp->gfree = gp;
-                pp->ngfree++;
-            }
-            gpm_unlock(&gpool.lock);
-        }
-        if (pp != NULL && pp->gfree != NULL) {
-            struct gpm_g *gp = pp->gfree;
-            pp->gfree = gp->schedlink;
-            pp->ngfree--;
-            return gp;
-        }
-        if (pp == NULL && gpool.ndef > 0) {
-            gpm_lock(&gpool.lock);
-            struct gpm_g *gp = gpool.deflist;
-            if (gp) {
-                gpool.deflist = gp->schedlink;
-                gpool.ndef--;
-            }
-            gpm_unlock(&gpool.lock);
-            return gp;
-        }
-        return NULL;
+        /* The P's cache is P-local: pinned for the few loads and stores
+           ("P ownership" in sched.c). */
+        struct gpm_p *pp = gpm_pinp();
+        struct gpm_g *gp = poolget_default(pp);
+        gpm_unpinp(pp);
+        return gp;
     }
     if (gpool.nother == 0)
         return NULL;
@@ -443,10 +455,9 @@ static void releasestack(struct gpm_g *gp)
         gpm_madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
-void gpm_gstackfree(struct gpm_m *mp, struct gpm_g *gp)
+void gpm_gstackfree(struct gpm_p *pp, struct gpm_g *gp)
 {
     gp->schedlink = NULL;
-    struct gpm_p *pp = mp ? mp->p : NULL;
     bool def = gp->user_stack == NULL && gp->stacksize == defgeo.stacksize && gp->guardsize == defgeo.guardsize;
     if (def && pp != NULL) {
         gp->schedlink = pp->gfree;

@@ -56,10 +56,10 @@ void gpm_default_geometry(struct gpm_geometry *geo);
  */
 int gpm_gstackalloc(const struct gpm_geometry *geo, struct gpm_g **out);
 
-/* Returns gp's block to the pool (G_DEAD, joined or detached): the
-   calling M's P cache first. mp must hold a P. Runs on any context,
-   including g0 (no TLS, no libc). */
-void gpm_gstackfree(struct gpm_m *mp, struct gpm_g *gp);
+/* Returns gp's block to the pool (G_DEAD, joined or detached): pp's cache
+   first, when the caller holds pp pinned; the global pool when pp is NULL.
+   Runs on any context, including g0 (no TLS, no libc). */
+void gpm_gstackfree(struct gpm_p *pp, struct gpm_g *gp);
 
 /* fork (fork.c): hold allglock and the pool's lock across fork; in the
    child, forget every G but self. */

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "init.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../compat/abi_check.h"
@@ -97,6 +98,9 @@ static void init(void)
     memcpy(g1->name, gpm_initial_name, sizeof g1->name);
     gpm_allgs_add(g1);
     gpm_schedinit(g1, m0tcb);
+    gpm_preempt_init();
+    if (gpm_config.stats)
+        atexit(gpm_printstats);
     atomic_store_explicit(&gpm_state, GPM_ACTIVE, memory_order_release);
     if (gpm_config.schedtrace > 0)
         gpm_sysmon_start();

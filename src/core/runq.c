@@ -145,11 +145,13 @@ static uint32_t runqgrab(struct gpm_p *pp, _Atomic(struct gpm_g *) *batch, uint3
             if (stealRunNextG) {
                 struct gpm_g *next = atomic_load_explicit(&pp->runnext, memory_order_relaxed);
                 if (next != NULL) {
-                    if (atomic_load_explicit(&pp->status, memory_order_relaxed) == P_RUNNING) {
-                        /* pp is running and is about to schedule its runnext
-                           (it just readied it): give it a moment rather than
-                           bouncing the G between Ps. A handoff costs ~50 ns,
-                           so 3 µs is a ~50x margin, as in Go. */
+                    uint32_t st = gpm_pstatus(atomic_load_explicit(&pp->state, memory_order_relaxed));
+                    if (st == P_RUNNING || st == P_USER) {
+                        /* pp's G is running and about to block so that pp
+                           schedules its runnext (it just readied it): give
+                           it a moment rather than bouncing the G between
+                           Ps. A handoff costs ~50 ns, so 3 µs is a ~50x
+                           margin, as in Go. */
                         gpm_usleep(3);
                     }
                     if (!atomic_compare_exchange_strong_explicit(&pp->runnext, &next, NULL,

@@ -181,34 +181,63 @@ struct gpm_g {
 };
 
 /*
- * P states.
+ * P states. A P's state is one word (p->state): the status in the low bits
+ * and, for every status but P_IDLE, the M that owns the P in the rest (Ms
+ * are 64-byte aligned). The transitions and who makes each are in "P
+ * ownership" in sched.c, with the argument that no two Ms ever use one P.
  *
- * P_IDLE     On sched.pidle, owned by no M. -> P_RUNNING (acquirep).
- * P_RUNNING  Owned by M `m`, which runs Gs or the scheduler with it.
- *            -> P_IDLE (releasep), P_SYSCALL.
- * P_SYSCALL  Its M is in a system call and may lose the P to sysmon's retake.
- *            -> P_RUNNING, P_IDLE.
- * P_SPARE    A spare P at rest ("Spare Ps" in sched.c): on no list, owned by
- *            nobody. -> P_IDLE (sysmon lends it).
+ * P_IDLE     Owned by no M: on sched.pidle, or in transit to an M
+ *            (handoffp, startm's nextp). -> P_RUNNING (acquirep).
+ * P_RUNNING  Its M is inside gpm with it ("pinned"): on g0 running the
+ *            scheduler, or on a G's stack touching the P's run queue or G
+ *            cache. Only that M changes the state.
+ *            -> P_USER (unpin), P_IDLE (releasep).
+ * P_USER     Its M runs the program's code (or is blocked in the kernel
+ *            where gpm cannot see it, inside libc or an inline system
+ *            call). The M touches nothing of the P's. sysmon may revoke it.
+ *            -> P_RUNNING (pin), P_SYSCALL (entersyscall), P_IDLE (revoke).
+ * P_SYSCALL  Its M is in a system call gpm wraps. sysmon may retake it.
+ *            -> P_USER (exitsyscall), P_IDLE (retake).
  */
-enum gpm_pstatus { P_IDLE = 0, P_RUNNING, P_SYSCALL, P_SPARE };
+enum gpm_pstatus { P_IDLE = 0, P_RUNNING, P_USER, P_SYSCALL, P_NSTATUS };
+#define P_STATUS_MASK ((uintptr_t)63)
+
+static inline uintptr_t gpm_pword(struct gpm_m *mp, uint32_t status)
+{
+    return (uintptr_t)mp | status;
+}
+
+static inline uint32_t gpm_pstatus(uintptr_t w)
+{
+    return (uint32_t)(w & P_STATUS_MASK);
+}
+
+static inline struct gpm_m *gpm_powner(uintptr_t w)
+{
+    return (struct gpm_m *)(w & ~P_STATUS_MASK);
+}
 
 #define GPM_RUNQ_SIZE 256
 
 struct gpm_p {
     int32_t id;
-    _Atomic uint32_t status; /* enum gpm_pstatus */
-    struct gpm_p *link;      /* sched.pidle list; protected by sched.lock */
-    struct gpm_m *m;         /* owner M; NULL when idle */
-    uint32_t schedtick;      /* incremented on every scheduler pass; owner only */
-    _Atomic uint32_t syscalltick; /* incremented by every entersyscall */
-    /* sysmon's last look at this P (retake, unstick in sched.c); sysmon
-       only. */
-    uint32_t sysmon_syscalltick;
-    int64_t sysmon_syscallwhen;
-    uint32_t sysmon_schedtick;
-    int64_t sysmon_schedwhen;
-    bool spare; /* one of the spare Ps ("Spare Ps" in sched.c) */
+    /* gpm_pword(owner M, enum gpm_pstatus): see "P ownership" in sched.c. */
+    _Atomic uintptr_t state;
+    struct gpm_p *link; /* sched.pidle list; protected by sched.lock */
+    /* Incremented by the owner on every scheduler pass and every
+       entersyscall; read by sysmon to see whether the P makes progress. */
+    _Atomic uint32_t schedtick;
+    _Atomic uint32_t syscalltick;
+    /* sysmon's last look at this P ("sysmon" in sched.c); sysmon only. */
+    struct {
+        uint32_t schedtick;   /* schedtick + syscalltick seen */
+        int64_t schedwhen;    /* when they last changed */
+        uint32_t syscalltick; /* syscalltick seen while in P_SYSCALL */
+        int64_t syscallwhen;
+        struct gpm_m *cpum;   /* M whose CPU time was sampled, or NULL */
+        int64_t cpu, cpuwhen; /* its CPU time, and when it was read */
+        int64_t preemptwhen;  /* when sysmon last asked the G to yield */
+    } sysmon;
 
     /* Local run queue: lock-free, single producer (the owner), many
        consumers (the owner and thieves). See "Run queues" in runq.c. */
@@ -241,8 +270,8 @@ enum gpm_after {
     AFTER_PARK,  /* prev -> G_WAITING; then unlockf(prev, arg) */
     AFTER_YIELD, /* prev -> G_RUNNABLE; onto the local run queue's tail */
     AFTER_EXIT,  /* prev -> G_DEAD; wake its joiner or free its block */
-    AFTER_EXITSYSCALL, /* prev (G_SYSCALL) found no P: an idle P, else the
-                          global queue */
+    AFTER_REQUEUE, /* prev (G_SYSCALL, or G_RUNNING without a P) needs a
+                      P: an idle P, else the global queue (reacquirep) */
 };
 
 struct gpm_m {
@@ -251,9 +280,11 @@ struct gpm_m {
     int32_t id;
     int32_t procid;      /* kernel tid */
     struct gpm_g *curg;  /* the G running on this M; NULL while on g0 */
-    struct gpm_p *p;     /* the P it holds; NULL when idle or in a syscall */
+    /* The P it holds (P_RUNNING), or lent to itself (P_USER, P_SYSCALL:
+       the M may have lost it to sysmon since; see "P ownership" in
+       sched.c); NULL when it knows it has none. Written only by the M. */
+    struct gpm_p *p;
     struct gpm_p *nextp; /* P to take when woken (startm hands it over) */
-    struct gpm_p *oldp;  /* the P it left in P_SYSCALL (entersyscall) */
     bool spinning;       /* looking for work; counted in sched.nmspinning */
     struct gpm_note park; /* sleeps here when idle (stopm) */
     struct gpm_m *schedlink; /* sched.midle; protected by sched.lock */
@@ -265,6 +296,16 @@ struct gpm_m {
 
     uint64_t fastrand;
 
+    /* Asynchronous preemption (preempt.c): sysmon increments preemptsent
+       before it signals the M; the handler knows the signal is gpm's when
+       preemptseen lags behind, and catches up. */
+    _Atomic uint32_t preemptsent;
+    uint32_t preemptseen;
+    /* sysmon's opinion of the M at its last look, for people (schedtrace,
+       the SIGQUIT dump): set when it revoked the M's P because the M slept
+       in the kernel outside gpm; cleared by the M when it next gets a P. */
+    _Atomic bool blockedoutside;
+
     /* The switch protocol: set by the context switching away, consumed by
        the context switched to (gpm_finishswitch). */
     uint8_t after;
@@ -272,13 +313,20 @@ struct gpm_m {
     gpm_unlockf unlockf;
     void *unlockarg;
 
-    struct gpm_g *lockedg; /* the G wired to this M, or NULL */
     void *g0stack;         /* g0's stack mapping, when gpm made it (M0) */
     size_t g0stacksize;
     bool g0started;        /* g0 has a saved context to switch to */
 
-    /* Statistics, written by the owner only. */
-    uint64_t nswitch;
+    /* Statistics (GPM_DEBUG=stats), written by this M only; read without
+       synchronisation when printed. */
+    struct gpm_mstats {
+        uint64_t nswitch;     /* Gs started or resumed */
+        uint64_t ngcreated;   /* Gs created by Gs running on this M */
+        uint64_t nsteal;      /* Gs taken from another P's queue */
+        uint64_t ncoopyield;  /* cooperative preemptions (a flag seen at a gpm call) */
+        uint64_t nasyncyield; /* asynchronous preemptions (signal) */
+        uint64_t nothertimer; /* timers run that belonged to another P */
+    } stats;
 };
 
 /*
@@ -290,8 +338,16 @@ struct gpm_schedt {
 
     struct gpm_m *midle; /* idle Ms waiting for work; protected by lock */
     int32_t nmidle;
-    int32_t mnext;       /* number of Ms created, and the next M id */
-    int32_t maxmcount;
+    int32_t mnext;       /* number of Ms made (they are never freed), and the next M id */
+    int32_t maxmcount;   /* GPM_MAXTHREADS: the most Ms gpm makes */
+    _Atomic bool mlimitsaid; /* the limit was reached and said so on stderr */
+
+    /* The idle M that sleeps until the earliest timer of all Ps ("Who runs
+       timers" in timer.c), and when it will wake; NULL and 0 when no idle M
+       sleeps with a timeout. timerm is protected by lock; pollUntil is
+       written under lock and read without it. */
+    struct gpm_m *timerm;
+    _Atomic int64_t pollUntil;
 
     struct gpm_p *pidle; /* idle Ps; protected by lock */
     _Atomic int32_t npidle;
@@ -303,10 +359,8 @@ struct gpm_schedt {
     _Atomic int32_t runqsize;
 
     int32_t gomaxprocs;
-    /* gomaxprocs Ps, then as many spare Ps: nallp in all, contiguous;
-       immutable after init. */
+    /* gomaxprocs Ps, contiguous; immutable after init. */
     struct gpm_p *allp;
-    int32_t nallp;
     _Atomic(struct gpm_m *) allm;
 
     _Atomic uint64_t goidgen;
@@ -317,9 +371,16 @@ struct gpm_schedt {
     bool started; /* gpm_schedinit ran */
 
     /* sysmon sleeps on sysmonnote while every P is idle, with sysmonwait
-       set; entersyscall wakes it (sysmon.c). */
+       set; acquirep wakes it (sysmon.c). */
     _Atomic uint32_t sysmonwait;
     struct gpm_note sysmonnote;
+
+    /* Statistics of events that are not any one M's (GPM_DEBUG=stats). */
+    _Atomic uint64_t nhandoff;  /* Ps handed to another M (retake, revoke, blocking calls) */
+    _Atomic uint64_t nretake;   /* Ps taken from Ms in wrapped system calls */
+    _Atomic uint64_t nrevoke;   /* Ps taken from Ms blocked outside gpm */
+    _Atomic uint64_t npreemptreq; /* preemption requests by sysmon */
+    _Atomic uint64_t npreemptsig; /* of those, sent as a signal */
 };
 
 extern struct gpm_schedt gpm_sched;
@@ -335,6 +396,23 @@ extern __thread struct gpm_g *gpm_tls_g __attribute__((tls_model("initial-exec")
 static inline struct gpm_g *gpm_getg(void)
 {
     return gpm_tls_g;
+}
+
+/* Set in a G's own TLS when it should yield at its next gpm call
+   ("Preemption" in sched.c). sysmon sets another G's through that G's TCB:
+   gpm_tls_preempt_off is the flag's offset from any thread's TCB. Zero in
+   every thread that is not a G, so testing it is safe anywhere. */
+extern __thread uint8_t gpm_tls_preempt __attribute__((tls_model("initial-exec")));
+extern intptr_t gpm_tls_preempt_off;
+void gpm_preempted(void);
+
+/* A preemption point: one load of the caller's own flag. For the gpm
+   entry points a looping program may call without ever blocking; the
+   caller must hold no runtime lock and no pinned P. */
+static inline void gpm_preemptpoint(void)
+{
+    if (__builtin_expect(__atomic_load_n(&gpm_tls_preempt, __ATOMIC_RELAXED) != 0, 0))
+        gpm_preempted();
 }
 
 /* sched.c */
@@ -354,8 +432,8 @@ void gpm_timer_arm(struct gpm_g *gp, struct gpm_timer *t);
 void gpm_entersyscall(void);
 void gpm_entersyscallblock(void);
 void gpm_exitsyscall(void);
-int gpm_retake(int64_t now);
-int gpm_unstick(int64_t now);
+int gpm_retake(int64_t now, int64_t *wakeby);
+void gpm_sysmon_timers(int64_t now);
 bool gpm_allpidle(void);
 void gpm_sysmon_wake(void);
 void gpm_ready(struct gpm_g *gp);
@@ -365,13 +443,32 @@ bool gpm_yield(void);
 void gpm_goexit_switch(struct gpm_g *gp) __attribute__((noreturn));
 void gpm_finishswitch(struct gpm_m *mp);
 void gpm_wakep(void);
+void gpm_wake_timerm(int64_t when);
 struct gpm_m *gpm_getm_unchecked(void);
-void gpm_startspare(void);
 uint32_t gpm_fastrand(struct gpm_m *mp);
 void gpm_m_useowntls(struct gpm_m *mp);
+void gpm_mmaker_start(void);
+void gpm_mmaker_forkchild(void);
+/* P ownership ("P ownership" in sched.c). */
+bool gpm_pin(struct gpm_m *mp);
+void gpm_unpin(struct gpm_m *mp);
+bool gpm_revoke(struct gpm_p *pp, uintptr_t w);
+struct gpm_p *gpm_pinp(void);
+void gpm_unpinp(struct gpm_p *pp);
+/* Preemption ("Preemption" in sched.c, preempt.c). */
+void gpm_setpreempt(struct gpm_g *gp);
+void gpm_asyncpreempt2(void);
+bool gpm_preempt_signal(struct gpm_m *mp);
+void gpm_preempt_init(void);
+/* The program's signal dispositions and masks, as far as the preemption
+   signal is concerned (preempt.c; the shim's sigaction family). */
+int gpm_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+void gpm_sigaction_fixup(int sig);
+void gpm_sigmask_filter(sigset_t *set);
 
 /* trace.c */
 void gpm_dumpstate(void);
+void gpm_printstats(void);
 /* traceback.c: SIGQUIT dumps every G's stack (if SIGQUIT is still SIG_DFL). */
 void gpm_traceback_init(void);
 

@@ -19,12 +19,15 @@
  * Scheduling
  * ----------
  * A P takes work in this order (schedule, findrunnable):
+ *   0. its own due timers (their functions ready Gs);
  *   1. every 61st pass, one G from the global queue (fairness, runq.c);
  *   2. runnext, then its local queue;
  *   3. the global queue;
  *   4. steal half of another P's queue (4 rounds over all Ps in random
  *      order; in the last round, runnext too);
- *   5. give up the P and park the M.
+ *   5. the due timers of every P (Go's stealWork with checkTimers);
+ *   6. give up the P and park the M (stopm), perhaps as the one idle M
+ *      that sleeps until the earliest timer ("Who runs timers" in timer.c).
  *
  * Handoff
  * -------
@@ -47,6 +50,10 @@
  * does it first thing, in gpm_finishswitch, on its own stack. Every context
  * that resumes from gpm_ctx_switch, and every new G's first instruction,
  * calls gpm_finishswitch.
+ *
+ * The M's P stays pinned across a switch ("P ownership"): the context
+ * that switches away pinned it, the one that resumes inherits the pin, and
+ * a G unpins it before it returns to the program's code.
  *
  *   G1 (on M)                       G2 or g0 (on M, after the switch)
  *   ---------                       ---------------------------------
@@ -110,6 +117,68 @@
  *
  * Idle Ms park on a futex (gpm_note); nothing busy-waits for longer than a
  * short spin.
+ *
+ * P ownership
+ * -----------
+ * A P's run queue has a single producer and its G cache a single user: at
+ * any moment at most one M may use them. Which one is recorded in the P's
+ * state word (runtime.h): the owner M and the status in one atomic word,
+ * so that "is it still mine?" is one compare-and-swap.
+ *
+ *             acquirep                 unpin
+ *   P_IDLE -------------> P_RUNNING(m) -----> P_USER(m) --entersyscall--> P_SYSCALL(m)
+ *    ^  ^    releasep         |      <-----     |  ^ <----exitsyscall-----  |
+ *    |  +---------------------+       pin       |                           |
+ *    +--------------- revoke (sysmon) ----------+                           |
+ *    +--------------- retake (sysmon) --------------------------------------+
+ *
+ * P_RUNNING(m) means m is inside gpm using the P ("pinned"): on g0, or on
+ * a G's stack between gpm_pin and gpm_unpin. Only m leaves that state.
+ * P_USER(m) and P_SYSCALL(m) mean m is outside gpm: running the program's
+ * code, blocked in the kernel where gpm cannot see it (inside libc, an
+ * inline system call), or in a system call gpm wraps. m touches nothing of
+ * the P's then, so sysmon may take the P (revoke, retake) with one CAS and
+ * hand it to another M (handoffp). m learns it at its next entry into gpm:
+ * its CAS (pin's from P_USER(m), exitsyscall's from P_SYSCALL(m)) fails,
+ * it clears m->p, and it gets a P the way exitsyscall does: an idle one,
+ * or else its G goes on the global queue and m parks (reacquirep). Until
+ * then its G runs without a P, as one more kernel thread would: allowed,
+ * and bounded by the G's next call into gpm.
+ *
+ * Why no two Ms ever use one P's run queue or G cache at once:
+ *   - Only the owner m moves P_RUNNING(m) anywhere, and sysmon's CAS
+ *     expects P_USER(m) or P_SYSCALL(m): a pinned P cannot be taken.
+ *   - m uses P-local state only while P_RUNNING(m): after a successful pin
+ *     (an acquire CAS from P_USER(m)), after acquirep, on g0, or on a
+ *     switch path, which inherits the pin of the context that switched.
+ *   - Only m ever stores P_USER(m) or P_SYSCALL(m), so m's CAS cannot
+ *     succeed on a P that was taken and given to another M meanwhile (no
+ *     ABA): the owner is part of the word.
+ *   - unpin is a store-release and sysmon's CAS an acquire: what m did to
+ *     the P before it unpinned is visible to sysmon, which passes it on to
+ *     the next owner through handoffp (sched.lock, or the new M's note).
+ * Thieves need no ownership: they consume from a run queue with a CAS on
+ * its head (runq.c). Timer heaps have a lock of their own (timer.c), so
+ * any M may add to or run any P's timers.
+ *
+ * The other half of the bargain: while pinned, an M never blocks on
+ * anything a G may hold, since sysmon cannot take a pinned P from an M
+ * that sleeps. Pinned sections touch run queues, the G cache and short
+ * runtime locks; they never call into libc (which may wait for a lock that
+ * a parked or preempted G holds), and g0 never creates kernel threads
+ * itself ("Making Ms").
+ *
+ * Making Ms
+ * ---------
+ * A kernel thread comes from libc's pthread_create, which may wait for
+ * libc's own locks (the stack cache, malloc's arenas, or the mutexes of a
+ * malloc replacement, which are gpm's): an M with a pinned P could wait
+ * there for a G queued behind that very P. So an M that needs another M
+ * queues it for the M maker, a kernel thread of gpm's that holds no P (Go's
+ * template thread), and the maker calls pthread_create. The maker starts
+ * with sysmon, at the program's first pthread_create, before the first new
+ * G exists. Before that only G1 exists (or, in a forked child, the forking
+ * G), so no other M can be needed: newm then gives the P back.
  */
 #define _GNU_SOURCE
 #include "runtime.h"
@@ -119,6 +188,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "../../compat/libc_real.h"
 #include "alloc.h"
@@ -131,11 +201,12 @@
 #include "valgrind.h"
 
 __thread struct gpm_g *gpm_tls_g __attribute__((tls_model("initial-exec")));
+__thread uint8_t gpm_tls_preempt __attribute__((tls_model("initial-exec")));
+intptr_t gpm_tls_preempt_off;
 struct gpm_schedt gpm_sched;
 sigset_t gpm_initsigmask;
 
-/* g0 stacks that gpm maps itself (M0). g0 runs only the scheduler and the
-   occasional libc call (pthread_create for a new M). */
+/* g0 stacks that gpm maps itself (M0). g0 runs only the scheduler. */
 #define G0_STACK_SIZE (256 * 1024)
 /* Stack of the kernel threads gpm creates for Ms. */
 #define M_STACK_SIZE (256 * 1024)
@@ -229,13 +300,27 @@ void gpm_m_useowntls(struct gpm_m *mp)
     }
 }
 
+/* M structs that newm made but could not start (pthread_create failed),
+   for the next newm. Protected by sched.lock. */
+static struct gpm_m *mfreelist;
+
 static struct gpm_m *allocm(void)
 {
-    struct gpm_m *mp = gpm_persistentalloc(sizeof *mp, 64);
     gpm_lock(&gpm_sched.lock);
-    mp->id = gpm_sched.mnext++;
+    struct gpm_m *mp = mfreelist;
+    if (mp != NULL) {
+        mfreelist = mp->schedlink;
+        gpm_unlock(&gpm_sched.lock);
+        mp->schedlink = NULL;
+        return mp;
+    }
+    int32_t id = gpm_sched.mnext++;
     gpm_unlock(&gpm_sched.lock);
-    mp->fastrand = (uint64_t)gpm_nanotime() ^ ((uint64_t)mp->id << 32);
+    /* 64-byte aligned: the P state word keeps its status in the low bits
+       of the owner's address (runtime.h). */
+    mp = gpm_persistentalloc(sizeof *mp, 64);
+    mp->id = id;
+    mp->fastrand = (uint64_t)gpm_nanotime() ^ ((uint64_t)id << 32);
     return mp;
 }
 
@@ -249,39 +334,106 @@ static void publishm(struct gpm_m *mp)
                                                   memory_order_relaxed));
 }
 
-/* Associates pp with mp. pp must be idle. Executed by mp. */
-static void acquirep(struct gpm_m *mp, struct gpm_p *pp)
+/* ---- P ownership (see the essay) ---------------------------------------- */
+
+/*
+ * gpm_pin: mp is about to use its P's local state from a G's stack:
+ * P_USER(mp) -> P_RUNNING(mp). Returns false, with mp->p cleared, when the
+ * P is not mp's any more (sysmon took it) or mp had none.
+ * Executed only by mp, from G context, with the P unpinned.
+ */
+bool gpm_pin(struct gpm_m *mp)
 {
-    if (mp->p != NULL || pp->m != NULL || atomic_load(&pp->status) != P_IDLE)
-        gpm_throwf("acquirep: M%d has P %d, P %d has M%d, status %u", mp->id, mp->p ? mp->p->id : -1,
-                   pp->id, pp->m ? pp->m->id : -1, atomic_load(&pp->status));
-    mp->p = pp;
-    pp->m = mp;
-    atomic_store(&pp->status, P_RUNNING);
+    struct gpm_p *pp = mp->p;
+    if (pp == NULL)
+        return false;
+    uintptr_t w = gpm_pword(mp, P_USER);
+    /* acquire: pairs with nothing of another M's (only mp stores
+       P_USER(mp)); it orders mp's P-local accesses after the CAS, so none
+       can happen before the P is known to be mp's. */
+    if (atomic_compare_exchange_strong_explicit(&pp->state, &w, gpm_pword(mp, P_RUNNING), memory_order_acquire,
+                                                memory_order_relaxed))
+        return true;
+    if (w == gpm_pword(mp, P_RUNNING))
+        gpm_throwf("pin: M%d pins P%d twice", mp->id, pp->id);
+    mp->p = NULL;
+    return false;
 }
 
-/* Disassociates mp's P and returns it. Executed by mp. */
+/* gpm_unpin: mp goes back to the program's code: P_RUNNING(mp) ->
+   P_USER(mp). Does nothing when mp has no P. Executed only by mp. */
+void gpm_unpin(struct gpm_m *mp)
+{
+    struct gpm_p *pp = mp->p;
+    if (pp == NULL)
+        return;
+    gpm_assert(atomic_load_explicit(&pp->state, memory_order_relaxed) == gpm_pword(mp, P_RUNNING),
+               "unpin: P not pinned by this M");
+    /* release: pairs with sysmon's acquire CAS in revoke, so everything mp
+       did to the P is visible to whoever sysmon hands it to. */
+    atomic_store_explicit(&pp->state, gpm_pword(mp, P_USER), memory_order_release);
+}
+
+/* Whether mp holds its P pinned right now. Reliable when called by mp
+   itself: only mp makes or ends P_RUNNING(mp). */
+static bool pinned(struct gpm_m *mp)
+{
+    return mp->p != NULL && atomic_load_explicit(&mp->p->state, memory_order_relaxed) == gpm_pword(mp, P_RUNNING);
+}
+
+/*
+ * gpm_revoke: sysmon takes pp from its M, which is outside gpm (w is
+ * P_USER(m) or P_SYSCALL(m), as sysmon read it). Returns whether it did;
+ * then pp is P_IDLE, on no list, for handoffp. sysmon only.
+ */
+bool gpm_revoke(struct gpm_p *pp, uintptr_t w)
+{
+    uint32_t st = gpm_pstatus(w);
+    if (st != P_USER && st != P_SYSCALL)
+        return false;
+    /* acq_rel: acquire pairs with the owner's release in gpm_unpin (and
+       its CAS into P_SYSCALL); release passes the P on. */
+    return atomic_compare_exchange_strong_explicit(&pp->state, &w, gpm_pword(NULL, P_IDLE), memory_order_acq_rel,
+                                                   memory_order_relaxed);
+}
+
+/* Associates pp with mp, pinned. pp must be idle and on no list. Executed
+   by mp (or by startm's M when it wakes). */
+static void acquirep(struct gpm_m *mp, struct gpm_p *pp)
+{
+    uintptr_t w = atomic_load_explicit(&pp->state, memory_order_relaxed);
+    if (mp->p != NULL || w != gpm_pword(NULL, P_IDLE))
+        gpm_throwf("acquirep: M%d has P%d; P%d is in state %u", mp->id, mp->p ? mp->p->id : -1, pp->id,
+                   gpm_pstatus(w));
+    mp->p = pp;
+    atomic_store_explicit(&mp->blockedoutside, false, memory_order_relaxed);
+    /* seq_cst: sysmon sets sysmonwait and then rechecks that every P is
+       idle; we make the P busy and then look at sysmonwait. One of the two
+       sees the other, so sysmon never sleeps while a P is in use. */
+    atomic_store(&pp->state, gpm_pword(mp, P_RUNNING));
+    if (atomic_load(&gpm_sched.sysmonwait))
+        gpm_sysmon_wake();
+}
+
+/* Disassociates mp's pinned P and returns it (P_IDLE, on no list).
+   Executed by mp. */
 static struct gpm_p *releasep(struct gpm_m *mp)
 {
     struct gpm_p *pp = mp->p;
-    if (pp == NULL || pp->m != mp || atomic_load(&pp->status) != P_RUNNING)
-        gpm_throw("releasep: invalid P state");
+    if (pp == NULL || atomic_load_explicit(&pp->state, memory_order_relaxed) != gpm_pword(mp, P_RUNNING))
+        gpm_throwf("releasep: M%d does not hold its P pinned", mp->id);
     mp->p = NULL;
-    pp->m = NULL;
-    atomic_store(&pp->status, P_IDLE);
+    /* release: the next owner (through the idle list's lock or a handoff)
+       sees everything done with the P. */
+    atomic_store_explicit(&pp->state, gpm_pword(NULL, P_IDLE), memory_order_release);
     return pp;
 }
 
-/* Puts pp on the idle list. sched.lock must be held. */
+/* Puts pp (P_IDLE) on the idle list. sched.lock must be held. */
 static void pidleput(struct gpm_p *pp)
 {
     if (!gpm_runqempty(pp))
         gpm_throw("pidleput: P has non-empty run queue");
-    if (pp->spare && atomic_load(&pp->timer0when) == 0) {
-        /* A lent spare with nothing left to do goes back to rest. */
-        atomic_store(&pp->status, P_SPARE);
-        return;
-    }
     pp->link = gpm_sched.pidle;
     gpm_sched.pidle = pp;
     atomic_fetch_add(&gpm_sched.npidle, 1);
@@ -298,6 +450,17 @@ static struct gpm_p *pidleget(void)
     return pp;
 }
 
+/* pidleget for callers without sched.lock. */
+static struct gpm_p *pidleget_locked(void)
+{
+    if (atomic_load_explicit(&gpm_sched.npidle, memory_order_relaxed) == 0)
+        return NULL;
+    gpm_lock(&gpm_sched.lock);
+    struct gpm_p *pp = pidleget();
+    gpm_unlock(&gpm_sched.lock);
+    return pp;
+}
+
 /* Puts mp on the idle M list. sched.lock must be held. */
 static void mput(struct gpm_m *mp)
 {
@@ -306,20 +469,46 @@ static void mput(struct gpm_m *mp)
     gpm_sched.nmidle++;
 }
 
+/* mp leaves the idle list: if it was the timer M, nobody is now.
+   sched.lock must be held. */
+static void mleftidle(struct gpm_m *mp)
+{
+    gpm_sched.nmidle--;
+    if (gpm_sched.timerm == mp) {
+        gpm_sched.timerm = NULL;
+        atomic_store(&gpm_sched.pollUntil, 0);
+    }
+}
+
 /* Takes an idle M, or NULL. sched.lock must be held. */
 static struct gpm_m *mget(void)
 {
     struct gpm_m *mp = gpm_sched.midle;
     if (mp != NULL) {
         gpm_sched.midle = mp->schedlink;
-        gpm_sched.nmidle--;
+        mleftidle(mp);
     }
     return mp;
 }
 
+/* Takes mp off the idle M list if it is still there. sched.lock held. */
+static bool mremove(struct gpm_m *mp)
+{
+    for (struct gpm_m **link = &gpm_sched.midle; *link != NULL; link = &(*link)->schedlink) {
+        if (*link == mp) {
+            *link = mp->schedlink;
+            mleftidle(mp);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ---- Making Ms (see the essay) ------------------------------------------- */
+
 static void g0loop(struct gpm_m *mp) __attribute__((noreturn));
 
-/* Start routine of the kernel threads gpm creates. */
+/* Start routine of the kernel threads gpm creates for Ms. */
 static void *mstart(void *arg)
 {
     struct gpm_m *mp = arg;
@@ -327,46 +516,35 @@ static void *mstart(void *arg)
     mp->owntcb = gpm_rdtp();
     mp->curfs = mp->owntcb;
     mp->g0started = true; /* g0 is this native stack; saved at its first switch */
-    /* Whoever made this kernel thread (a G, or sysmon, which blocks every
-       signal) gave it its own mask; an M starts with the mask the program
-       started with, so that the Gs it runs see what threads normally see. */
+    /* The maker blocks every signal; an M starts with the mask the program
+       started with (less the preemption signal, see preempt.c), so that
+       the Gs it runs see what threads normally see. */
     gpm_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&gpm_initsigmask, 0, 8);
     publishm(mp);
     if (mp->nextp != NULL) {
-        acquirep(mp, mp->nextp);
+        struct gpm_p *pp = mp->nextp;
         mp->nextp = NULL;
+        acquirep(mp, pp);
     }
     g0loop(mp);
 }
 
-/*
- * newm creates a kernel thread for a new M that starts with pp (or idle,
- * parking itself, when pp is NULL) and the given spinning state.
- * curm is the calling M, or NULL on a thread that is not an M. If curm is on
- * g0, its own TLS is loaded first: pthread_create is a libc call.
- */
-static void newm(struct gpm_m *curm, struct gpm_p *pp, bool spinning)
+/* Ms waiting for the maker: a list through schedlink under its lock (a
+   leaf in the lock order: nothing is taken while it is held). */
+static struct {
+    struct gpm_mutex lock;
+    struct gpm_m *head;
+    struct gpm_note note; /* the maker sleeps here while head is empty */
+    bool sleeping;        /* protected by lock */
+    _Atomic int state;    /* MMAKER_* */
+} mmaker;
+
+enum { MMAKER_NONE, MMAKER_STARTING, MMAKER_RUNNING };
+
+/* Gives back what an M that will not run was meant to take: its P, and
+   its count in nmspinning. */
+static void mnotstarted(struct gpm_p *pp, bool spinning)
 {
-    if (gpm_sched.mnext >= gpm_sched.maxmcount)
-        gpm_throwf("program exceeds %d-thread limit (GPM_MAXTHREADS): every kernel thread is blocked in a system call",
-                   gpm_sched.maxmcount);
-    if (curm != NULL && curm->curg == NULL)
-        gpm_m_useowntls(curm);
-    struct gpm_m *mp = allocm();
-    mp->nextp = pp;
-    mp->spinning = spinning;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, M_STACK_SIZE);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_t th;
-    int err = gpm_real.pthread_create(&th, &attr, mstart, mp);
-    pthread_attr_destroy(&attr);
-    if (err == 0)
-        return;
-    /* Out of memory or threads: carry on with the Ms there are; the P goes
-       back to the idle list and the work waits for a running M. The M
-       struct is lost (Ms are never freed). */
     if (pp != NULL) {
         gpm_lock(&gpm_sched.lock);
         pidleput(pp);
@@ -376,12 +554,127 @@ static void newm(struct gpm_m *curm, struct gpm_p *pp, bool spinning)
         gpm_throw("newm: negative nmspinning");
 }
 
+/* The thread limit: say it once, and carry on with the Ms there are. */
+static void mlimit(const char *why)
+{
+    if (!atomic_exchange(&gpm_sched.mlimitsaid, true))
+        gpm_printf("gpm: %s at %d kernel threads; threads wait for one to come back from the kernel\n", why,
+                   gpm_sched.mnext);
+}
+
+static void *mmakerloop(void *arg)
+{
+    (void)arg;
+    /* Like sysmon, the maker runs no program code: it must never be the
+       thread the kernel picks for a signal. */
+    sigset_t all;
+    sigfillset(&all);
+    gpm_syscall4(SYS_rt_sigprocmask, SIG_BLOCK, (long)&all, 0, 8);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, M_STACK_SIZE);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    for (;;) {
+        gpm_lock(&mmaker.lock);
+        struct gpm_m *mp = mmaker.head;
+        if (mp == NULL) {
+            mmaker.sleeping = true;
+            gpm_noteclear(&mmaker.note);
+            gpm_unlock(&mmaker.lock);
+            gpm_notesleep(&mmaker.note);
+            continue;
+        }
+        mmaker.head = mp->schedlink;
+        gpm_unlock(&mmaker.lock);
+        mp->schedlink = NULL;
+        pthread_t th;
+        if (gpm_real.pthread_create(&th, &attr, mstart, mp) == 0)
+            continue;
+        /* Out of memory or threads (the kernel's limits): the work waits
+           for an M that comes back; the M struct waits for the next newm. */
+        mlimit("cannot create more kernel threads");
+        struct gpm_p *pp = mp->nextp;
+        bool spinning = mp->spinning;
+        mp->nextp = NULL;
+        mp->spinning = false;
+        gpm_lock(&gpm_sched.lock);
+        mp->schedlink = mfreelist;
+        mfreelist = mp;
+        gpm_unlock(&gpm_sched.lock);
+        mnotstarted(pp, spinning);
+    }
+    return NULL;
+}
+
+/* Starts the M maker, once (a failed start is tried again next time).
+   Runs on a G's stack, unpinned: it calls pthread_create itself, holding
+   no runtime lock. */
+void gpm_mmaker_start(void)
+{
+    int s = MMAKER_NONE;
+    if (atomic_load_explicit(&mmaker.state, memory_order_acquire) != MMAKER_NONE ||
+        !atomic_compare_exchange_strong(&mmaker.state, &s, MMAKER_STARTING))
+        return;
+    pthread_attr_t attr;
+    pthread_t th;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    bool ok = gpm_real.pthread_create(&th, &attr, mmakerloop, NULL) == 0;
+    pthread_attr_destroy(&attr);
+    if (!ok)
+        gpm_printf("gpm: cannot start the M maker: threads blocked in the kernel keep their Ps\n");
+    /* release: newm's acquire load sees the maker's list ready. */
+    atomic_store_explicit(&mmaker.state, ok ? MMAKER_RUNNING : MMAKER_NONE, memory_order_release);
+}
+
+/* fork.c: in the child the maker does not exist; the next gpm_newproc
+   starts one. */
+void gpm_mmaker_forkchild(void)
+{
+    mmaker.lock = (struct gpm_mutex)GPM_MUTEX_INIT;
+    mmaker.head = NULL;
+    mmaker.sleeping = false;
+    gpm_noteclear(&mmaker.note);
+    atomic_store(&mmaker.state, MMAKER_NONE);
+}
+
+/*
+ * newm arranges for a new M that starts with pp (or idle, when pp is NULL)
+ * and the given spinning state: the M maker creates its kernel thread.
+ * Never blocks; callable pinned and on g0 (see "Making Ms").
+ */
+static void newm(struct gpm_p *pp, bool spinning)
+{
+    if (atomic_load_explicit(&mmaker.state, memory_order_acquire) != MMAKER_RUNNING) {
+        /* Only G1 (or the forking G) exists: no other M can be needed. */
+        mnotstarted(pp, spinning);
+        return;
+    }
+    if (gpm_sched.mnext >= gpm_sched.maxmcount && mfreelist == NULL) {
+        mlimit("GPM_MAXTHREADS reached");
+        mnotstarted(pp, spinning);
+        return;
+    }
+    struct gpm_m *mp = allocm();
+    mp->nextp = pp;
+    mp->spinning = spinning;
+    gpm_lock(&mmaker.lock);
+    mp->schedlink = mmaker.head;
+    mmaker.head = mp;
+    bool wake = mmaker.sleeping;
+    mmaker.sleeping = false;
+    gpm_unlock(&mmaker.lock);
+    if (wake)
+        gpm_notewakeup(&mmaker.note);
+}
+
 /*
  * startm schedules some M to run pp (an idle P if pp is NULL; if there is
  * none, it does nothing). With spinning, the caller has incremented
  * nmspinning and startm passes that on to the M it starts.
  */
-static void startm(struct gpm_m *curm, struct gpm_p *pp, bool spinning)
+static void startm(struct gpm_p *pp, bool spinning)
 {
     gpm_lock(&gpm_sched.lock);
     if (pp == NULL) {
@@ -396,7 +689,7 @@ static void startm(struct gpm_m *curm, struct gpm_p *pp, bool spinning)
     struct gpm_m *nmp = mget();
     gpm_unlock(&gpm_sched.lock);
     if (nmp == NULL) {
-        newm(curm, pp, spinning);
+        newm(pp, spinning);
         return;
     }
     if (nmp->spinning)
@@ -409,9 +702,8 @@ static void startm(struct gpm_m *curm, struct gpm_p *pp, bool spinning)
 }
 
 /* Tries to add one more spinning M to run Gs when there is an idle P and no
-   M spinning already. curm as in newm. Called by whoever makes a G
-   runnable. */
-static void wakep(struct gpm_m *curm)
+   M spinning already. Called by whoever makes a G runnable. */
+static void wakep(void)
 {
     if (atomic_load(&gpm_sched.npidle) == 0)
         return;
@@ -420,43 +712,55 @@ static void wakep(struct gpm_m *curm)
     if (atomic_load(&gpm_sched.nmspinning) != 0 ||
         !atomic_compare_exchange_strong(&gpm_sched.nmspinning, &zero, 1))
         return;
-    startm(curm, NULL, true);
+    startm(NULL, true);
 }
 
 void gpm_wakep(void)
 {
-    struct gpm_g *gp = gpm_getg();
-    wakep(gp ? gp->m : NULL);
+    wakep();
 }
 
-/* Starts one idle M at start-up, so that a kernel thread made by
-   pthread_create exists before any G runs: glibc turns on the locks of
-   malloc and stdio only then (DESIGN.md section 5). Runs on G1. */
-void gpm_startspare(void)
+/*
+ * gpm_wake_timerm: a timer at `when` was just added to some P's heap (the
+ * store of that P's timer0when comes before this call). Makes sure some M
+ * will run it in time (Go's wakeNetPoller): the timer M wakes early if it
+ * sleeps past `when`; with no timer M and an idle P, an M is started to
+ * look (it becomes the timer M when it finds nothing to do). When every P
+ * is busy, their Ms run their timers at their next scheduler pass, and
+ * sysmon preempts one that does not come ("sysmon" essay). Never blocks.
+ */
+void gpm_wake_timerm(int64_t when)
 {
-    newm(gpm_getg()->m, NULL, false);
-}
-
-/* Takes mp off the idle M list if it is still there. sched.lock held. */
-static bool mremove(struct gpm_m *mp)
-{
-    for (struct gpm_m **pp = &gpm_sched.midle; *pp != NULL; pp = &(*pp)->schedlink) {
-        if (*pp == mp) {
-            *pp = mp->schedlink;
-            gpm_sched.nmidle--;
-            return true;
-        }
+    /* seq_cst: pairs with stopm's store of pollUntil and its recheck of
+       the heaps (see stopm). */
+    int64_t pu = atomic_load(&gpm_sched.pollUntil);
+    if (pu != 0 && pu <= when)
+        return;
+    if (atomic_load(&gpm_sched.npidle) == 0)
+        return;
+    if (pu == 0) {
+        wakep();
+        return;
     }
-    return false;
+    gpm_lock(&gpm_sched.lock);
+    struct gpm_m *mp = gpm_sched.timerm;
+    if (mp != NULL && atomic_load(&gpm_sched.pollUntil) > when && mremove(mp)) {
+        /* Woken without a P: stopm sees nextp == NULL and looks again. */
+        gpm_unlock(&gpm_sched.lock);
+        gpm_notewakeup(&mp->park);
+        return;
+    }
+    gpm_unlock(&gpm_sched.lock);
 }
 
 /*
  * stopm stops mp until there is work for it, and returns with a P.
- * While some P has timers, it sleeps no later than the earliest of them
- * (see "Who runs timers" in timer.c): then, if nobody has handed it a P
- * meanwhile, it takes an idle P itself and returns, and findrunnable runs
- * the timers. When every P is busy, their own Ms run their timers, and mp
- * sleeps until it is woken.
+ * mp holds no P. If no other idle M does, mp becomes the timer M: it
+ * sleeps no later than the earliest timer of all Ps, then takes an idle P
+ * and returns, and findrunnable runs the timers ("Who runs timers" in
+ * timer.c). A timer that is already due is run at once when a P is idle;
+ * when every P is busy, their Ms (and sysmon) see to it, and mp sleeps
+ * until it is woken: never a sleep with a deadline in the past.
  */
 static void stopm(struct gpm_m *mp)
 {
@@ -466,23 +770,49 @@ static void stopm(struct gpm_m *mp)
         gpm_throw("stopm: spinning");
     gpm_m_useowntls(mp);
     for (;;) {
+        int64_t when = 0;
         gpm_lock(&gpm_sched.lock);
+        if (gpm_sched.timerm == NULL && (when = gpm_timers_earliest()) != 0 && when <= gpm_nanotime()) {
+            struct gpm_p *pp = pidleget();
+            if (pp != NULL) {
+                gpm_unlock(&gpm_sched.lock);
+                acquirep(mp, pp);
+                return;
+            }
+            when = 0;
+        }
+        if (when != 0) {
+            gpm_sched.timerm = mp;
+            atomic_store(&gpm_sched.pollUntil, when);
+        }
         mput(mp);
         gpm_unlock(&gpm_sched.lock);
-        int64_t when = gpm_timers_earliest();
-        if (when == 0) {
-            gpm_notesleep(&mp->park);
-            break;
+        if (when != 0) {
+            /* A timer added after the look above: its adder stored the
+               P's timer0when and then loads pollUntil, we stored pollUntil
+               and now load the heaps (seq_cst both): one of us sees the
+               other, so either it wakes us or we sleep less. */
+            int64_t w2 = gpm_timers_earliest();
+            if (w2 != 0 && w2 < when)
+                when = w2;
         }
-        if (gpm_notesleepuntil(&mp->park, when))
-            break;
-        /* Timed out: unless startm picked mp meanwhile (its wake-up is on
-           the way), leave the idle list with an idle P. */
+        if (when == 0 || gpm_notesleepuntil(&mp->park, when)) {
+            gpm_notesleep(&mp->park); /* at once if the wake-up came */
+            gpm_noteclear(&mp->park);
+            if (mp->nextp != NULL)
+                break;
+            continue; /* gpm_wake_timerm: an earlier timer; look again */
+        }
+        /* The deadline passed: unless someone took mp off the idle list
+           meanwhile (its wake-up is on the way), go and run the timers. */
         gpm_lock(&gpm_sched.lock);
         if (!mremove(mp)) {
             gpm_unlock(&gpm_sched.lock);
             gpm_notesleep(&mp->park);
-            break;
+            gpm_noteclear(&mp->park);
+            if (mp->nextp != NULL)
+                break;
+            continue;
         }
         struct gpm_p *pp = pidleget();
         gpm_unlock(&gpm_sched.lock);
@@ -490,16 +820,10 @@ static void stopm(struct gpm_m *mp)
             acquirep(mp, pp);
             return;
         }
-        /* Every P is busy and runs its own timers: sleep until woken. */
-        gpm_lock(&gpm_sched.lock);
-        mput(mp);
-        gpm_unlock(&gpm_sched.lock);
-        gpm_notesleep(&mp->park);
-        break;
     }
-    gpm_noteclear(&mp->park);
-    acquirep(mp, mp->nextp);
+    struct gpm_p *pp = mp->nextp;
     mp->nextp = NULL;
+    acquirep(mp, pp);
 }
 
 /* A spinning M found work: stop spinning, and if it was the last spinner,
@@ -511,18 +835,19 @@ static void resetspinning(struct gpm_m *mp)
     mp->spinning = false;
     if (atomic_fetch_sub(&gpm_sched.nmspinning, 1) - 1 < 0)
         gpm_throw("resetspinning: negative nmspinning");
-    wakep(mp);
+    wakep();
 }
 
 /* ---- Finding work ------------------------------------------------------ */
 
 /* One G from pp's own queues or the global queue, without blocking, or
-   NULL. Executed only by the owner P. */
+   NULL. Executed only by the owner P, pinned. */
 static struct gpm_g *runqget_nonblocking(struct gpm_p *pp, bool *inheritTime)
 {
     struct gpm_g *gp;
     /* Check the global queue once in a while to ensure fairness. */
-    if (pp->schedtick % 61 == 0 && atomic_load_explicit(&gpm_sched.runqsize, memory_order_relaxed) > 0) {
+    uint32_t tick = atomic_load_explicit(&pp->schedtick, memory_order_relaxed);
+    if (tick % 61 == 0 && atomic_load_explicit(&gpm_sched.runqsize, memory_order_relaxed) > 0) {
         gpm_lock(&gpm_sched.lock);
         gp = gpm_globrunqget(pp, 1);
         gpm_unlock(&gpm_sched.lock);
@@ -544,11 +869,12 @@ static struct gpm_g *runqget_nonblocking(struct gpm_p *pp, bool *inheritTime)
 }
 
 /* Steals from other Ps: 4 rounds over all Ps in random order; runnext is
-   taken only in the last round. Executed only by the owner P (mp->p). */
+   taken only in the last round. Executed only by the owner P (mp->p),
+   pinned. */
 static struct gpm_g *stealwork(struct gpm_m *mp)
 {
     struct gpm_p *pp = mp->p;
-    int32_t n = gpm_sched.nallp;
+    int32_t n = gpm_sched.gomaxprocs;
     enum { STEAL_TRIES = 4 };
     for (int i = 0; i < STEAL_TRIES; i++) {
         bool stealRunNextG = i == STEAL_TRIES - 1;
@@ -558,21 +884,21 @@ static struct gpm_g *stealwork(struct gpm_m *mp)
             struct gpm_p *p2 = &gpm_sched.allp[(start + (uint32_t)k) % (uint32_t)n];
             if (p2 == pp)
                 continue;
-            uint32_t st = atomic_load_explicit(&p2->status, memory_order_relaxed);
-            if (st == P_IDLE || st == P_SPARE)
-                continue;
             struct gpm_g *gp = gpm_runqsteal(pp, p2, stealRunNextG);
-            if (gp != NULL)
+            if (gp != NULL) {
+                mp->stats.nsteal++;
                 return gp;
+            }
         }
     }
     return NULL;
 }
 
 /*
- * findrunnable finds a G to run: local queue, global queue, stealing; if
- * there is none, it gives up the P and parks the M until there is work, and
- * returns with a P (perhaps another one). Runs on g0; may block.
+ * findrunnable finds a G to run: local queue, global queue, stealing, the
+ * due timers of every P; if there is none, it gives up the P and parks the
+ * M until there is work, and returns with a P (perhaps another one).
+ * Runs on g0, pinned; may block.
  */
 static struct gpm_g *findrunnable(struct gpm_m *mp, bool *inheritTime)
 {
@@ -604,10 +930,11 @@ top:;
             return gp;
     }
 
-    /* Timers of every P: an idle P has no M to run its own. */
+    /* Timers of every P: an idle P has no M to run its own, and a busy one
+       may be kept from its own by a G that computes or sleeps outside gpm. */
     if (gpm_timers_earliest() != 0) {
         int64_t now = gpm_nanotime();
-        for (int32_t i = 0; i < gpm_sched.nallp; i++)
+        for (int32_t i = 0; i < gpm_sched.gomaxprocs; i++)
             gpm_checktimers(mp, &gpm_sched.allp[i], now);
         gp = gpm_runqget(pp, inheritTime);
         if (gp != NULL)
@@ -633,24 +960,11 @@ top:;
         mp->spinning = false;
         if (atomic_fetch_sub(&gpm_sched.nmspinning, 1) - 1 < 0)
             gpm_throw("findrunnable: negative nmspinning");
-        for (int32_t i = 0; i < gpm_sched.nallp; i++) {
-            if (!gpm_runqempty(&gpm_sched.allp[i])) {
-                gpm_lock(&gpm_sched.lock);
-                struct gpm_p *np = pidleget();
-                gpm_unlock(&gpm_sched.lock);
-                if (np != NULL) {
-                    acquirep(mp, np);
-                    mp->spinning = true;
-                    atomic_fetch_add(&gpm_sched.nmspinning, 1);
-                    goto top;
-                }
-                break;
-            }
-        }
-        if (atomic_load(&gpm_sched.runqsize) != 0) {
-            gpm_lock(&gpm_sched.lock);
-            struct gpm_p *np = pidleget();
-            gpm_unlock(&gpm_sched.lock);
+        bool work = atomic_load(&gpm_sched.runqsize) != 0;
+        for (int32_t i = 0; i < gpm_sched.gomaxprocs && !work; i++)
+            work = !gpm_runqempty(&gpm_sched.allp[i]);
+        if (work) {
+            struct gpm_p *np = pidleget_locked();
             if (np != NULL) {
                 acquirep(mp, np);
                 mp->spinning = true;
@@ -665,7 +979,7 @@ top:;
 
 /*
  * schedule finds the next G to run on mp. Runs on g0; may block; returns
- * with mp holding a P.
+ * with mp holding a P, pinned.
  */
 static struct gpm_g *schedule(struct gpm_m *mp, bool *inheritTime)
 {
@@ -683,23 +997,46 @@ static struct gpm_g *schedule(struct gpm_m *mp, bool *inheritTime)
     return gp;
 }
 
-/* Prepares gp to run on mp. Executed by mp, which holds a P. */
+/* The preemption flag of gp, in gp's own TLS ("Preemption"). */
+static inline _Atomic uint8_t *preemptflag(struct gpm_g *gp)
+{
+    return (_Atomic uint8_t *)((char *)gp->tcb + gpm_tls_preempt_off);
+}
+
+/* Prepares gp to run on mp. Executed by mp, which holds a P, pinned. */
 static void execute(struct gpm_m *mp, struct gpm_g *gp, bool inheritTime)
 {
     gpm_casgstatus(gp, G_RUNNABLE, G_RUNNING);
     gp->m = mp;
     mp->curg = gp;
+    /* A request to yield that came while gp was not running is stale. */
+    atomic_store_explicit(preemptflag(gp), 0, memory_order_relaxed);
     if (!inheritTime)
-        mp->p->schedtick++;
-    mp->nswitch++;
+        atomic_store_explicit(&mp->p->schedtick, atomic_load_explicit(&mp->p->schedtick, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+    mp->stats.nswitch++;
 }
 
 /* ---- Switching --------------------------------------------------------- */
 
+/* Puts gp on mp's P (runnext when next), or the global queue when mp has
+   none. mp's P, if any, is pinned. */
+static void runqput_orglobal(struct gpm_m *mp, struct gpm_g *gp, bool next)
+{
+    if (mp != NULL && mp->p != NULL) {
+        gpm_runqput(mp->p, gp, next);
+    } else {
+        gpm_lock(&gpm_sched.lock);
+        gpm_globrunqput(gp);
+        gpm_unlock(&gpm_sched.lock);
+    }
+}
+
 /*
  * finishswitch does what the context that switched away on mp left for us
  * (see "The switch protocol"). Runs on whatever context mp switched to:
- * another G or g0. Must not touch thread-local state (it may run on g0).
+ * another G or g0, with mp's P (if any) pinned. Must not touch
+ * thread-local state (it may run on g0).
  */
 void gpm_finishswitch(struct gpm_m *mp)
 {
@@ -721,7 +1058,9 @@ void gpm_finishswitch(struct gpm_m *mp)
             /* The reason to wait went away before anyone could see prev:
                it runs again next. */
             gpm_casgstatus(prev, G_WAITING, G_RUNNABLE);
-            gpm_runqput(mp->p, prev, true);
+            runqput_orglobal(mp, prev, true);
+            if (mp->p == NULL)
+                wakep();
         }
         break;
     }
@@ -734,10 +1073,12 @@ void gpm_finishswitch(struct gpm_m *mp)
         prev->m = NULL;
         gpm_goexit0(mp, prev);
         break;
-    case AFTER_EXITSYSCALL: {
-        /* On g0 of an M without a P (see gpm_exitsyscall). */
+    case AFTER_REQUEUE: {
+        /* On g0 of an M without a P: prev (from a system call, or running
+           without a P) takes an idle P, else the global queue (see
+           reacquirep). */
         prev->m = NULL;
-        gpm_casgstatus(prev, G_SYSCALL, G_RUNNABLE);
+        gpm_casgstatus(prev, gpm_readgstatus(prev), G_RUNNABLE);
         gpm_lock(&gpm_sched.lock);
         struct gpm_p *pp = pidleget();
         if (pp == NULL)
@@ -784,14 +1125,15 @@ static void makeg0(struct gpm_m *mp)
 
 /*
  * switchout gives gp's M to the next G of its P, or to g0 when the P has
- * none ready, after mp->after has been set. Returns when gp runs again, on
- * whatever M. Runs on gp's stack.
+ * none ready, after mp->after has been set. mp's P is pinned, or mp has
+ * none. Returns when gp runs again, on whatever M, with that M's P pinned.
+ * Runs on gp's stack.
  */
 static void switchout(struct gpm_m *mp, struct gpm_g *gp)
 {
     struct gpm_g *next = NULL;
     bool inheritTime = false;
-    if (mp->p != NULL && mp->lockedg == NULL)
+    if (mp->p != NULL)
         next = runqget_nonblocking(mp->p, &inheritTime);
     if (next != NULL) {
         execute(mp, next, inheritTime);
@@ -825,12 +1167,24 @@ static void g0loop(struct gpm_m *mp)
 }
 
 /*
- * park puts the calling G to sleep. After it is off its M (and marked
- * waiting), unlockf(gp, arg) runs on the next context; if it returns false,
- * the G is made runnable again at once. Whoever later finds the G through
- * what unlockf published calls gpm_ready.
- * Runs on the G's stack; may park. The G must hold no runtime lock.
+ * reacquirep: gp found its M without a P at a call into gpm (sysmon took
+ * it, see "P ownership"). Takes an idle P, or else puts gp on the global
+ * queue and gives the M to g0, which parks it (Go's exitsyscall, slow
+ * path). Returns with gp running on an M whose P is pinned.
+ * Runs on gp's stack; may switch.
  */
+static void reacquirep(struct gpm_m *mp, struct gpm_g *gp)
+{
+    struct gpm_p *pp = pidleget_locked();
+    if (pp != NULL) {
+        acquirep(mp, pp);
+        return;
+    }
+    mp->after = AFTER_REQUEUE;
+    mp->afterg = gp;
+    switchout(mp, gp);
+}
+
 /*
  * Wired Gs
  * --------
@@ -859,21 +1213,30 @@ static void park_wired(struct gpm_g *gp, gpm_unlockf unlockf, void *arg, uint16_
     gpm_casgstatus(gp, G_RUNNABLE, G_RUNNING);
 }
 
+/*
+ * park puts the calling G to sleep. After it is off its M (and marked
+ * waiting), unlockf(gp, arg) runs on the next context; if it returns false,
+ * the G is made runnable again at once. Whoever later finds the G through
+ * what unlockf published calls gpm_ready.
+ * Runs on the G's stack; may park. The G must hold no runtime lock other
+ * than one unlockf releases.
+ */
 void gpm_park(gpm_unlockf unlockf, void *arg, uint16_t reason)
 {
     gpm_park_timed(unlockf, arg, reason, NULL);
 }
 
-/* Arms t for a park by gp: onto the heap of gp's P, where any M may run
-   it; for a wired G, park_wired watches the deadline itself. Must come
-   before the caller takes any lock that t's function takes ("Lock order"
-   in lock.h). */
+/* Arms t for a park by gp: onto the heap of gp's P (or, when its M has
+   lost its P, of P0: any heap is run by any M), where any M may run it;
+   for a wired G, park_wired watches the deadline itself. Must come before
+   the caller takes any lock that t's function takes ("Lock order" in
+   lock.h). */
 void gpm_timer_arm(struct gpm_g *gp, struct gpm_timer *t)
 {
     t->idx = -1;
     t->pp = NULL;
-    if (gp->m != NULL && gp->m->p != NULL)
-        gpm_addtimer(gp->m->p, t);
+    if (gp->m != NULL)
+        gpm_addtimer(gp->m->p != NULL ? gp->m->p : &gpm_sched.allp[0], t);
 }
 
 /* park with a timer armed by gpm_timer_arm (or NULL). */
@@ -885,6 +1248,7 @@ void gpm_park_timed(gpm_unlockf unlockf, void *arg, uint16_t reason, struct gpm_
         park_wired(gp, unlockf, arg, reason, t);
         return;
     }
+    gpm_pin(mp); /* or no P: then switchout goes to g0, which parks mp */
     gp->waitreason = reason;
     gp->waitsince = gpm_nanotime();
     mp->after = AFTER_PARK;
@@ -892,12 +1256,15 @@ void gpm_park_timed(gpm_unlockf unlockf, void *arg, uint16_t reason, struct gpm_
     mp->unlockf = unlockf;
     mp->unlockarg = arg;
     switchout(mp, gp);
+    gpm_unpin(gp->m);
 }
 
 /*
  * ready makes a waiting G runnable: into runnext of curm's P, which then
  * runs it as soon as the current G blocks (see "Handoff"), or onto the
- * global queue when curm has no P. curm is the calling M or NULL.
+ * global queue when curm has no P. curm is the calling M or NULL; its P
+ * may be pinned by the caller (g0, a timer function, a switch path) or not
+ * (a G's stack): then it is pinned here for the run queue.
  */
 void gpm_ready_on(struct gpm_m *curm, struct gpm_g *gp)
 {
@@ -907,14 +1274,11 @@ void gpm_ready_on(struct gpm_m *curm, struct gpm_g *gp)
         gpm_notewakeup(&gp->wirednote); /* "Wired Gs" */
         return;
     }
-    if (curm != NULL && curm->p != NULL) {
-        gpm_runqput(curm->p, gp, true);
-    } else {
-        gpm_lock(&gpm_sched.lock);
-        gpm_globrunqput(gp);
-        gpm_unlock(&gpm_sched.lock);
-    }
-    wakep(curm);
+    bool pinhere = curm != NULL && curm->p != NULL && !pinned(curm) && gpm_pin(curm);
+    runqput_orglobal(curm, gp, true);
+    if (pinhere)
+        gpm_unpin(curm);
+    wakep();
 }
 
 /* gpm_ready from G context (or from a thread that is not a G). */
@@ -925,35 +1289,41 @@ void gpm_ready(struct gpm_g *gp)
 }
 
 /* Makes a new G runnable (gp is G_IDLE): runnext of the caller's P, so the
-   new thread runs as soon as its creator blocks. */
+   new thread runs as soon as its creator blocks. Runs on a G's stack (or a
+   foreign thread's). */
 void gpm_runqput_new(struct gpm_g *gp)
 {
     struct gpm_g *self = gpm_getg();
     struct gpm_m *curm = self ? self->m : NULL;
     gpm_casgstatus(gp, G_IDLE, G_RUNNABLE);
-    if (curm != NULL && curm->p != NULL) {
-        gpm_runqput(curm->p, gp, true);
-    } else {
-        gpm_lock(&gpm_sched.lock);
-        gpm_globrunqput(gp);
-        gpm_unlock(&gpm_sched.lock);
-    }
-    wakep(curm);
+    bool pinhere = curm != NULL && gpm_pin(curm);
+    if (curm != NULL)
+        curm->stats.ngcreated++;
+    runqput_orglobal(curm, gp, true);
+    if (pinhere)
+        gpm_unpin(curm);
+    wakep();
 }
 
 /*
  * yield lets another runnable G of this P (or of the global queue) run and
  * puts the caller at the tail of the local queue. Returns false, at once,
  * when there was nothing else to run: then, as with a native sched_yield on
- * an otherwise idle CPU, the caller simply continues.
+ * an otherwise idle CPU, the caller simply continues. A G whose M lost its
+ * P gets one back (reacquirep) and counts as having yielded.
  * Runs on the G's stack.
  */
 bool gpm_yield(void)
 {
     struct gpm_g *gp = gpm_getg();
+    if (gp == NULL || gp->m == NULL)
+        return false; /* a foreign thread has nothing to yield to */
     struct gpm_m *mp = gp->m;
-    if (mp->p == NULL || mp->lockedg != NULL)
-        return false;
+    if (!gpm_pin(mp)) {
+        reacquirep(mp, gp);
+        gpm_unpin(gp->m);
+        return true;
+    }
     bool inheritTime;
     struct gpm_g *next = runqget_nonblocking(mp->p, &inheritTime);
     if (next == NULL && atomic_load_explicit(&mp->p->timer0when, memory_order_relaxed) != 0) {
@@ -962,14 +1332,17 @@ bool gpm_yield(void)
         gpm_checktimers(mp, mp->p, gpm_nanotime());
         next = runqget_nonblocking(mp->p, &inheritTime);
     }
-    if (next == NULL)
+    if (next == NULL) {
+        gpm_unpin(mp);
         return false;
+    }
     mp->after = AFTER_YIELD;
     mp->afterg = gp;
     execute(mp, next, false);
     mp->curfs = next->tcb;
     gpm_ctx_switch(&gp->sched_sp, next->sched_sp, next->tcb);
     gpm_finishswitch(gp->m);
+    gpm_unpin(gp->m);
     return true;
 }
 
@@ -979,10 +1352,84 @@ bool gpm_yield(void)
 void gpm_goexit_switch(struct gpm_g *gp)
 {
     struct gpm_m *mp = gp->m;
+    gpm_pin(mp); /* or no P: g0 frees the G to the global pool */
     mp->after = AFTER_EXIT;
     mp->afterg = gp;
     switchout(mp, gp);
     gpm_throw("goexit: dead G resumed");
+}
+
+/* Pins the calling G's P for a short use of its G cache (gstack.c).
+   Returns it, or NULL when the caller is not a G with a P. */
+struct gpm_p *gpm_pinp(void)
+{
+    struct gpm_g *gp = gpm_getg();
+    if (gp == NULL || gp->m == NULL || !gpm_pin(gp->m))
+        return NULL;
+    return gp->m->p;
+}
+
+void gpm_unpinp(struct gpm_p *pp)
+{
+    if (pp != NULL)
+        gpm_unpin(gpm_getg()->m);
+}
+
+/* ---- Preemption ---------------------------------------------------------- */
+
+/*
+ * Preemption
+ * ----------
+ * sysmon asks a G to yield ("sysmon") in two ways at once:
+ *   - Cooperative: it sets the flag gpm_tls_preempt in the G's own TLS
+ *     (through the G's TCB: a static TLS variable is at the same offset
+ *     from every thread's TCB). Every gpm entry point that a looping
+ *     program may call without blocking tests it with one load
+ *     (gpm_preemptpoint: mutex and spinlock try/lock, semaphore waits and
+ *     posts, condition signals, the return of every wrapped system call)
+ *     and calls gpm_preempted. execute clears it.
+ *   - Asynchronous: it signals the G's M (preempt.c). If the signal landed
+ *     in the program's own code, the handler makes the G call
+ *     gpm_preempted on return, through the trampoline in
+ *     asm/x86_64/preempt.S, which saves and restores every register.
+ * sysmon also sets the flag on the G of an M whose P it revoked, so that
+ * the G gets a P back at its next gpm call (reacquirep) rather than run on
+ * without one.
+ */
+static void preempted(bool async)
+{
+    struct gpm_g *gp = gpm_getg();
+    atomic_store_explicit(&gpm_tls_preempt, 0, memory_order_relaxed);
+    if (gp == NULL || gp->m == NULL)
+        return; /* a foreign thread: nothing to yield to */
+    struct gpm_m *mp = gp->m;
+    if (async)
+        mp->stats.nasyncyield++;
+    else
+        mp->stats.ncoopyield++;
+    gpm_yield();
+}
+
+/* A gpm entry point found the preemption flag set. Runs on the G's stack,
+   which holds no runtime lock and has its P unpinned; may switch. */
+void gpm_preempted(void)
+{
+    preempted(false);
+}
+
+/* Called by the asynchronous preemption trampoline (asm/x86_64/preempt.S)
+   on the interrupted G's stack, every register saved. */
+void gpm_asyncpreempt2(void)
+{
+    preempted(true);
+}
+
+/* Sets gp's preemption flag (sysmon). gp's memory stays mapped: G blocks
+   are pooled, never unmapped (gstack.c). */
+void gpm_setpreempt(struct gpm_g *gp)
+{
+    if (gp != NULL && gp->tcb != NULL)
+        atomic_store_explicit(preemptflag(gp), 1, memory_order_relaxed);
 }
 
 /* ---- Blocking system calls ---------------------------------------------- */
@@ -991,30 +1438,31 @@ void gpm_goexit_switch(struct gpm_g *gp)
  * System calls (Go's entersyscall, exitsyscall, handoffp, retake)
  * ---------------------------------------------------------------
  * A G about to enter a call that may block in the kernel calls
- * entersyscall: it marks itself G_SYSCALL and leaves its P in P_SYSCALL,
- * still remembered by its M (mp->oldp) but owned by nobody. When the call
- * returns, exitsyscall takes the P back with one CAS (P_SYSCALL ->
- * P_RUNNING) if it is still there: a call that did not block costs two
- * atomics and no lock. If sysmon took the P meanwhile (retake: the call
- * lasted at least one sysmon tick and the P has work, or no P is idle or
- * spinning to pick up new work, or the call lasted 10 ms), the G takes an
- * idle P, or else goes on the global queue while its M parks.
+ * entersyscall: it marks itself G_SYSCALL and moves its P from P_USER(m)
+ * to P_SYSCALL(m) ("P ownership"). When the call returns, exitsyscall
+ * moves it back with one CAS if it is still there: a call that did not
+ * block costs two atomics and no lock. If sysmon took the P meanwhile
+ * (retake: the call lasted at least one sysmon tick and something waits
+ * behind it, or no P is idle or spinning to pick up new work, or the call
+ * lasted 10 ms), the G takes an idle P, or else goes on the global queue
+ * while its M parks (reacquirep).
  *
- *   P_SYSCALL --exitsyscall CAS--> P_RUNNING (same M)
- *   P_SYSCALL --retake CAS-------> P_IDLE --handoffp--> another M, or idle
+ * A G whose M has already lost its P (revoked while it ran the program's
+ * code) enters the call without one and gets one back in exitsyscall:
+ * this is where most such Gs return to the fold.
  *
  * entersyscallblock is for calls known to block (a process-shared lock
  * found taken): the P is handed off at once, without waiting for sysmon.
  * A foreign G has no P: both are no-ops for it.
  */
 
-/* handoffp gives a P that no M holds (status P_IDLE, not on the idle list)
-   to an M if it has something to do, or to the idle list. curm: the calling
-   M or NULL (sysmon). */
-static void handoffp(struct gpm_m *curm, struct gpm_p *pp)
+/* handoffp gives a P that no M holds (P_IDLE, on no list) to an M if it
+   has something to do, or to the idle list. */
+static void handoffp(struct gpm_p *pp)
 {
+    atomic_fetch_add_explicit(&gpm_sched.nhandoff, 1, memory_order_relaxed);
     if (!gpm_runqempty(pp) || atomic_load(&gpm_sched.runqsize) > 0 || atomic_load(&pp->timer0when) != 0) {
-        startm(curm, pp, false);
+        startm(pp, false);
         return;
     }
     /* No local work: still, if nobody spins or idles, someone must be
@@ -1022,7 +1470,7 @@ static void handoffp(struct gpm_m *curm, struct gpm_p *pp)
     int32_t zero = 0;
     if (atomic_load(&gpm_sched.nmspinning) + atomic_load(&gpm_sched.npidle) == 0 &&
         atomic_compare_exchange_strong(&gpm_sched.nmspinning, &zero, 1)) {
-        startm(curm, pp, true);
+        startm(pp, true);
         return;
     }
     gpm_lock(&gpm_sched.lock);
@@ -1033,28 +1481,34 @@ static void handoffp(struct gpm_m *curm, struct gpm_p *pp)
 void gpm_entersyscall(void)
 {
     struct gpm_g *gp = gpm_getg();
-    if (gp == NULL || gp->m == NULL || gp->m->p == NULL)
+    if (gp == NULL || gp->m == NULL)
         return;
     struct gpm_m *mp = gp->m;
-    struct gpm_p *pp = mp->p;
     gpm_casgstatus(gp, G_RUNNING, G_SYSCALL);
-    atomic_fetch_add_explicit(&pp->syscalltick, 1, memory_order_relaxed);
-    mp->oldp = pp;
-    mp->p = NULL;
-    pp->m = NULL;
-    atomic_store(&pp->status, P_SYSCALL);
-    if (atomic_load_explicit(&gpm_sched.sysmonwait, memory_order_relaxed))
-        gpm_sysmon_wake();
+    struct gpm_p *pp = mp->p;
+    if (pp == NULL)
+        return;
+    atomic_store_explicit(&pp->syscalltick, atomic_load_explicit(&pp->syscalltick, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    uintptr_t w = gpm_pword(mp, P_USER);
+    /* release: as gpm_unpin (sysmon's retake acquires). */
+    if (!atomic_compare_exchange_strong_explicit(&pp->state, &w, gpm_pword(mp, P_SYSCALL), memory_order_release,
+                                                 memory_order_relaxed)) {
+        if (w == gpm_pword(mp, P_RUNNING))
+            gpm_throwf("entersyscall: M%d enters a system call with its P pinned", mp->id);
+        mp->p = NULL; /* revoked: exitsyscall gets one back */
+    }
 }
 
 void gpm_entersyscallblock(void)
 {
     struct gpm_g *gp = gpm_getg();
-    if (gp == NULL || gp->m == NULL || gp->m->p == NULL)
+    if (gp == NULL || gp->m == NULL)
         return;
     struct gpm_m *mp = gp->m;
     gpm_casgstatus(gp, G_RUNNING, G_SYSCALL);
-    handoffp(mp, releasep(mp));
+    if (gpm_pin(mp))
+        handoffp(releasep(mp));
 }
 
 void gpm_exitsyscall(void)
@@ -1063,80 +1517,88 @@ void gpm_exitsyscall(void)
     if (gp == NULL || gp->m == NULL || gpm_readgstatus(gp) != G_SYSCALL)
         return;
     struct gpm_m *mp = gp->m;
-    struct gpm_p *pp = mp->oldp;
-    mp->oldp = NULL;
-    uint32_t st = P_SYSCALL;
-    if (pp != NULL && atomic_compare_exchange_strong(&pp->status, &st, P_RUNNING)) {
-        mp->p = pp;
-        pp->m = mp;
-        gpm_casgstatus(gp, G_SYSCALL, G_RUNNING);
-        return;
+    struct gpm_p *pp = mp->p;
+    if (pp != NULL) {
+        uintptr_t w = gpm_pword(mp, P_SYSCALL);
+        /* acquire: as gpm_pin. */
+        if (__builtin_expect(atomic_compare_exchange_strong_explicit(&pp->state, &w, gpm_pword(mp, P_USER),
+                                                                     memory_order_acquire, memory_order_relaxed),
+                             1)) {
+            gpm_casgstatus(gp, G_SYSCALL, G_RUNNING);
+            gpm_preemptpoint();
+            return;
+        }
+        mp->p = NULL;
     }
-    gpm_lock(&gpm_sched.lock);
-    pp = pidleget();
-    gpm_unlock(&gpm_sched.lock);
+    pp = pidleget_locked();
     if (pp != NULL) {
         acquirep(mp, pp);
         gpm_casgstatus(gp, G_SYSCALL, G_RUNNING);
+        gpm_unpin(mp);
         return;
     }
-    mp->after = AFTER_EXITSYSCALL;
+    mp->after = AFTER_REQUEUE;
     mp->afterg = gp;
     switchout(mp, gp);
+    gpm_unpin(gp->m);
 }
 
+/* ---- sysmon's part --------------------------------------------------------- */
+
 /*
- * retake, from sysmon: takes Ps from Gs in long system calls and hands
- * them off (see "System calls"). Returns how many it took.
+ * sysmon: retake, revoke, preempt
+ * -------------------------------
+ * sysmon (sysmon.c) looks at every P each period (20 µs, backing off to
+ * 10 ms while it finds nothing to do) and remembers, per P, when its
+ * schedtick last moved. Something waits behind a P when its run queue is
+ * not empty, one of its timers is due, or the global queue holds Gs and no
+ * P is idle to take them (pwork). Then:
+ *   - P_SYSCALL: retake, as Go: after one period when something waits or
+ *     no P idles or spins to take new work; after 10 ms regardless.
+ *   - P_USER, schedtick still since the last look, something waiting: how
+ *     much CPU did the M use since sysmon's previous look (its thread CPU
+ *     clock, one system call)? Almost none (under an eighth of the time),
+ *     and the kernel says it sleeps (state S or D in /proc, read only
+ *     then: a runnable thread waiting for a CPU uses none either): it
+ *     sleeps where gpm cannot see (fgets's read, a libc lock, an inline
+ *     futex): revoke its P and hand the P off. Otherwise it computes: once
+ *     the G has run GPM_PREEMPT_MS (10 ms) without a scheduler pass, ask it
+ *     to yield ("Preemption"), again every GPM_PREEMPT_MS; if it still has
+ *     not GPM_PREEMPT_MS after the first request (the preemption signal is
+ *     blocked on that thread, or the G never reaches a safe point), revoke
+ *     its P anyway: the G runs on without one until its next gpm call.
+ *   - Timers nobody runs: gpm_sysmon_timers.
+ * So nothing waits behind a P for more than about two sysmon periods when
+ * its M sleeps, or GPM_PREEMPT_MS and a period when its G computes.
  */
-int gpm_retake(int64_t now)
+
+/* Whether something waits behind pp (see above). sysmon only. */
+static bool pwork(struct gpm_p *pp, int64_t now)
 {
-    int n = 0;
-    for (int32_t i = 0; i < gpm_sched.nallp; i++) {
-        struct gpm_p *pp = &gpm_sched.allp[i];
-        if (atomic_load(&pp->status) != P_SYSCALL)
-            continue;
-        uint32_t t = atomic_load_explicit(&pp->syscalltick, memory_order_relaxed);
-        if (pp->sysmon_syscalltick != t) {
-            /* A new call since the last look: give it one tick. */
-            pp->sysmon_syscalltick = t;
-            pp->sysmon_syscallwhen = now;
-            continue;
-        }
-        if (gpm_runqempty(pp) && atomic_load(&pp->timer0when) == 0 &&
-            atomic_load(&gpm_sched.nmspinning) + atomic_load(&gpm_sched.npidle) > 0 &&
-            now - pp->sysmon_syscallwhen < 10000000)
-            continue;
-        uint32_t st = P_SYSCALL;
-        if (atomic_compare_exchange_strong(&pp->status, &st, P_IDLE)) {
-            handoffp(NULL, pp);
-            n++;
-        }
-    }
-    return n;
+    if (!gpm_runqempty(pp))
+        return true;
+    int64_t t = atomic_load_explicit(&pp->timer0when, memory_order_relaxed);
+    if (t != 0 && t <= now)
+        return true;
+    return atomic_load(&gpm_sched.runqsize) > 0 && atomic_load(&gpm_sched.npidle) == 0;
 }
 
-/*
- * Spare Ps
- * --------
- * A G can block in the kernel where gpm cannot see it: inside libc (the
- * read under fgets, a futex of a glibc-internal lock) or in an inline
- * system call. Its M keeps its P, and the Gs queued on that P would wait
- * for the call to end. Taking the P from an M that may wake at any moment
- * and use it would put two Ms on one P; so instead sysmon lends a spare P.
- * There are as many spare Ps as Ps, at rest in P_SPARE. When a P's
- * schedtick and syscalltick have not moved for 10 ms, it has Gs waiting
- * (on its own queue, or on the global queue with no idle P), and its M
- * sleeps in the kernel (/proc/self/task/TID/stat says S or D; a G that
- * computes is left to preemption), sysmon wakes a spare: it moves the stuck
- * P's queued Gs onto the spare's queue (stealing, as any thief may) and
- * starts an M for it. The stuck M and its G are not touched. A spare that
- * runs out of work (and timers) goes back to rest when it would go idle
- * (pidleput). So while Ms are stuck in the kernel, up to gomaxprocs more
- * Gs run, which is what the stuck Ms are not doing.
- */
+/* CPU time used by mp's kernel thread, in ns (its thread CPU clock, which
+   any thread of the process may read), or -1. */
+static int64_t mcputime(struct gpm_m *mp)
+{
+    /* The kernel's clock id of a thread's CPU clock: the tid, negated and
+       shifted, with CPUCLOCK_PERTHREAD (4) | CPUCLOCK_SCHED (2). */
+    clockid_t clk = (clockid_t)(((unsigned)~(unsigned)mp->procid << 3) | 6);
+    struct timespec ts;
+    if (gpm_syscall2(SYS_clock_gettime, clk, (long)&ts) != 0)
+        return -1;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
-/* Whether mp's kernel thread is asleep in the kernel. */
+/* Whether mp's kernel thread is asleep in the kernel (state S or D in
+   /proc/self/task/TID/stat), rather than runnable and waiting for a CPU,
+   which its CPU clock alone cannot tell apart. sysmon only. */
 static bool msleeping(struct gpm_m *mp)
 {
     char path[48], buf[512];
@@ -1144,7 +1606,6 @@ static bool msleeping(struct gpm_m *mp)
     long n = gpm_readfile(path, buf, sizeof buf);
     if (n <= 0)
         return false;
-    buf[n] = '\0';
     char *paren = NULL;
     for (char *c = buf; *c; c++)
         if (*c == ')')
@@ -1152,67 +1613,137 @@ static bool msleeping(struct gpm_m *mp)
     return paren != NULL && paren[1] == ' ' && (paren[2] == 'S' || paren[2] == 'D');
 }
 
-/* Lends a spare P carrying stuck's queued Gs. sysmon only. */
-static bool lendspare(struct gpm_p *stuck)
+/* Asks the G running on mp (pp's owner, outside gpm) to yield: the flag,
+   and, when it runs the program's code (not a wrapped system call, which
+   comes back through exitsyscall's preemption point), the signal. sysmon
+   only. */
+static void preemptone(struct gpm_m *mp, bool signal)
 {
-    struct gpm_p *sp = NULL;
-    gpm_lock(&gpm_sched.lock);
-    for (int32_t i = gpm_sched.gomaxprocs; i < gpm_sched.nallp && sp == NULL; i++) {
-        struct gpm_p *pp = &gpm_sched.allp[i];
-        if (atomic_load(&pp->status) == P_SPARE) {
-            atomic_store(&pp->status, P_IDLE);
-            sp = pp;
-        }
-    }
-    gpm_unlock(&gpm_sched.lock);
-    if (sp == NULL)
+    struct gpm_g *gp = mp->curg;
+    if (gp == NULL)
+        return;
+    atomic_fetch_add_explicit(&gpm_sched.npreemptreq, 1, memory_order_relaxed);
+    gpm_setpreempt(gp);
+    if (signal && gpm_preempt_signal(mp))
+        atomic_fetch_add_explicit(&gpm_sched.npreemptsig, 1, memory_order_relaxed);
+}
+
+/* Takes pp from its M (outside gpm, state w) and hands it off. sysmon
+   only. Returns whether it did. */
+static bool takep(struct gpm_p *pp, uintptr_t w, bool blocked)
+{
+    struct gpm_m *mp = gpm_powner(w);
+    if (!gpm_revoke(pp, w))
         return false;
-    /* The spare is owned by nobody: sysmon is the only producer of its
-       queue until startm hands it over. */
-    for (int i = 0; i < 8 && !gpm_runqempty(stuck); i++) {
-        struct gpm_g *gp = gpm_runqsteal(sp, stuck, true);
-        if (gp == NULL)
-            break;
-        gpm_runqput(sp, gp, false);
+    if (gpm_pstatus(w) == P_SYSCALL) {
+        atomic_fetch_add_explicit(&gpm_sched.nretake, 1, memory_order_relaxed);
+    } else {
+        atomic_fetch_add_explicit(&gpm_sched.nrevoke, 1, memory_order_relaxed);
+        atomic_store_explicit(&mp->blockedoutside, blocked, memory_order_relaxed);
+        /* The G gets a P back at its next gpm call (reacquirep). */
+        gpm_setpreempt(mp->curg);
     }
-    startm(NULL, sp, false);
+    handoffp(pp);
     return true;
 }
 
-int gpm_unstick(int64_t now)
+int gpm_retake(int64_t now, int64_t *wakeby)
 {
     int n = 0;
-    for (int32_t i = 0; i < gpm_sched.nallp; i++) {
+    int64_t preemptns = (int64_t)gpm_config.preemptms * 1000000;
+    *wakeby = INT64_MAX;
+    for (int32_t i = 0; i < gpm_sched.gomaxprocs; i++) {
         struct gpm_p *pp = &gpm_sched.allp[i];
-        uint32_t st = atomic_load(&pp->status);
-        uint32_t tick = pp->schedtick + atomic_load_explicit(&pp->syscalltick, memory_order_relaxed);
-        if (st != P_RUNNING || pp->sysmon_schedtick != tick) {
-            pp->sysmon_schedtick = tick;
-            pp->sysmon_schedwhen = now;
+        uintptr_t w = atomic_load(&pp->state);
+        uint32_t st = gpm_pstatus(w);
+        uint32_t sched = atomic_load_explicit(&pp->schedtick, memory_order_relaxed);
+        uint32_t sys = atomic_load_explicit(&pp->syscalltick, memory_order_relaxed);
+        if (st == P_IDLE || st == P_RUNNING || pp->sysmon.schedtick != sched) {
+            /* Idle, inside gpm, or a scheduler pass since the last look:
+               nothing waits behind it for now. */
+            pp->sysmon.schedtick = sched;
+            pp->sysmon.schedwhen = now;
+            pp->sysmon.cpum = NULL;
+            pp->sysmon.preemptwhen = 0;
+            if (st == P_IDLE || st == P_RUNNING)
+                continue;
+        }
+        bool work = pwork(pp, now);
+        struct gpm_m *mp = gpm_powner(w);
+        if (st == P_SYSCALL) {
+            if (pp->sysmon.syscalltick != sys) {
+                /* A new call since the last look: give it one period. */
+                pp->sysmon.syscalltick = sys;
+                pp->sysmon.syscallwhen = now;
+            } else if (work || atomic_load(&gpm_sched.nmspinning) + atomic_load(&gpm_sched.npidle) == 0 ||
+                       now - pp->sysmon.syscallwhen >= 10000000) {
+                n += takep(pp, w, false);
+                continue;
+            }
+        }
+        if (!work) {
+            pp->sysmon.cpum = NULL;
             continue;
         }
-        if (now - pp->sysmon_schedwhen < 10000000)
+        /* Something waits behind a G that has not given way since
+           schedwhen: it sleeps outside gpm, or it computes (quick system
+           calls in a loop count as computing). */
+        if (st == P_USER) {
+            int64_t cpu = mcputime(mp);
+            if (pp->sysmon.cpum == mp && cpu >= 0) {
+                int64_t used = cpu - pp->sysmon.cpu, elapsed = now - pp->sysmon.cpuwhen;
+                if (used < elapsed / 8 && msleeping(mp)) {
+                    n += takep(pp, w, true);
+                    continue;
+                }
+            }
+            pp->sysmon.cpum = cpu >= 0 ? mp : NULL;
+            pp->sysmon.cpu = cpu;
+            pp->sysmon.cpuwhen = now;
+        }
+        int64_t due = pp->sysmon.schedwhen + preemptns;
+        if (pp->sysmon.preemptwhen != 0)
+            due = pp->sysmon.preemptwhen + preemptns;
+        if (now < due) {
+            if (due < *wakeby)
+                *wakeby = due;
             continue;
-        bool waiting = !gpm_runqempty(pp) ||
-                       (atomic_load(&gpm_sched.runqsize) > 0 && atomic_load(&gpm_sched.npidle) == 0);
-        struct gpm_m *mp = pp->m;
-        if (!waiting || mp == NULL || !msleeping(mp))
+        }
+        if (pp->sysmon.preemptwhen != 0 && st == P_USER) {
+            /* Asked GPM_PREEMPT_MS ago and still there (the signal is
+               blocked on that thread, or the G never reaches a safe
+               point): take the P; the G runs on without it. */
+            n += takep(pp, w, false);
             continue;
-        pp->sysmon_schedwhen = now; /* look again in 10 ms at the earliest */
-        if (lendspare(pp))
-            n++;
+        }
+        pp->sysmon.preemptwhen = now;
+        if (now + preemptns < *wakeby)
+            *wakeby = now + preemptns;
+        preemptone(mp, st == P_USER);
+        n++;
     }
     return n;
 }
 
-/* Whether no P runs anything (sysmon may then sleep). */
+/* Timers nobody runs: the earliest is over 1 ms late, a P is idle and no
+   M spins (the timer M would have run it): start an M with an idle P; it
+   runs every P's due timers in findrunnable. sysmon only. */
+void gpm_sysmon_timers(int64_t now)
+{
+    int64_t next = gpm_timers_earliest();
+    if (next == 0 || now - next < 1000000)
+        return;
+    if (atomic_load(&gpm_sched.npidle) == 0 || atomic_load(&gpm_sched.nmspinning) != 0)
+        return;
+    startm(NULL, false);
+}
+
+/* Whether no P is in use (sysmon may then sleep). */
 bool gpm_allpidle(void)
 {
-    for (int32_t i = 0; i < gpm_sched.nallp; i++) {
-        uint32_t st = atomic_load(&gpm_sched.allp[i].status);
-        if (st != P_IDLE && st != P_SPARE)
+    for (int32_t i = 0; i < gpm_sched.gomaxprocs; i++)
+        if (gpm_pstatus(atomic_load(&gpm_sched.allp[i].state)) != P_IDLE)
             return false;
-    }
     return true;
 }
 
@@ -1229,15 +1760,10 @@ void gpm_schedinit(struct gpm_g *g1, void *m0tcb)
     int32_t procs = gpm_config.maxprocs;
     gpm_sched.gomaxprocs = procs;
     gpm_sched.maxmcount = gpm_config.maxthreads;
-    gpm_sched.nallp = 2 * procs;
-    gpm_sched.allp = gpm_persistentalloc(sizeof(struct gpm_p) * (size_t)gpm_sched.nallp, 64);
-    for (int32_t i = 0; i < gpm_sched.nallp; i++) {
+    gpm_sched.allp = gpm_persistentalloc(sizeof(struct gpm_p) * (size_t)procs, 64);
+    for (int32_t i = 0; i < procs; i++)
         gpm_sched.allp[i].id = i;
-        if (i >= procs) {
-            gpm_sched.allp[i].spare = true;
-            atomic_store(&gpm_sched.allp[i].status, P_SPARE);
-        }
-    }
+    gpm_tls_preempt_off = (char *)&gpm_tls_preempt - (char *)g1->tcb;
 
     struct gpm_m *m0 = allocm();
     m0->procid = gpm_gettid();
@@ -1260,4 +1786,5 @@ void gpm_schedinit(struct gpm_g *g1, void *m0tcb)
     gpm_tls_g = g1;
     atomic_store(&gpm_sched.nthreads, 1);
     gpm_sched.started = true;
+    gpm_unpin(m0); /* G1 goes back to the program */
 }

@@ -2,21 +2,30 @@
  * src/core/sysmon.c: the system monitor, a kernel thread of its own that
  * holds no P and runs no G (Go's sysmon).
  *
- * It takes Ps from Gs blocked in system calls (gpm_retake, "System calls"
- * in sched.c). It wakes every 20 µs while that finds work, and backs off,
- * doubling its sleep after 50 idle rounds, to 10 ms, as Go's sysmon does,
- * and sleeps until woken while every P is idle.
+ * Each round it takes Ps from Ms that keep others waiting: retake from Gs
+ * in long system calls, revoke from Ms asleep in the kernel outside gpm,
+ * preempt Gs that compute (gpm_retake, "sysmon" in sched.c), and starts an
+ * M for timers nobody runs (gpm_sysmon_timers). It wakes every 20 µs
+ * while that finds something to do, and backs off, doubling its sleep
+ * after 50 idle rounds, to 10 ms, as Go's sysmon does; it sleeps until
+ * woken (acquirep) while every P is idle.
  *
  * It also prints the scheduler's state every GPM_DEBUG=schedtrace=MS
- * milliseconds, in Go's format, to stderr:
+ * milliseconds, in Go's format plus gpm's own counters, to stderr:
  *
  *   SCHED 1004ms: gomaxprocs=2 idleprocs=1 threads=3 spinningthreads=0
- *   idlethreads=1 runqueue=0 [0 3]
+ *   idlethreads=1 runqueue=0 [0 3] blockedoutside=0 retaken=5 revoked=1
+ *   preempted=2
  *
  * threads counts Ms, idlethreads the Ms parked idle, runqueue the global
  * queue, and the bracket the length of each P's local queue (runnext
- * included). With scheddetail=1 each P, M and G follows on a line of its
- * own. Everything is read without locks: a snapshot, not a transaction.
+ * included); blockedoutside counts the Ms whose P sysmon revoked because
+ * they slept in the kernel where gpm cannot see (inside libc, an inline
+ * system call) and that have not come back yet; retaken, revoked and
+ * preempted count Ps taken from wrapped system calls, Ps revoked, and
+ * preemption requests, since start-up. With scheddetail=1 each P, M and G
+ * follows on a line of its own. Everything is read without locks: a
+ * snapshot, not a transaction.
  */
 #define _GNU_SOURCE
 #include "sysmon.h"
@@ -49,9 +58,14 @@ void gpm_schedtrace(bool detail)
                          (long)((gpm_nanotime() - starttime) / 1000000), gpm_sched.gomaxprocs,
                          atomic_load(&gpm_sched.npidle), gpm_sched.mnext, atomic_load(&gpm_sched.nmspinning),
                          gpm_sched.nmidle, atomic_load(&gpm_sched.runqsize));
-    for (int32_t i = 0; i < gpm_sched.gomaxprocs && n < (int)sizeof buf - 32; i++)
+    for (int32_t i = 0; i < gpm_sched.gomaxprocs && n < (int)sizeof buf - 128; i++)
         n += gpm_snprintf(buf + n, sizeof buf - (size_t)n, i ? " %u" : "%u", plen(&gpm_sched.allp[i]));
-    gpm_printf("%s]\n", buf);
+    int blocked = 0;
+    for (struct gpm_m *mp = atomic_load(&gpm_sched.allm); mp; mp = mp->alllink)
+        blocked += atomic_load_explicit(&mp->blockedoutside, memory_order_relaxed);
+    gpm_printf("%s] blockedoutside=%d retaken=%lu revoked=%lu preempted=%lu\n", buf, blocked,
+               (unsigned long)atomic_load(&gpm_sched.nretake), (unsigned long)atomic_load(&gpm_sched.nrevoke),
+               (unsigned long)atomic_load(&gpm_sched.npreemptreq));
     if (detail)
         gpm_dumpstate();
 }
@@ -68,11 +82,16 @@ static void *sysmon(void *arg)
     int64_t nexttrace = period > 0 ? gpm_nanotime() + period : INT64_MAX;
     int64_t delay = 20000; /* ns */
     int idle = 0;
+    int64_t wakeby = INT64_MAX;
     for (;;) {
-        struct timespec ts = {0, delay};
+        /* The period, or less when a preemption falls due sooner. */
+        int64_t sleep = delay, left = wakeby - gpm_nanotime();
+        if (left < sleep)
+            sleep = left < 20000 ? 20000 : left;
+        struct timespec ts = {0, sleep};
         gpm_syscall2(SYS_nanosleep, (long)&ts, 0);
         int64_t now = gpm_nanotime();
-        if (gpm_retake(now) + gpm_unstick(now) > 0) {
+        if (gpm_retake(now, &wakeby) > 0) {
             idle = 0;
             delay = 20000;
         } else if (++idle > 50 && delay < 10000000) {
@@ -80,14 +99,15 @@ static void *sysmon(void *arg)
             if (delay > 10000000)
                 delay = 10000000;
         }
+        gpm_sysmon_timers(now);
         if (now >= nexttrace) {
             gpm_schedtrace(gpm_config.scheddetail);
             nexttrace += period;
         }
-        /* Every P idle, and no schedtrace to print: nothing can need a
-           retake until some G enters a system call, which wakes us. The
-           flag is set before the recheck, and entersyscall stores the P's
-           status before it loads the flag, so one of them sees the other. */
+        /* Every P idle, and no schedtrace to print: nothing can need sysmon
+           until some M takes a P, and acquirep wakes us. The flag is set
+           before the recheck, and acquirep stores the P's state before it
+           loads the flag (seq_cst both), so one of them sees the other. */
         if (period <= 0 && gpm_allpidle()) {
             gpm_noteclear(&gpm_sched.sysmonnote);
             atomic_store(&gpm_sched.sysmonwait, 1);
@@ -116,6 +136,7 @@ void gpm_sysmon_forkchild(void)
 
 void gpm_sysmon_start(void)
 {
+    gpm_mmaker_start();
     if (atomic_load_explicit(&started, memory_order_relaxed) || atomic_exchange(&started, true))
         return;
     if (starttime == 0)

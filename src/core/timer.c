@@ -9,16 +9,27 @@
  *
  * Who runs timers
  * ---------------
+ * Any M may run any P's timers: the heap has its own lock, and a timer's
+ * function readies its G onto the P of the M that runs it.
  *   - schedule() and the direct G-to-G switches (switchout, yield) run the
  *     due timers of their own P;
  *   - findrunnable, before giving up its P, runs the due timers of every P
- *     (an idle P's timers have no M of their own);
- *   - an M about to park sleeps no later than the earliest timer of all Ps
- *     (stopm), wakes, takes an idle P and runs them through findrunnable.
- * Timers are added only by running Gs, i.e. by an M that holds a P and
- * will itself check timers before it ever sleeps; so adding a timer never
- * needs to wake anyone. A P whose G computes without ever switching delays
- * its timers until it does (preemption, DESIGN.md section 9, bounds that).
+ *     (an idle P's timers have no M of their own; a busy P's M may be kept
+ *     from its own by a G that computes, or sleeps outside gpm);
+ *   - one idle M, the timer M (sched.timerm), sleeps no later than the
+ *     earliest timer of all Ps (stopm), then takes an idle P and runs them
+ *     through findrunnable. A timer already due when an M would park is run
+ *     at once if a P is idle; an M never sleeps with a deadline in the past;
+ *   - adding a timer earlier than the timer M's wake-up wakes it, and with
+ *     no timer M and an idle P starts an M (gpm_wake_timerm, Go's
+ *     wakeNetPoller);
+ *   - when every P is busy, each P's own M runs its timers at its next
+ *     scheduler pass; sysmon preempts a G that keeps a due timer of its P
+ *     waiting, or revokes the P of an M that sleeps outside gpm
+ *     ("sysmon" in sched.c), and starts an M for timers over 1 ms late when
+ *     a P is idle (gpm_sysmon_timers).
+ * So a due timer waits for at most one of: an idle M's wake-up, a
+ * scheduler pass, or sysmon.
  *
  * Timer life
  * ----------
@@ -127,8 +138,11 @@ void gpm_addtimer(struct gpm_p *pp, struct gpm_timer *t)
     int32_t i = pp->ntimers++;
     heapset(pp, i, t);
     siftup(pp, i);
-    updatetimer0(pp);
+    bool first = pp->timers[0] == t;
+    updatetimer0(pp); /* seq_cst store: see gpm_wake_timerm */
     gpm_unlock(&pp->timerslock);
+    if (first)
+        gpm_wake_timerm(t->when);
 }
 
 bool gpm_deltimer(struct gpm_timer *t)
@@ -157,6 +171,8 @@ int64_t gpm_checktimers(struct gpm_m *mp, struct gpm_p *pp, int64_t now)
         heapremove(pp, 0);
         updatetimer0(pp);
         /* See "Timer life": t is not touched after this call. */
+        if (mp != NULL && mp->p != pp)
+            mp->stats.nothertimer++;
         t->f(mp, t->arg);
     }
     updatetimer0(pp);
@@ -168,7 +184,7 @@ int64_t gpm_checktimers(struct gpm_m *mp, struct gpm_p *pp, int64_t now)
 int64_t gpm_timers_earliest(void)
 {
     int64_t min = 0;
-    for (int32_t i = 0; i < gpm_sched.nallp; i++) {
+    for (int32_t i = 0; i < gpm_sched.gomaxprocs; i++) {
         int64_t w = atomic_load(&gpm_sched.allp[i].timer0when);
         if (w != 0 && (min == 0 || w < min))
             min = w;
@@ -178,7 +194,7 @@ int64_t gpm_timers_earliest(void)
 
 void gpm_timers_forkchild(void)
 {
-    for (int32_t i = 0; i < gpm_sched.nallp; i++) {
+    for (int32_t i = 0; i < gpm_sched.gomaxprocs; i++) {
         struct gpm_p *pp = &gpm_sched.allp[i];
         pp->timerslock = (struct gpm_mutex)GPM_MUTEX_INIT;
         pp->ntimers = 0;
@@ -239,14 +255,15 @@ static void sleepwake(struct gpm_m *mp, void *arg)
     gpm_ready_on(mp, s->gp);
 }
 
-/* park's unlockf: the sleeper is off its M, so the timer may fire now.
-   (A wired G has no heap: park_wired watches t itself.) */
+/* park's unlockf: the sleeper is off its M, so the timer may fire now:
+   onto the heap of the M's P (or, when it has none, P0's: any M runs any
+   heap). A wired G has no heap: park_wired watches t itself. */
 static bool sleep_unlockf(struct gpm_m *mp, struct gpm_g *gp, void *arg)
 {
     (void)gp;
     struct sleeper *s = arg;
     if (mp != NULL)
-        gpm_addtimer(mp->p, &s->t);
+        gpm_addtimer(mp->p != NULL ? mp->p : &gpm_sched.allp[0], &s->t);
     return true;
 }
 

@@ -4,6 +4,7 @@
  * already broken, perhaps with a lock held, and prints what it sees.
  */
 #define _GNU_SOURCE
+#include "env.h"
 #include "gstack.h"
 #include "runtime.h"
 #include "sys.h"
@@ -22,6 +23,9 @@ static void dumpg(struct gpm_g *gp, void *arg)
         gpm_printf("  G%lu: %s\n", (unsigned long)gp->goid, gpm_gstatus_name(st));
 }
 
+static const char *const pstatus_names[P_NSTATUS] = {
+    [P_IDLE] = "idle", [P_RUNNING] = "running", [P_USER] = "user", [P_SYSCALL] = "syscall"};
+
 void gpm_dumpstate(void)
 {
     if (!gpm_sched.started)
@@ -31,14 +35,47 @@ void gpm_dumpstate(void)
                atomic_load(&gpm_sched.nmspinning), gpm_sched.nmidle, atomic_load(&gpm_sched.runqsize));
     for (int32_t i = 0; i < gpm_sched.gomaxprocs; i++) {
         struct gpm_p *pp = &gpm_sched.allp[i];
-        struct gpm_m *mp = pp->m;
-        gpm_printf("  P%d: status=%u schedtick=%u m=%d runqsize=%u\n", pp->id, atomic_load(&pp->status),
-                   pp->schedtick, mp ? mp->id : -1, gpm_runqlen(pp));
+        uintptr_t w = atomic_load(&pp->state);
+        struct gpm_m *mp = gpm_powner(w);
+        uint32_t st = gpm_pstatus(w);
+        gpm_printf("  P%d: status=%s schedtick=%u m=%d runqsize=%u timers=%d\n", pp->id,
+                   st < P_NSTATUS ? pstatus_names[st] : "???", atomic_load(&pp->schedtick), mp ? mp->id : -1,
+                   gpm_runqlen(pp), pp->ntimers);
     }
     for (struct gpm_m *mp = atomic_load(&gpm_sched.allm); mp; mp = mp->alllink) {
         struct gpm_g *gp = mp->curg;
-        gpm_printf("  M%d: tid=%d p=%d curg=%ld spinning=%d\n", mp->id, mp->procid, mp->p ? mp->p->id : -1,
-                   gp ? (long)gp->goid : -1L, mp->spinning);
+        /* mp->p is the P the M last held: it may have lost it to sysmon. */
+        struct gpm_p *pp = mp->p;
+        bool owns = pp != NULL && gpm_powner(atomic_load(&pp->state)) == mp;
+        gpm_printf("  M%d: tid=%d p=%d curg=%ld spinning=%d%s%s\n", mp->id, mp->procid, owns ? pp->id : -1,
+                   gp ? (long)gp->goid : -1L, mp->spinning,
+                   atomic_load(&mp->blockedoutside) ? " blocked outside gpm (P revoked)" : "",
+                   pp != NULL && !owns ? " (running without a P)" : "");
     }
     gpm_forallg_unlocked(dumpg, NULL);
+}
+
+/* GPM_DEBUG=stats: counters since start-up, summed over Ms. Printed at
+   exit (atexit) and by the SIGQUIT dump. Reads without synchronisation. */
+void gpm_printstats(void)
+{
+    if (!gpm_sched.started)
+        return;
+    struct gpm_mstats t = {0};
+    for (struct gpm_m *mp = atomic_load(&gpm_sched.allm); mp; mp = mp->alllink) {
+        t.nswitch += mp->stats.nswitch;
+        t.ngcreated += mp->stats.ngcreated;
+        t.nsteal += mp->stats.nsteal;
+        t.ncoopyield += mp->stats.ncoopyield;
+        t.nasyncyield += mp->stats.nasyncyield;
+        t.nothertimer += mp->stats.nothertimer;
+    }
+    gpm_printf("gpm stats: Gs created %lu, switches %lu, steals %lu, handoffs %lu, retakes %lu, revocations %lu, "
+               "preemption requests %lu (%lu signalled), preemptions %lu cooperative / %lu asynchronous, "
+               "timers run by other Ps %lu, peak Ms %d\n",
+               (unsigned long)t.ngcreated, (unsigned long)t.nswitch, (unsigned long)t.nsteal,
+               (unsigned long)atomic_load(&gpm_sched.nhandoff), (unsigned long)atomic_load(&gpm_sched.nretake),
+               (unsigned long)atomic_load(&gpm_sched.nrevoke), (unsigned long)atomic_load(&gpm_sched.npreemptreq),
+               (unsigned long)atomic_load(&gpm_sched.npreemptsig), (unsigned long)t.ncoopyield,
+               (unsigned long)t.nasyncyield, (unsigned long)t.nothertimer, gpm_sched.mnext);
 }

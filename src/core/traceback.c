@@ -94,6 +94,7 @@ static void sigquit(int sig, siginfo_t *info, void *ucv)
     (void)info;
     gpm_printf("SIGQUIT: quit\n");
     gpm_dumpstate();
+    gpm_printstats();
     /* Which G this is: only meaningful when a G's TLS is loaded and it is
        the running G of this kernel thread (not g0 borrowing its %fs). */
     struct gpm_g *self = gpm_getg();

@@ -71,6 +71,7 @@ GPM_EXPORT int pthread_spin_lock(pthread_spinlock_t *l)
 {
     if (!gpm_active())
         return gpm_real.pthread_spin_lock(l);
+    gpm_preemptpoint();
     return gpm_spin_lock(PS(l), false);
 }
 
@@ -78,6 +79,7 @@ GPM_EXPORT int pthread_spin_trylock(pthread_spinlock_t *l)
 {
     if (!gpm_active())
         return gpm_real.pthread_spin_trylock(l);
+    gpm_preemptpoint();
     return gpm_spin_lock(PS(l), true);
 }
 

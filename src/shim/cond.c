@@ -102,6 +102,7 @@ GPM_EXPORT int pthread_cond_signal(pthread_cond_t *c)
 {
     if (native(c))
         return gpm_real.pthread_cond_signal(c);
+    gpm_preemptpoint();
     return gpm_cond_signal(PC(c));
 }
 
@@ -109,5 +110,6 @@ GPM_EXPORT int pthread_cond_broadcast(pthread_cond_t *c)
 {
     if (native(c))
         return gpm_real.pthread_cond_broadcast(c);
+    gpm_preemptpoint();
     return gpm_cond_broadcast(PC(c));
 }

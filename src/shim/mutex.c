@@ -68,6 +68,7 @@ GPM_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
         gpm_exitsyscall();
         return err;
     }
+    gpm_preemptpoint();
     return gpm_mutex_lock(PM(m), false, CLOCK_REALTIME, NULL);
 }
 
@@ -75,6 +76,7 @@ GPM_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 {
     if (native(m))
         return gpm_real.pthread_mutex_trylock(m);
+    gpm_preemptpoint();
     return gpm_mutex_lock(PM(m), true, CLOCK_REALTIME, NULL);
 }
 

@@ -58,6 +58,7 @@ GPM_EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *l)
         return gpm_real.pthread_rwlock_rdlock(l);
     if (native(l))
         NATIVE_BLOCKING(gpm_real.pthread_rwlock_tryrdlock(l), gpm_real.pthread_rwlock_rdlock(l));
+    gpm_preemptpoint();
     return gpm_rwlock_rdlock(PL(l), false, CLOCK_REALTIME, NULL);
 }
 
@@ -65,6 +66,7 @@ GPM_EXPORT int pthread_rwlock_tryrdlock(pthread_rwlock_t *l)
 {
     if (native(l))
         return gpm_real.pthread_rwlock_tryrdlock(l);
+    gpm_preemptpoint();
     return gpm_rwlock_rdlock(PL(l), true, CLOCK_REALTIME, NULL);
 }
 
@@ -92,6 +94,7 @@ GPM_EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t *l)
         return gpm_real.pthread_rwlock_wrlock(l);
     if (native(l))
         NATIVE_BLOCKING(gpm_real.pthread_rwlock_trywrlock(l), gpm_real.pthread_rwlock_wrlock(l));
+    gpm_preemptpoint();
     return gpm_rwlock_wrlock(PL(l), false, CLOCK_REALTIME, NULL);
 }
 
@@ -99,6 +102,7 @@ GPM_EXPORT int pthread_rwlock_trywrlock(pthread_rwlock_t *l)
 {
     if (native(l))
         return gpm_real.pthread_rwlock_trywrlock(l);
+    gpm_preemptpoint();
     return gpm_rwlock_wrlock(PL(l), true, CLOCK_REALTIME, NULL);
 }
 

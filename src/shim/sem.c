@@ -44,6 +44,7 @@ GPM_EXPORT int sem_post(sem_t *s)
 {
     if (native(s))
         return gpm_real.sem_post(s);
+    gpm_preemptpoint();
     return ret(gpm_sem_post(PS(s)));
 }
 
@@ -58,6 +59,7 @@ GPM_EXPORT int sem_trywait(sem_t *s)
 {
     if (native(s))
         return gpm_real.sem_trywait(s);
+    gpm_preemptpoint();
     return ret(gpm_sem_wait(PS(s), true, CLOCK_REALTIME, NULL));
 }
 
@@ -81,6 +83,7 @@ GPM_EXPORT int sem_wait(sem_t *s)
         return gpm_real.sem_wait(s);
     if (native(s))
         return native_wait(s, CLOCK_REALTIME, NULL);
+    gpm_preemptpoint();
     return ret(gpm_sem_wait(PS(s), false, CLOCK_REALTIME, NULL));
 }
 

@@ -12,6 +12,7 @@
 
 #define NPROCS 4
 static struct gpm_p procs[NPROCS];
+static struct gpm_m ms[NPROCS] __attribute__((aligned(64)));
 
 static void setup(void)
 {
@@ -21,7 +22,7 @@ static void setup(void)
     gpm_sched.allp = procs;
     for (int i = 0; i < NPROCS; i++) {
         procs[i].id = i;
-        atomic_store(&procs[i].status, P_RUNNING);
+        atomic_store(&procs[i].state, gpm_pword(&ms[i], P_RUNNING));
     }
 }
 
@@ -97,7 +98,7 @@ Test(runq, steal_takes_half)
 Test(runq, steal_runnext_only_when_asked)
 {
     struct gpm_g *gs = mkgs(1);
-    atomic_store(&procs[0].status, P_IDLE); /* no 3 µs politeness wait */
+    atomic_store(&procs[0].state, gpm_pword(NULL, P_IDLE)); /* no 3 µs politeness wait */
     gpm_runqput(&procs[0], &gs[0], true);
     cr_assert_null(gpm_runqsteal(&procs[1], &procs[0], false));
     cr_assert_eq(gpm_runqsteal(&procs[1], &procs[0], true), &gs[0]);
