@@ -252,7 +252,8 @@ static void handler(int sig, siginfo_t *si, void *ucv)
        registers, the xsave area and its alignment, then the yield's own
        frames (a few hundred bytes of C). */
     uintptr_t need = 128 + 8 + 16 * 8 + (gpm_xsave_size ? gpm_xsave_size : 512) + 64 + 4096;
-    if (gp->stack_lo != NULL && (sp < (uintptr_t)gp->stack_lo || sp - (uintptr_t)gp->stack_lo < need))
+    uintptr_t lo = (uintptr_t)(gp->stack_lo != NULL ? gp->stack_lo : gp->user_stack);
+    if (lo != 0 && (sp < lo || sp - lo < need))
         return;
     sp -= 128 + 8;
     *(uintptr_t *)sp = pc;

@@ -275,8 +275,10 @@ enum gpm_after {
 };
 
 struct gpm_m {
-    /* g0's saved stack pointer while a G runs. Offset 0. */
-    void *g0_sp;
+    /* g0's saved stack pointer while a G runs. Offset 0. Every M is 64-byte
+       aligned: a P's state word keeps its status in the low bits of the
+       owner's address. */
+    _Alignas(64) void *g0_sp;
     int32_t id;
     int32_t procid;      /* kernel tid */
     struct gpm_g *curg;  /* the G running on this M; NULL while on g0 */
@@ -453,6 +455,10 @@ void gpm_mmaker_forkchild(void);
 bool gpm_pin(struct gpm_m *mp);
 void gpm_unpin(struct gpm_m *mp);
 bool gpm_revoke(struct gpm_p *pp, uintptr_t w);
+void gpm_acquirep(struct gpm_m *mp, struct gpm_p *pp);
+struct gpm_p *gpm_releasep(struct gpm_m *mp);
+bool gpm_p_tosyscall(struct gpm_m *mp);
+bool gpm_p_fromsyscall(struct gpm_m *mp);
 struct gpm_p *gpm_pinp(void);
 void gpm_unpinp(struct gpm_p *pp);
 /* Preemption ("Preemption" in sched.c, preempt.c). */

@@ -399,7 +399,7 @@ bool gpm_revoke(struct gpm_p *pp, uintptr_t w)
 
 /* Associates pp with mp, pinned. pp must be idle and on no list. Executed
    by mp (or by startm's M when it wakes). */
-static void acquirep(struct gpm_m *mp, struct gpm_p *pp)
+void gpm_acquirep(struct gpm_m *mp, struct gpm_p *pp)
 {
     uintptr_t w = atomic_load_explicit(&pp->state, memory_order_relaxed);
     if (mp->p != NULL || w != gpm_pword(NULL, P_IDLE))
@@ -417,7 +417,7 @@ static void acquirep(struct gpm_m *mp, struct gpm_p *pp)
 
 /* Disassociates mp's pinned P and returns it (P_IDLE, on no list).
    Executed by mp. */
-static struct gpm_p *releasep(struct gpm_m *mp)
+struct gpm_p *gpm_releasep(struct gpm_m *mp)
 {
     struct gpm_p *pp = mp->p;
     if (pp == NULL || atomic_load_explicit(&pp->state, memory_order_relaxed) != gpm_pword(mp, P_RUNNING))
@@ -524,7 +524,7 @@ static void *mstart(void *arg)
     if (mp->nextp != NULL) {
         struct gpm_p *pp = mp->nextp;
         mp->nextp = NULL;
-        acquirep(mp, pp);
+        gpm_acquirep(mp, pp);
     }
     g0loop(mp);
 }
@@ -776,7 +776,7 @@ static void stopm(struct gpm_m *mp)
             struct gpm_p *pp = pidleget();
             if (pp != NULL) {
                 gpm_unlock(&gpm_sched.lock);
-                acquirep(mp, pp);
+                gpm_acquirep(mp, pp);
                 return;
             }
             when = 0;
@@ -817,13 +817,13 @@ static void stopm(struct gpm_m *mp)
         struct gpm_p *pp = pidleget();
         gpm_unlock(&gpm_sched.lock);
         if (pp != NULL) {
-            acquirep(mp, pp);
+            gpm_acquirep(mp, pp);
             return;
         }
     }
     struct gpm_p *pp = mp->nextp;
     mp->nextp = NULL;
-    acquirep(mp, pp);
+    gpm_acquirep(mp, pp);
 }
 
 /* A spinning M found work: stop spinning, and if it was the last spinner,
@@ -949,7 +949,7 @@ top:;
         gpm_unlock(&gpm_sched.lock);
         return gp;
     }
-    if (releasep(mp) != pp)
+    if (gpm_releasep(mp) != pp)
         gpm_throw("findrunnable: wrong P");
     pidleput(pp);
     gpm_unlock(&gpm_sched.lock);
@@ -966,7 +966,7 @@ top:;
         if (work) {
             struct gpm_p *np = pidleget_locked();
             if (np != NULL) {
-                acquirep(mp, np);
+                gpm_acquirep(mp, np);
                 mp->spinning = true;
                 atomic_fetch_add(&gpm_sched.nmspinning, 1);
                 goto top;
@@ -1085,7 +1085,7 @@ void gpm_finishswitch(struct gpm_m *mp)
             gpm_globrunqput(prev);
         gpm_unlock(&gpm_sched.lock);
         if (pp != NULL) {
-            acquirep(mp, pp);
+            gpm_acquirep(mp, pp);
             gpm_runqput(pp, prev, true);
         }
         return;
@@ -1177,7 +1177,7 @@ static void reacquirep(struct gpm_m *mp, struct gpm_g *gp)
 {
     struct gpm_p *pp = pidleget_locked();
     if (pp != NULL) {
-        acquirep(mp, pp);
+        gpm_acquirep(mp, pp);
         return;
     }
     mp->after = AFTER_REQUEUE;
@@ -1478,26 +1478,50 @@ static void handoffp(struct gpm_p *pp)
     gpm_unlock(&gpm_sched.lock);
 }
 
+/* mp's P goes from P_USER(mp) to P_SYSCALL(mp). Returns false, with
+   mp->p cleared, when mp has no P any more. Executed only by mp. */
+bool gpm_p_tosyscall(struct gpm_m *mp)
+{
+    struct gpm_p *pp = mp->p;
+    if (pp == NULL)
+        return false;
+    atomic_store_explicit(&pp->syscalltick, atomic_load_explicit(&pp->syscalltick, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    uintptr_t w = gpm_pword(mp, P_USER);
+    /* release: as gpm_unpin (sysmon's retake acquires). */
+    if (atomic_compare_exchange_strong_explicit(&pp->state, &w, gpm_pword(mp, P_SYSCALL), memory_order_release,
+                                                memory_order_relaxed))
+        return true;
+    if (w == gpm_pword(mp, P_RUNNING))
+        gpm_throwf("entersyscall: M%d enters a system call with its P pinned", mp->id);
+    mp->p = NULL;
+    return false;
+}
+
+/* mp's P goes from P_SYSCALL(mp) back to P_USER(mp). Returns false, with
+   mp->p cleared, when sysmon took it meanwhile. Executed only by mp. */
+bool gpm_p_fromsyscall(struct gpm_m *mp)
+{
+    struct gpm_p *pp = mp->p;
+    if (pp == NULL)
+        return false;
+    uintptr_t w = gpm_pword(mp, P_SYSCALL);
+    /* acquire: as gpm_pin. */
+    if (__builtin_expect(atomic_compare_exchange_strong_explicit(&pp->state, &w, gpm_pword(mp, P_USER),
+                                                                 memory_order_acquire, memory_order_relaxed),
+                         1))
+        return true;
+    mp->p = NULL;
+    return false;
+}
+
 void gpm_entersyscall(void)
 {
     struct gpm_g *gp = gpm_getg();
     if (gp == NULL || gp->m == NULL)
         return;
-    struct gpm_m *mp = gp->m;
     gpm_casgstatus(gp, G_RUNNING, G_SYSCALL);
-    struct gpm_p *pp = mp->p;
-    if (pp == NULL)
-        return;
-    atomic_store_explicit(&pp->syscalltick, atomic_load_explicit(&pp->syscalltick, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
-    uintptr_t w = gpm_pword(mp, P_USER);
-    /* release: as gpm_unpin (sysmon's retake acquires). */
-    if (!atomic_compare_exchange_strong_explicit(&pp->state, &w, gpm_pword(mp, P_SYSCALL), memory_order_release,
-                                                 memory_order_relaxed)) {
-        if (w == gpm_pword(mp, P_RUNNING))
-            gpm_throwf("entersyscall: M%d enters a system call with its P pinned", mp->id);
-        mp->p = NULL; /* revoked: exitsyscall gets one back */
-    }
+    gpm_p_tosyscall(gp->m); /* without a P, exitsyscall gets one back */
 }
 
 void gpm_entersyscallblock(void)
@@ -1508,7 +1532,7 @@ void gpm_entersyscallblock(void)
     struct gpm_m *mp = gp->m;
     gpm_casgstatus(gp, G_RUNNING, G_SYSCALL);
     if (gpm_pin(mp))
-        handoffp(releasep(mp));
+        handoffp(gpm_releasep(mp));
 }
 
 void gpm_exitsyscall(void)
@@ -1517,22 +1541,14 @@ void gpm_exitsyscall(void)
     if (gp == NULL || gp->m == NULL || gpm_readgstatus(gp) != G_SYSCALL)
         return;
     struct gpm_m *mp = gp->m;
-    struct gpm_p *pp = mp->p;
-    if (pp != NULL) {
-        uintptr_t w = gpm_pword(mp, P_SYSCALL);
-        /* acquire: as gpm_pin. */
-        if (__builtin_expect(atomic_compare_exchange_strong_explicit(&pp->state, &w, gpm_pword(mp, P_USER),
-                                                                     memory_order_acquire, memory_order_relaxed),
-                             1)) {
-            gpm_casgstatus(gp, G_SYSCALL, G_RUNNING);
-            gpm_preemptpoint();
-            return;
-        }
-        mp->p = NULL;
+    if (gpm_p_fromsyscall(mp)) {
+        gpm_casgstatus(gp, G_SYSCALL, G_RUNNING);
+        gpm_preemptpoint();
+        return;
     }
-    pp = pidleget_locked();
+    struct gpm_p *pp = pidleget_locked();
     if (pp != NULL) {
-        acquirep(mp, pp);
+        gpm_acquirep(mp, pp);
         gpm_casgstatus(gp, G_SYSCALL, G_RUNNING);
         gpm_unpin(mp);
         return;
@@ -1778,7 +1794,7 @@ void gpm_schedinit(struct gpm_g *g1, void *m0tcb)
         gpm_sched.pidle = pp;
         atomic_fetch_add(&gpm_sched.npidle, 1);
     }
-    acquirep(m0, &gpm_sched.allp[0]);
+    gpm_acquirep(m0, &gpm_sched.allp[0]);
 
     atomic_store(&g1->atomicstatus, G_RUNNING);
     g1->m = m0;
