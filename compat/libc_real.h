@@ -133,7 +133,9 @@
     X(__sighandler_t, sysv_signal, NULL, (int, __sighandler_t))                                 \
     X(__sighandler_t, sigset, NULL, (int, __sighandler_t))                                      \
     X(int, sigprocmask, NULL, (int, const sigset_t *, sigset_t *))                             \
-    X(int, pthread_sigmask, NULL, (int, const sigset_t *, sigset_t *))
+    X(int, pthread_sigmask, NULL, (int, const sigset_t *, sigset_t *))                         \
+    X(pid_t, gettid, NULL, (void))                                                              \
+    X(int, tgkill, NULL, (pid_t, pid_t, int))
 
 /*
  * GPM_BLOCKING_CALLS(X): libc functions that may block in the kernel, which

@@ -122,6 +122,10 @@ struct gpm_g {
     struct gpm_m *m;               /* M running it; valid in G_RUNNING/G_SYSCALL */
     struct gpm_m *lockedm;         /* the M it is wired to, or NULL */
     int64_t waitsince;             /* nanotime when it parked */
+    /* Wrapped system calls in progress: more than one when a signal
+       handler that runs during one makes another ("System calls" in
+       sched.c). Touched only by the G itself. */
+    uint32_t syscalldepth;
 
     /* allgs list: protected by allglock (gstack.c). */
     struct gpm_g *allnext, *allprev;

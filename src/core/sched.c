@@ -356,7 +356,11 @@ bool gpm_pin(struct gpm_m *mp)
         return true;
     if (w == gpm_pword(mp, P_RUNNING))
         gpm_throwf("pin: M%d pins P%d twice", mp->id, pp->id);
-    mp->p = NULL;
+    /* P_SYSCALL(mp): a signal handler that runs during a wrapped system
+       call (the P stays the call's, for exitsyscall). Anything else: the
+       P is gone. */
+    if (w != gpm_pword(mp, P_SYSCALL))
+        mp->p = NULL;
     return false;
 }
 
@@ -1239,6 +1243,21 @@ void gpm_timer_arm(struct gpm_g *gp, struct gpm_timer *t)
         gpm_addtimer(gp->m->p != NULL ? gp->m->p : &gpm_sched.allp[0], t);
 }
 
+/*
+ * A G that is still marked in a system call when it calls into gpm to park
+ * or yield left the call without exitsyscall: a signal handler longjmp'ed
+ * out of it (POSIX does not let a handler that interrupted a system call
+ * make calls that block, so this is the only way). Finish the exit now.
+ * Runs on gp's stack; may switch.
+ */
+static void leftsyscall(struct gpm_g *gp)
+{
+    if (__builtin_expect(gp->syscalldepth != 0, 0)) {
+        gp->syscalldepth = 1;
+        gpm_exitsyscall();
+    }
+}
+
 /* park with a timer armed by gpm_timer_arm (or NULL). */
 void gpm_park_timed(gpm_unlockf unlockf, void *arg, uint16_t reason, struct gpm_timer *t)
 {
@@ -1248,6 +1267,8 @@ void gpm_park_timed(gpm_unlockf unlockf, void *arg, uint16_t reason, struct gpm_
         park_wired(gp, unlockf, arg, reason, t);
         return;
     }
+    leftsyscall(gp);
+    mp = gp->m;
     gpm_pin(mp); /* or no P: then switchout goes to g0, which parks mp */
     gp->waitreason = reason;
     gp->waitsince = gpm_nanotime();
@@ -1318,6 +1339,7 @@ bool gpm_yield(void)
     struct gpm_g *gp = gpm_getg();
     if (gp == NULL || gp->m == NULL)
         return false; /* a foreign thread has nothing to yield to */
+    leftsyscall(gp);
     struct gpm_m *mp = gp->m;
     if (!gpm_pin(mp)) {
         reacquirep(mp, gp);
@@ -1351,6 +1373,7 @@ bool gpm_yield(void)
    Never returns. */
 void gpm_goexit_switch(struct gpm_g *gp)
 {
+    leftsyscall(gp);
     struct gpm_m *mp = gp->m;
     gpm_pin(mp); /* or no P: g0 frees the G to the global pool */
     mp->after = AFTER_EXIT;
@@ -1451,6 +1474,12 @@ void gpm_setpreempt(struct gpm_g *gp)
  * code) enters the call without one and gets one back in exitsyscall:
  * this is where most such Gs return to the fold.
  *
+ * Calls nest: a signal handler that runs during a wrapped call may make
+ * wrapped calls of its own; g->syscalldepth counts them, and only the
+ * outermost pair moves the G and its P. A handler that longjmps out of a
+ * wrapped call leaves the count behind: the G's next park or yield
+ * finishes the exit (leftsyscall).
+ *
  * entersyscallblock is for calls known to block (a process-shared lock
  * found taken): the P is handed off at once, without waiting for sysmon.
  * A foreign G has no P: both are no-ops for it.
@@ -1518,7 +1547,7 @@ bool gpm_p_fromsyscall(struct gpm_m *mp)
 void gpm_entersyscall(void)
 {
     struct gpm_g *gp = gpm_getg();
-    if (gp == NULL || gp->m == NULL)
+    if (gp == NULL || gp->m == NULL || gp->syscalldepth++ != 0)
         return;
     gpm_casgstatus(gp, G_RUNNING, G_SYSCALL);
     gpm_p_tosyscall(gp->m); /* without a P, exitsyscall gets one back */
@@ -1527,7 +1556,7 @@ void gpm_entersyscall(void)
 void gpm_entersyscallblock(void)
 {
     struct gpm_g *gp = gpm_getg();
-    if (gp == NULL || gp->m == NULL)
+    if (gp == NULL || gp->m == NULL || gp->syscalldepth++ != 0)
         return;
     struct gpm_m *mp = gp->m;
     gpm_casgstatus(gp, G_RUNNING, G_SYSCALL);
@@ -1538,7 +1567,7 @@ void gpm_entersyscallblock(void)
 void gpm_exitsyscall(void)
 {
     struct gpm_g *gp = gpm_getg();
-    if (gp == NULL || gp->m == NULL || gpm_readgstatus(gp) != G_SYSCALL)
+    if (gp == NULL || gp->m == NULL || gp->syscalldepth == 0 || --gp->syscalldepth != 0)
         return;
     struct gpm_m *mp = gp->m;
     if (gpm_p_fromsyscall(mp)) {

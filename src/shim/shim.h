@@ -27,4 +27,8 @@ static inline struct gpm_g *shim_g(pthread_t th)
     return gpm_pthread_to_g((uintptr_t)th);
 }
 
+/* tid.c: the kernel thread a thread id names (the caller's own G's id:
+   its current kernel thread). */
+pid_t gpm_shim_kerneltid(pid_t tid);
+
 #endif

@@ -1,0 +1,48 @@
+/*
+ * src/shim/tid.c: gettid, tgkill: a thread's id is its G's.
+ *
+ * Every G has a tid of its own, the one in its TCB (glibc's locks record
+ * it as the owner): G1 keeps the process's, a foreign thread its kernel
+ * thread's, a G of gpm's a number above every real tid (gstack.c, "Fake
+ * tids"). gettid returns it, so that ids are distinct per thread and stay
+ * the same when a G moves between kernel threads, as the program expects
+ * (Python's threading.get_native_id, the owner word of PI futexes).
+ *
+ * Only the kernel knows kernel threads: tgkill to the caller's own id is
+ * sent to the kernel thread running it now (what raise does); another G's
+ * id means nothing to the kernel yet and gives ESRCH, as pthread_kill to
+ * another G does today (docs/COMPAT.md). syscall(SYS_gettid, SYS_tgkill,
+ * SYS_tkill) goes through the same functions (src/shim/syscall.c).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "../core/sys.h"
+#include "shim.h"
+
+GPM_EXPORT pid_t gettid(void)
+{
+    if (!gpm_active())
+        return gpm_real.gettid();
+    struct gpm_g *gp = gpm_getg();
+    return gp != NULL ? (pid_t)gp->tid : gpm_gettid();
+}
+
+/* The kernel thread a tid names: the caller's own kernel thread for its
+   own G's id, else tid itself. */
+pid_t gpm_shim_kerneltid(pid_t tid)
+{
+    struct gpm_g *gp = gpm_active() ? gpm_getg() : NULL;
+    if (gp != NULL && tid == (pid_t)gp->tid)
+        return gpm_gettid();
+    return tid;
+}
+
+GPM_EXPORT int tgkill(pid_t tgid, pid_t tid, int sig)
+{
+    if (!gpm_active())
+        return gpm_real.tgkill(tgid, tid, sig);
+    return gpm_real.tgkill(tgid, gpm_shim_kerneltid(tid), sig);
+}
