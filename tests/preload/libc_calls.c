@@ -44,6 +44,7 @@
 #include <wchar.h>
 
 #include "check.h"
+#include "tasks.h"
 
 #define NT 8
 #define ROUNDS 3
@@ -69,7 +70,7 @@ static __thread long moved;
 static void yield(void)
 {
     sched_yield();
-    pid_t now = gettid();
+    pid_t now = kernel_tid();
     if (last_tid != 0 && now != last_tid)
         moved++;
     last_tid = now;
@@ -351,7 +352,7 @@ static void gai_check(int id)
 static void *worker(void *arg)
 {
     int id = (int)(intptr_t)arg;
-    last_tid = gettid();
+    last_tid = kernel_tid();
     /* A thread starts in the global locale, whatever the last thread that
        ended did. */
     CHECK(uselocale((locale_t)0) == LC_GLOBAL_LOCALE && MB_CUR_MAX == 1, "thread %d: starts in another locale",

@@ -16,6 +16,21 @@
 
 #include "check.h"
 
+/* The kernel thread running the caller: the gettid system call made with
+   the instruction itself, since under gpm gettid() and syscall(SYS_gettid)
+   name the thread (the G), which keeps its id when it moves between kernel
+   threads. */
+static inline int kernel_tid(void)
+{
+#if defined(__x86_64__)
+    long r;
+    __asm__ volatile("syscall" : "=a"(r) : "a"(186L /* SYS_gettid */) : "rcx", "r11", "memory");
+    return (int)r;
+#else
+#error "kernel_tid: x86_64 only"
+#endif
+}
+
 /* Entries of /proc/self/task: the process's kernel threads. */
 static inline int count_tasks(void)
 {

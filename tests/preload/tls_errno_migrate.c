@@ -6,7 +6,7 @@
  * first). &errno and every &var stay the same inside a thread. Run with
  * GPM_MAXPROCS=2: threads of uneven lengths yield constantly, so Ps run
  * dry at different times and steal each other's threads. Under gpm the test
- * also requires that migrations did happen (gettid() changing inside a
+ * also requires that migrations did happen (kernel_tid() changing inside a
  * thread), repeating rounds until they have.
  */
 #define _GNU_SOURCE
@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "tasks.h"
 
 int *tls_ie_addr(void);
 int *tls_gd_addr(void);
@@ -50,7 +51,7 @@ static void *worker(void *arg)
     *gd = id * 10 + 4;
     int *dlie = NULL, *dlgd = NULL;
     char *dlbss = NULL;
-    pid_t tid = gettid();
+    pid_t tid = kernel_tid();
     long moved = 0;
     atomic_fetch_add(&started, 1);
     int iters = 300 + id * 150;
@@ -69,7 +70,7 @@ static void *worker(void *arg)
             dlbss[id] = (char)id;
         }
         sched_yield();
-        pid_t now = gettid();
+        pid_t now = kernel_tid();
         if (now != tid) {
             moved++;
             tid = now;
