@@ -1669,7 +1669,11 @@ static void preemptone(struct gpm_m *mp, bool signal)
         return;
     atomic_fetch_add_explicit(&gpm_sched.npreemptreq, 1, memory_order_relaxed);
     gpm_setpreempt(gp);
-    if (signal && gpm_preempt_signal(mp))
+    /* Not a G that entered a wrapped call since sysmon looked at its P: a
+       system call that SA_RESTART does not restart (poll, epoll_wait)
+       would return EINTR to the program. (What remains is the time between
+       this load and the signal's arrival: docs/COMPAT.md.) */
+    if (signal && gpm_readgstatus(gp) == G_RUNNING && gpm_preempt_signal(mp))
         atomic_fetch_add_explicit(&gpm_sched.npreemptsig, 1, memory_order_relaxed);
 }
 
