@@ -88,7 +88,9 @@
  *
  * Waiters
  * -------
- * Each G parked here carries a kind (struct gpm_sema_waiter):
+ * Each G parked here carries a kind (struct gpm_sema_waiter); Gs parked
+ * by gpm's own objects (mutexes, condition variables...) on the same
+ * semtable have kind FW_NONE, and futex operations pass them by:
  *   FW_PLAIN       FUTEX_WAIT or WAIT_BITSET. tag: its bitset.
  *   FW_PI          FUTEX_LOCK_PI or LOCK_PI2 on its word, or a
  *                  WAIT_REQUEUE_PI waiter moved there. tag: its tid.
@@ -140,8 +142,28 @@
 #include "sys.h"
 #include "timer.h"
 
-/* Waiter kinds ("Waiters"). */
-enum { FW_PLAIN = 0, FW_PI, FW_REQUEUE_PI };
+/* Waiter kinds ("Waiters"); FW_NONE: a G parked by one of gpm's own
+   objects (gpm_sema_wait), which no futex operation touches. */
+enum { FW_NONE = 0, FW_PLAIN, FW_PI, FW_REQUEUE_PI };
+
+/* The futex waiters on an address, oldest first, skipping FW_NONE. The
+   address's bucket lock must be held. */
+static struct gpm_sema_waiter *skipnone(struct gpm_sema_waiter *w)
+{
+    while (w != NULL && w->kind == FW_NONE)
+        w = gpm_sema_next(w);
+    return w;
+}
+
+static struct gpm_sema_waiter *firstwaiter(_Atomic uint32_t *uaddr)
+{
+    return skipnone(gpm_sema_first(uaddr));
+}
+
+static struct gpm_sema_waiter *nextwaiter(struct gpm_sema_waiter *w)
+{
+    return skipnone(gpm_sema_next(w));
+}
 
 /*
  * The addresses emulated ("What is emulated"): at or above 64 KiB, the
@@ -276,8 +298,8 @@ static int takeplain(struct gpm_sema_locked *l, _Atomic uint32_t *uaddr, int n, 
 {
     int k = 0;
     struct gpm_sema_waiter *w, *nx;
-    for (w = gpm_sema_first(uaddr); w != NULL && k < n; w = nx) {
-        nx = gpm_sema_next(w);
+    for (w = firstwaiter(uaddr); w != NULL && k < n; w = nx) {
+        nx = nextwaiter(w);
         if (w->kind != FW_PLAIN)
             return -EINVAL;
         if ((w->tag & bitset) == 0)
@@ -330,8 +352,8 @@ static long futexrequeue(_Atomic uint32_t *u1, int nwake, int nrequeue, _Atomic 
         err = -EAGAIN;
     } else {
         struct gpm_sema_waiter *w, *nx;
-        for (w = gpm_sema_first(u1); w != NULL && woken + moved - nwake < nrequeue; w = nx) {
-            nx = gpm_sema_next(w);
+        for (w = firstwaiter(u1); w != NULL && woken + moved - nwake < nrequeue; w = nx) {
+            nx = nextwaiter(w);
             if (w->kind != FW_PLAIN) {
                 err = -EINVAL;
                 break;
@@ -439,7 +461,7 @@ static uint32_t selftid(void)
 /* Whether a FW_PI waiter is parked on uaddr. Its bucket lock must be held. */
 static bool piwaiters(_Atomic uint32_t *uaddr)
 {
-    for (struct gpm_sema_waiter *w = gpm_sema_first(uaddr); w != NULL; w = gpm_sema_next(w))
+    for (struct gpm_sema_waiter *w = firstwaiter(uaddr); w != NULL; w = nextwaiter(w))
         if (w->kind == FW_PI)
             return true;
     return false;
@@ -532,7 +554,7 @@ static long futexunlockpi(_Atomic uint32_t *uaddr)
         return -EPERM;
     struct gpm_sema_locked l;
     gpm_sema_lock(&l, uaddr, NULL);
-    struct gpm_sema_waiter *top = gpm_sema_first(uaddr);
+    struct gpm_sema_waiter *top = firstwaiter(uaddr);
     uint32_t uval = atomic_load(uaddr);
     long r = 0;
     for (;;) {
@@ -592,7 +614,7 @@ static long futexcmprequeuepi(_Atomic uint32_t *u1, int nwake, int nrequeue, _At
     long r = 0;
     int count = 0;
     gpm_sema_lock(&l, u1, u2);
-    struct gpm_sema_waiter *top = gpm_sema_first(u1);
+    struct gpm_sema_waiter *top = firstwaiter(u1);
     if (atomic_load(u1) != cmpval) {
         r = -EAGAIN;
     } else if (top == NULL) {
@@ -610,8 +632,8 @@ static long futexcmprequeuepi(_Atomic uint32_t *u1, int nwake, int nrequeue, _At
                 count = 1;
             }
             struct gpm_sema_waiter *w, *nx;
-            for (w = gpm_sema_first(u1); w != NULL && count - nwake < nrequeue; w = nx) {
-                nx = gpm_sema_next(w);
+            for (w = firstwaiter(u1); w != NULL && count - nwake < nrequeue; w = nx) {
+                nx = nextwaiter(w);
                 if (w->kind != FW_REQUEUE_PI || w->aux != (void *)u2) {
                     r = -EINVAL;
                     break;
