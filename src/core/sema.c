@@ -181,8 +181,12 @@ static int semawait(_Atomic uint32_t *addr, uint32_t val, const struct gpm_sema_
     struct gpm_g *gp = gpm_getg_adopt();
     if (gp == NULL)
         return ws == NULL ? EAGAIN : ENOMEM; /* no memory for a G */
-    struct sudog s = {.w = {.g = gp, .waitsince = waitsince ? waitsince : gpm_nanotime()}, .addr = addr};
-    if (ws != NULL) {
+    struct sudog s = {.w = {.g = gp}, .addr = addr};
+    /* Only gpm_sema_wait's waiters have a start time (for wake1's
+       decide): a clock read per wait is not free. */
+    if (ws == NULL) {
+        s.w.waitsince = waitsince ? waitsince : gpm_nanotime();
+    } else {
         s.w.tag = ws->tag;
         s.w.kind = ws->kind;
         s.w.aux = ws->aux;

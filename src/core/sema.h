@@ -34,11 +34,12 @@ int gpm_sema_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline, int64_
 int gpm_sema_wake(_Atomic uint32_t *addr, int n, uint32_t wakeval);
 
 /*
- * A parked G as the layers above see it. g and waitsince are the
- * semtable's; tag, kind and aux belong to whoever parked the G with
- * gpm_sema_waitx (0, 0 and NULL for gpm_sema_wait), and the holder of the
- * queue's lock may change them (futex.c turns a requeued waiter into a
- * waiter of another kind).
+ * A parked G as the layers above see it. g and waitsince (when it
+ * started waiting; 0 for gpm_sema_waitx's waiters, which need no clock
+ * read) are the semtable's; tag, kind and aux belong to whoever parked
+ * the G with gpm_sema_waitx (0, 0 and NULL for gpm_sema_wait), and the
+ * holder of the queue's lock may change them (futex.c turns a requeued
+ * waiter into a waiter of another kind).
  */
 struct gpm_sema_waiter {
     struct gpm_g *g;
