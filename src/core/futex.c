@@ -377,13 +377,14 @@ static long futexrequeue(_Atomic uint32_t *u1, int nwake, int nrequeue, _Atomic 
     /* Fewer Gs than asked for: every G of u1 was woken or moved; the
        kernel's waiters get the rest ("Kernel waiters"). The comparison
        was made once, above, so the kernel's share is unconditional. */
+    long kernels = 0;
     if (woken < nwake || moved < nrequeue) {
-        long r = gpm_syscall6(SYS_futex, (long)u1, FUTEX_REQUEUE_PRIVATE, nwake - woken, nrequeue - moved,
-                              (long)u2, 0);
-        if (r > 0)
-            moved += (int)r;
+        kernels = gpm_syscall6(SYS_futex, (long)u1, FUTEX_REQUEUE_PRIVATE, nwake - woken, nrequeue - moved,
+                               (long)u2, 0);
+        if (kernels < 0)
+            kernels = 0; /* its errors count as none, as in kernelwake */
     }
-    return woken + moved;
+    return woken + moved + kernels;
 }
 
 /* The 12-bit signed fields of FUTEX_WAKE_OP's encoded operation. */
