@@ -5,9 +5,11 @@
  * a deadline already past returns ETIMEDOUT at once), bitsets, wake counts,
  * requeue and cmp_requeue (counts, EAGAIN, requeued waiters woken on the
  * second word), wake-op (each operation, comparisons, who is woken), the
- * EINVAL cases, and two 10,000-round-trip ping-pongs: one through
- * syscall(), one whose waits are inline syscall instructions (invisible to
- * gpm) woken through syscall().
+ * EINVAL cases, a thread gpm did not create (a SIGEV_THREAD notify
+ * thread, made by libc itself) waiting, timing out and waking main, and
+ * two 10,000-round-trip ping-pongs: one through syscall(), one whose waits
+ * are inline syscall instructions (invisible to gpm) woken through
+ * syscall().
  *
  * Under gpm (GPM_MAXPROCS=1 and 2) the waits park Gs on the semtable; the
  * native and pass-through runs prove the expectations are the kernel's.
@@ -20,9 +22,11 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -363,6 +367,52 @@ static void test_errors(void)
     CHECK_ERR(fx(&w[0], 14 | FUTEX_PRIVATE_FLAG, 0, NULL, NULL, 0), ENOSYS);
 }
 
+/* ---- A thread gpm did not create ------------------------------------------------------- */
+
+static _Atomic uint32_t fgo, fdone;
+static _Atomic long fresult = -100;
+
+/* A SIGEV_THREAD notify function: its thread is libc's (under gpm, adopted
+   on this first call). */
+static void foreign_notify(union sigval sv)
+{
+    (void)sv;
+    long r = 0;
+    while (r == 0 && atomic_load(&fgo) == 0)
+        r = fx(&fgo, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+    if (r == 0) {
+        struct timespec rel = {0, 20000000};
+        struct timespec t0 = now(CLOCK_MONOTONIC);
+        long t = fx(&fgo, FUTEX_WAIT_PRIVATE, 1, &rel, NULL, 0);
+        if (t != -1 || errno != ETIMEDOUT)
+            r = -1;
+        else if (ns(now(CLOCK_MONOTONIC)) - ns(t0) < 20000000)
+            r = -2;
+    }
+    atomic_store(&fresult, r);
+    atomic_store(&fdone, 1);
+    fx(&fdone, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static void test_foreign(void)
+{
+    timer_t timer;
+    struct sigevent se = {.sigev_notify = SIGEV_THREAD, .sigev_notify_function = foreign_notify};
+    CHECK_EQ(timer_create(CLOCK_MONOTONIC, &se, &timer), 0);
+    struct itimerspec its = {.it_value = {0, 1000000}};
+    CHECK_EQ(timer_settime(timer, 0, &its, NULL), 0);
+    await_parked(&fgo, 1);
+    atomic_store(&fgo, 1);
+    CHECK_EQ(fx(&fgo, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0), 1);
+    struct timespec slice = {10, 0};
+    while (atomic_load(&fdone) == 0) {
+        long r = fx(&fdone, FUTEX_WAIT_PRIVATE, 0, &slice, NULL, 0);
+        CHECK(r == 0 || errno == EAGAIN, "waiting for the foreign thread: errno %d", errno);
+    }
+    CHECK(atomic_load(&fresult) == 0, "the foreign thread's waits: %ld", atomic_load(&fresult));
+    CHECK_EQ(timer_delete(timer), 0);
+}
+
 /* ---- Ping-pong ------------------------------------------------------------------------------------- */
 
 #define ROUNDS 10000
@@ -424,6 +474,7 @@ int main(void)
     test_requeue();
     test_wakeop();
     test_errors();
+    test_foreign();
     pingpong(0);
     pingpong(1);
     printf("futex_basic: ok (%s)\n", test_mode());
