@@ -66,6 +66,7 @@ enum gpm_waitreason {
     WAIT_BARRIER,      /* pthread_barrier_wait */
     WAIT_ONCE,         /* pthread_once, call_once: another thread runs init */
     WAIT_SEM,          /* sem_wait */
+    WAIT_FUTEX,        /* syscall(SYS_futex), emulated (futex.c) */
     WAIT_NREASONS
 };
 

@@ -234,6 +234,7 @@ static const char *const waitreason_names[WAIT_NREASONS] = {
     [WAIT_BARRIER] = "barrier",
     [WAIT_ONCE] = "once",
     [WAIT_SEM] = "semaphore",
+    [WAIT_FUTEX] = "futex",
 };
 
 const char *gpm_waitreason_name(uint32_t r)

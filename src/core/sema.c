@@ -17,10 +17,31 @@
  * readies the G.
  *
  * The bucket list is doubly linked so that a timed-out waiter is removed
- * in O(1). `nwait` counts the sudogs of a bucket, so that a wake on an
- * address nobody waits for costs one atomic load: a waiter increments it
- * (seq_cst) before it checks the word, a waker changes the word before it
- * loads nwait (seq_cst), so one of them sees the other.
+ * in O(1).
+ *
+ * nwait
+ * -----
+ * `nwait` counts the sudogs of a bucket (and waiters about to check), so
+ * that a wake on an address nobody waits for costs one atomic load: a
+ * waiter increments it (seq_cst) under the bucket lock before it checks
+ * the word, a waker changes the word before it loads nwait (seq_cst), so
+ * one of them sees the other:
+ *
+ *   waiter                          waker
+ *   lock(bucket)
+ *   nwait++            (seq_cst)    *word = new   (seq_cst RMW, or any
+ *   *word == val?      (seq_cst)                   store then a seq_cst fence)
+ *     yes: enqueue; park            nwait == 0?   (seq_cst)
+ *     (unlock after the switch)       no: lock(bucket); wake
+ *
+ * Either the waiter's check comes after the waker's change in the single
+ * order of seq_cst operations, and it sees the new word and does not
+ * park, or the increment comes before the waker's load, which then sees a
+ * count of at least one (the sudog keeps it up while queued) and takes
+ * the lock, which it gets only once the waiter is queued. Wakers whose
+ * change of the word is not itself seq_cst (a program's plain store
+ * before FUTEX_WAKE) must put a seq_cst fence between it and the load
+ * (futex.c does).
  *
  * Lock order: a P's timerslock, then bucket locks (two at once only in
  * requeue, in address order), then sched.lock. See lock.h.
@@ -37,11 +58,10 @@
 enum { SUDOG_IDLE, SUDOG_QUEUED, SUDOG_WOKEN, SUDOG_TIMEDOUT };
 
 struct sudog {
-    struct gpm_g *g;
+    struct gpm_sema_waiter w; /* first: gpm_sema_waiter pointers lead back here */
     _Atomic uint32_t *addr;
     struct sudog *next, *prev;
     struct semroot *root;
-    int64_t waitsince;
     uint32_t wakeval;
     uint8_t state;
     bool requeued;
@@ -73,7 +93,10 @@ static void enqueue(struct semroot *r, struct sudog *s)
     else
         r->head = s;
     r->tail = s;
-    s->root = r;
+    /* Relaxed: lockroot's first load only picks a candidate, which it
+       checks again under that bucket's lock (held here by whoever moves
+       s from it). */
+    __atomic_store_n(&s->root, r, __ATOMIC_RELAXED);
     s->state = SUDOG_QUEUED;
     atomic_fetch_add(&r->nwait, 1);
 }
@@ -131,7 +154,7 @@ static void sema_timeout(struct gpm_m *mp, void *arg)
     } else if (s->state == SUDOG_IDLE) {
         s->state = SUDOG_TIMEDOUT; /* fired before the waiter queued */
     }
-    struct gpm_g *gp = s->g;
+    struct gpm_g *gp = s->w.g;
     gpm_unlock(&r->lock);
     if (ready)
         gpm_ready_on(mp, gp);
@@ -147,38 +170,63 @@ static bool sema_unlockf(struct gpm_m *mp, struct gpm_g *gp, void *arg)
     return true;
 }
 
-int gpm_sema_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline, int64_t waitsince,
-                  uint32_t *wakeval, uint16_t reason)
+/*
+ * gpm_sema_wait and gpm_sema_waitx: ws NULL means "park while *addr ==
+ * val", with gpm_sema_wait's treatment of a deadline already passed
+ * (ETIMEDOUT before any check).
+ */
+static int semawait(_Atomic uint32_t *addr, uint32_t val, const struct gpm_sema_waitspec *ws, int64_t deadline,
+                    int64_t waitsince, uint32_t *wakeval, uint16_t reason)
 {
     struct gpm_g *gp = gpm_getg_adopt();
     if (gp == NULL)
-        return EAGAIN; /* no memory for a G: the caller retries */
-    struct sudog s = {.g = gp, .addr = addr, .waitsince = waitsince ? waitsince : gpm_nanotime()};
+        return ws == NULL ? EAGAIN : ENOMEM; /* no memory for a G */
+    struct sudog s = {.w = {.g = gp}, .addr = addr};
+    /* Only gpm_sema_wait's waiters have a start time (for wake1's
+       decide): a clock read per wait is not free. */
+    if (ws == NULL) {
+        s.w.waitsince = waitsince ? waitsince : gpm_nanotime();
+    } else {
+        s.w.tag = ws->tag;
+        s.w.kind = ws->kind;
+        s.w.aux = ws->aux;
+    }
     struct semroot *r = semroot(addr);
     s.root = r;
+    bool expired = false;
     if (deadline != 0) {
-        if (deadline <= gpm_nanotime())
-            return ETIMEDOUT;
-        s.t = (struct gpm_timer){.when = deadline, .f = sema_timeout, .arg = &s};
-        gpm_timer_arm(gp, &s.t);
+        if (deadline <= gpm_nanotime()) {
+            if (ws == NULL)
+                return ETIMEDOUT;
+            expired = true;
+        } else {
+            s.t = (struct gpm_timer){.when = deadline, .f = sema_timeout, .arg = &s};
+            gpm_timer_arm(gp, &s.t);
+        }
     }
     gpm_lock(&r->lock);
-    atomic_fetch_add(&r->nwait, 1); /* announce before the check */
-    int err = 0;
-    if (s.state == SUDOG_TIMEDOUT)
-        err = ETIMEDOUT;
-    else if (atomic_load(addr) != val)
-        err = EAGAIN;
+    atomic_fetch_add(&r->nwait, 1); /* announce before the check ("nwait") */
+    int err;
+    if (ws == NULL) {
+        err = s.state == SUDOG_TIMEDOUT ? ETIMEDOUT : atomic_load(addr) != val ? EAGAIN : 0;
+    } else {
+        err = ws->check(ws->arg);
+        if (err == 0 && (expired || s.state == SUDOG_TIMEDOUT))
+            err = ETIMEDOUT;
+    }
     if (err != 0) {
         atomic_fetch_sub(&r->nwait, 1);
         gpm_unlock(&r->lock);
-        gpm_deltimer(&s.t);
+        if (deadline != 0 && !expired)
+            gpm_deltimer(&s.t);
         return err;
     }
     enqueue(r, &s); /* counts itself: then drop the announcement */
     atomic_fetch_sub(&r->nwait, 1);
-    gpm_park_timed(sema_unlockf, r, reason, deadline != 0 ? &s.t : NULL);
-    gpm_deltimer(&s.t);
+    bool timed = deadline != 0 && !expired;
+    gpm_park_timed(sema_unlockf, r, ws != NULL ? ws->reason : reason, timed ? &s.t : NULL);
+    if (timed)
+        gpm_deltimer(&s.t);
     /* Whoever took s off its list wrote state before readying us. */
     if (s.state == SUDOG_TIMEDOUT)
         return ETIMEDOUT;
@@ -187,6 +235,18 @@ int gpm_sema_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline, int64_
     if (wakeval != NULL)
         *wakeval = s.wakeval;
     return 0;
+}
+
+int gpm_sema_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline, int64_t waitsince,
+                  uint32_t *wakeval, uint16_t reason)
+{
+    return semawait(addr, val, NULL, deadline, waitsince, wakeval, reason);
+}
+
+int gpm_sema_waitx(_Atomic uint32_t *addr, const struct gpm_sema_waitspec *ws, int64_t deadline,
+                   uint32_t *wakeval)
+{
+    return semawait(addr, 0, ws, deadline, 0, wakeval, ws->reason);
 }
 
 /* Readies a list of woken sudogs (linked through next), after the bucket
@@ -198,7 +258,7 @@ static void readylist(struct sudog *list)
     while (list != NULL) {
         struct sudog *s = list;
         list = s->next;
-        gpm_ready_on(curm, s->g);
+        gpm_ready_on(curm, s->w.g);
     }
 }
 
@@ -234,8 +294,7 @@ bool gpm_sema_wake1(_Atomic uint32_t *addr,
         gpm_unlock(&r->lock);
         return false;
     }
-    struct gpm_sema_waiter w = {.g = s->g, .waitsince = s->waitsince};
-    uint32_t wakeval = decide(arg, &w, nextwaiter(s->next, addr) != NULL);
+    uint32_t wakeval = decide(arg, &s->w, nextwaiter(s->next, addr) != NULL);
     dequeue(r, s, SUDOG_WOKEN);
     s->wakeval = wakeval;
     gpm_unlock(&r->lock);
@@ -243,20 +302,38 @@ bool gpm_sema_wake1(_Atomic uint32_t *addr,
     return true;
 }
 
+/* Moves s from rf's list to the tail of rt's, waiting on `to` now; both
+   locks held. A requeued sudog's timer no longer takes it off (the timer
+   still fires, and finds it requeued) unless keeptimeout. */
+static void move(struct semroot *rf, struct semroot *rt, struct sudog *s, _Atomic uint32_t *to, bool keeptimeout)
+{
+    dequeue(rf, s, SUDOG_IDLE);
+    s->addr = to;
+    if (!keeptimeout)
+        s->requeued = true;
+    enqueue(rt, s);
+}
+
+/* Locks the buckets of two roots in address order (lock.h). */
+static void lock2(struct semroot *ra, struct semroot *rb)
+{
+    if (rb == NULL || ra == rb) {
+        gpm_lock(&ra->lock);
+    } else if (ra < rb) {
+        gpm_lock(&ra->lock);
+        gpm_lock(&rb->lock);
+    } else {
+        gpm_lock(&rb->lock);
+        gpm_lock(&ra->lock);
+    }
+}
+
 int gpm_sema_requeue(_Atomic uint32_t *from, int nwake, uint32_t wakeval, _Atomic uint32_t *to, int nrequeue)
 {
     struct semroot *rf = semroot(from), *rt = semroot(to);
     if (atomic_load(&rf->nwait) == 0)
         return 0;
-    if (rf == rt) {
-        gpm_lock(&rf->lock);
-    } else if (rf < rt) {
-        gpm_lock(&rf->lock);
-        gpm_lock(&rt->lock);
-    } else {
-        gpm_lock(&rt->lock);
-        gpm_lock(&rf->lock);
-    }
+    lock2(rf, rt);
     struct sudog *woken = NULL, **tail = &woken;
     int k = 0, moved = 0;
     struct sudog *s = first(rf, from);
@@ -269,10 +346,7 @@ int gpm_sema_requeue(_Atomic uint32_t *from, int nwake, uint32_t wakeval, _Atomi
             tail = &s->next;
             k++;
         } else {
-            dequeue(rf, s, SUDOG_IDLE);
-            s->addr = to;
-            s->requeued = true;
-            enqueue(rt, s);
+            move(rf, rt, s, to, false);
             moved++;
         }
         s = nx;
@@ -282,6 +356,63 @@ int gpm_sema_requeue(_Atomic uint32_t *from, int nwake, uint32_t wakeval, _Atomi
     gpm_unlock(&rf->lock);
     readylist(woken);
     return moved;
+}
+
+/* ---- Building blocks (sema.h) ---------------------------------------------- */
+
+bool gpm_sema_maybewaiters(_Atomic uint32_t *addr)
+{
+    return atomic_load(&semroot(addr)->nwait) != 0;
+}
+
+void gpm_sema_lock(struct gpm_sema_locked *l, _Atomic uint32_t *a, _Atomic uint32_t *b)
+{
+    l->r1 = semroot(a);
+    l->r2 = b != NULL && semroot(b) != l->r1 ? semroot(b) : NULL;
+    l->taken = NULL;
+    l->tail = &l->taken;
+    lock2(l->r1, l->r2);
+}
+
+void gpm_sema_unlock(struct gpm_sema_locked *l)
+{
+    if (l->r2 != NULL)
+        gpm_unlock(&l->r2->lock);
+    gpm_unlock(&l->r1->lock);
+    readylist(l->taken);
+}
+
+static struct sudog *sudogof(struct gpm_sema_waiter *w)
+{
+    return (struct sudog *)w; /* w is the first member */
+}
+
+struct gpm_sema_waiter *gpm_sema_first(_Atomic uint32_t *addr)
+{
+    struct sudog *s = first(semroot(addr), addr);
+    return s != NULL ? &s->w : NULL;
+}
+
+struct gpm_sema_waiter *gpm_sema_next(struct gpm_sema_waiter *w)
+{
+    struct sudog *s = sudogof(w);
+    struct sudog *nx = nextwaiter(s->next, s->addr);
+    return nx != NULL ? &nx->w : NULL;
+}
+
+void gpm_sema_take(struct gpm_sema_locked *l, struct gpm_sema_waiter *w, uint32_t wakeval)
+{
+    struct sudog *s = sudogof(w);
+    dequeue(s->root, s, SUDOG_WOKEN);
+    s->wakeval = wakeval;
+    *l->tail = s;
+    l->tail = &s->next;
+}
+
+void gpm_sema_move(struct gpm_sema_waiter *w, _Atomic uint32_t *to, bool keeptimeout)
+{
+    struct sudog *s = sudogof(w);
+    move(s->root, semroot(to), s, to, keeptimeout);
 }
 
 void gpm_sema_forkchild(void)

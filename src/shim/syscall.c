@@ -11,17 +11,19 @@
  * kernel thread cannot disturb it.
  *
  * The list is GPM_BLOCKING_CALLS in compat/libc_real.h, plus the variadic
- * open, openat, fcntl (only the waiting lock commands) and syscall (only
- * the numbers of blocking calls) written out below.
+ * open, openat, fcntl (only the waiting lock commands) and syscall (the
+ * numbers of blocking calls; SYS_futex goes to src/core/futex.c, which
+ * parks Gs on private futexes and passes the rest to the kernel) written
+ * out below.
  */
 #undef _FILE_OFFSET_BITS /* define pread and pread64 both, as libc does */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/futex.h>
 #include <stdarg.h>
 #include <sys/syscall.h>
 
+#include "../core/futex.h"
 #include "shim.h"
 
 #define WRAP(ret, name, params, args)                \
@@ -98,8 +100,8 @@ OPENAT(openat64)
 FCNTL(fcntl)
 FCNTL(fcntl64)
 
-/* syscall(2): the numbers of the calls above, and futex waits. */
-static bool blocking_nr(long nr, long a1)
+/* syscall(2): the numbers of the calls above. */
+static bool blocking_nr(long nr)
 {
     switch (nr) {
     case SYS_read: case SYS_write: case SYS_readv: case SYS_writev: case SYS_pread64: case SYS_pwrite64:
@@ -112,10 +114,6 @@ static bool blocking_nr(long nr, long a1)
     case SYS_rt_sigtimedwait: case SYS_rt_sigsuspend: case SYS_pause: case SYS_nanosleep:
     case SYS_clock_nanosleep:
         return true;
-    case SYS_futex: {
-        int op = (int)a1 & FUTEX_CMD_MASK;
-        return op == FUTEX_WAIT || op == FUTEX_WAIT_BITSET || op == FUTEX_LOCK_PI || op == FUTEX_WAIT_REQUEUE_PI;
-    }
     default:
         return false;
     }
@@ -128,7 +126,17 @@ GPM_EXPORT long syscall(long nr, ...)
     long a0 = va_arg(ap, long), a1 = va_arg(ap, long), a2 = va_arg(ap, long);
     long a3 = va_arg(ap, long), a4 = va_arg(ap, long), a5 = va_arg(ap, long);
     va_end(ap);
-    if (!gpm_active() || !blocking_nr(nr, a1))
+    if (!gpm_active())
+        return gpm_real.syscall(nr, a0, a1, a2, a3, a4, a5);
+    if (nr == SYS_futex) {
+        long r = gpm_futex((uint32_t *)a0, (int)a1, (uint32_t)a2, (unsigned long)a3, (uint32_t *)a4, (uint32_t)a5);
+        if (r < 0) {
+            errno = (int)-r;
+            return -1;
+        }
+        return r;
+    }
+    if (!blocking_nr(nr))
         return gpm_real.syscall(nr, a0, a1, a2, a3, a4, a5);
     gpm_entersyscall();
     long r = gpm_real.syscall(nr, a0, a1, a2, a3, a4, a5);
