@@ -187,26 +187,6 @@ static bool misaligned(const void *p)
     return ((uintptr_t)p & 3) != 0;
 }
 
-/* ---- Keeping sysmon watching ---------------------------------------------------- */
-
-/*
- * sysmon sleeps while every P is idle, and only entersyscall wakes it
- * (sysmon.c); but a P that a futex wake-up sets running again may next
- * block in the kernel where gpm cannot see (an inline futex wait, libc's
- * internal locks), which only sysmon's unstick undoes. Every futex wait
- * used to be an entersyscall, so futex traffic kept sysmon awake; to keep
- * that, an operation that readied Gs wakes a sleeping sysmon. One relaxed
- * load when it is awake. (The general fix, waking sysmon whenever a P
- * leaves idle, belongs to sched.c.)
- */
-static void unlockready(struct gpm_sema_locked *l)
-{
-    bool readied = l->taken != NULL;
-    gpm_sema_unlock(l);
-    if (readied && atomic_load_explicit(&gpm_sched.sysmonwait, memory_order_relaxed))
-        gpm_sysmon_wake();
-}
-
 /* ---- Statistics ------------------------------------------------------------ */
 
 /* Emulated waits, striped by M so that Ms do not share a counter's line. */
@@ -343,7 +323,7 @@ static long futexwake(_Atomic uint32_t *uaddr, int n, uint32_t bitset)
         struct gpm_sema_locked l;
         gpm_sema_lock(&l, uaddr, NULL);
         k = takeplain(&l, uaddr, max, bitset);
-        unlockready(&l);
+        gpm_sema_unlock(&l);
         if (k < 0)
             return k;
     }
@@ -391,7 +371,7 @@ static long futexrequeue(_Atomic uint32_t *u1, int nwake, int nrequeue, _Atomic 
             }
         }
     }
-    unlockready(&l);
+    gpm_sema_unlock(&l);
     if (err != 0)
         return err;
     /* Fewer Gs than asked for: every G of u1 was woken or moved; the
@@ -460,7 +440,7 @@ static long futexwakeop(_Atomic uint32_t *u1, int n1, _Atomic uint32_t *u2, int 
         k1 = takeplain(&l, u1, wakelimit(n1), FUTEX_BITSET_MATCH_ANY);
     if (holds > 0 && k1 >= 0)
         k2 = takeplain(&l, u2, wakelimit(n2), FUTEX_BITSET_MATCH_ANY);
-    unlockready(&l);
+    gpm_sema_unlock(&l);
     if (holds < 0)
         return -ENOSYS;
     if (k1 < 0 || k2 < 0)
@@ -549,7 +529,7 @@ static long futexlockpi(_Atomic uint32_t *uaddr, int64_t deadline, bool trylock)
         struct gpm_sema_locked l;
         gpm_sema_lock(&l, uaddr, NULL);
         int r = pi_trylock_locked(uaddr, tid, false);
-        unlockready(&l);
+        gpm_sema_unlock(&l);
         return r == PI_ACQUIRED ? 0 : r == PI_OWNED ? -EAGAIN : r;
     }
     countwait();
@@ -603,7 +583,7 @@ static long futexunlockpi(_Atomic uint32_t *uaddr)
             break;
         }
     }
-    unlockready(&l);
+    gpm_sema_unlock(&l);
     return r;
 }
 
@@ -665,7 +645,7 @@ static long futexcmprequeuepi(_Atomic uint32_t *u1, int nwake, int nrequeue, _At
             }
         }
     }
-    unlockready(&l);
+    gpm_sema_unlock(&l);
     return r != 0 ? r : count;
 }
 

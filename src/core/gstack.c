@@ -36,9 +36,10 @@
  * Fake tids
  * ---------
  * glibc's recursive locks (ld.so's, stdio's are by TCB) record the owner's
- * tid, so every TCB needs a distinct non-zero tid. A block gets one when it
- * is first mapped, from [GPM_FAKE_TID_BASE, GPM_FAKE_TID_LIMIT), above any
- * real tid, and keeps it for all its lives.
+ * tid, so every TCB needs a distinct non-zero tid; gettid() returns it too
+ * (src/shim/tid.c). A block gets a new one for each life (each thread),
+ * from [GPM_FAKE_TID_BASE, GPM_FAKE_TID_LIMIT), above any real tid, in
+ * order, wrapping around as the kernel's pids do.
  */
 #define _GNU_SOURCE
 #include "gstack.h"
@@ -363,9 +364,6 @@ static struct gpm_g *mapblock(const struct gpm_geometry *geo)
     gp->blocksize = size;
     gp->guardsize = guard;
     gp->stacksize = geo->stacksize;
-    gp->tid = atomic_fetch_add(&tidgen, 1);
-    if (gp->tid >= GPM_FAKE_TID_LIMIT)
-        gpm_throw("gstackalloc: out of fake thread ids");
     gp->magic = GPM_G_MAGIC;
     atomic_store(&gp->atomicstatus, G_DEAD);
     if (geo->user_stack == NULL) {
@@ -525,6 +523,15 @@ static void resettls(struct gpm_g *gp)
     *(int *)(tcb - gpm_tls.h_errno_tpoff) = 0;
 }
 
+/* A fake tid for a new life of a block: the next in the range, wrapping
+   around as the kernel's pids do, so that threads that follow each other
+   have different ids (the program sees them through gettid). */
+static uint32_t newtid(void)
+{
+    uint32_t span = GPM_FAKE_TID_LIMIT - GPM_FAKE_TID_BASE;
+    return GPM_FAKE_TID_BASE + (atomic_fetch_add(&tidgen, 1) - GPM_FAKE_TID_BASE) % span;
+}
+
 int gpm_gstackalloc(const struct gpm_geometry *geo, struct gpm_g **out)
 {
     if (geo->user_stack == NULL) {
@@ -556,6 +563,7 @@ int gpm_gstackalloc(const struct gpm_geometry *geo, struct gpm_g **out)
     } else {
         resettls(gp);
     }
+    gp->tid = newtid();
     void *stackblock = gp->block;
     size_t stackblock_size = gp->blocksize;
     gp->user_stack = geo->user_stack;

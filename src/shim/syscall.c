@@ -13,7 +13,8 @@
  * The list is GPM_BLOCKING_CALLS in compat/libc_real.h, plus the variadic
  * open, openat, fcntl (only the waiting lock commands) and syscall (the
  * numbers of blocking calls; SYS_futex goes to src/core/futex.c, which
- * parks Gs on private futexes and passes the rest to the kernel) written
+ * parks Gs on private futexes and passes the rest to the kernel; SYS_gettid,
+ * SYS_tgkill and SYS_tkill name threads by their G's id, as tid.c) written
  * out below.
  */
 #undef _FILE_OFFSET_BITS /* define pread and pread64 both, as libc does */
@@ -128,6 +129,13 @@ GPM_EXPORT long syscall(long nr, ...)
     va_end(ap);
     if (!gpm_active())
         return gpm_real.syscall(nr, a0, a1, a2, a3, a4, a5);
+    /* A thread's id is its G's (tid.c). */
+    if (nr == SYS_gettid)
+        return gettid();
+    if (nr == SYS_tgkill)
+        a1 = gpm_shim_kerneltid((pid_t)a1);
+    else if (nr == SYS_tkill)
+        a0 = gpm_shim_kerneltid((pid_t)a0);
     if (nr == SYS_futex) {
         long r = gpm_futex((uint32_t *)a0, (int)a1, (uint32_t)a2, (unsigned long)a3, (uint32_t *)a4, (uint32_t)a5);
         if (r < 0) {
