@@ -323,6 +323,7 @@ struct gpm_m {
     void *g0stack;         /* g0's stack mapping, when gpm made it (M0) */
     size_t g0stacksize;
     bool g0started;        /* g0 has a saved context to switch to */
+    bool nativeg0;         /* g0 is the native stack (and TCB) of a thread gpm made */
 
     /* Statistics (GPM_DEBUG=stats), written by this M only; read without
        synchronisation when printed. */

@@ -521,6 +521,7 @@ static void *mstart(void *arg)
     mp->owntcb = gpm_rdtp();
     mp->curfs = mp->owntcb;
     mp->g0started = true; /* g0 is this native stack; saved at its first switch */
+    mp->nativeg0 = true;
     /* The maker blocks every signal; an M starts with the mask the program
        started with (less the preemption signal, see preempt.c), so that
        the Gs it runs see what threads normally see. */
