@@ -1206,7 +1206,7 @@ static void park_wired(struct gpm_g *gp, gpm_unlockf unlockf, void *arg, uint16_
                        struct gpm_timer *t)
 {
     gp->waitreason = reason;
-    gp->waitsince = gpm_nanotime();
+    gp->waitsince = gpm_nanotime_coarse(); /* for the dump: ms will do */
     gpm_casgstatus(gp, G_RUNNING, G_WAITING);
     if (unlockf != NULL && !unlockf(NULL, gp, arg)) {
         gpm_casgstatus(gp, G_WAITING, G_RUNNABLE);
@@ -1273,7 +1273,7 @@ void gpm_park_timed(gpm_unlockf unlockf, void *arg, uint16_t reason, struct gpm_
     mp = gp->m;
     gpm_pin(mp); /* or no P: then switchout goes to g0, which parks mp */
     gp->waitreason = reason;
-    gp->waitsince = gpm_nanotime();
+    gp->waitsince = gpm_nanotime_coarse(); /* for the dump: ms will do */
     mp->after = AFTER_PARK;
     mp->afterg = gp;
     mp->unlockf = unlockf;

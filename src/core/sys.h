@@ -114,6 +114,17 @@ static inline int64_t gpm_nanotime(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* CLOCK_MONOTONIC_COARSE in nanoseconds: the time of the last timer tick
+   (1-4 ms old), for what people read (how long a G has waited), at a
+   fraction of gpm_nanotime's cost. Comparable with gpm_nanotime to within
+   a tick. */
+static inline int64_t gpm_nanotime_coarse(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static inline void *gpm_mmap(void *addr, size_t len, int prot, int flags, int fd, long off)
 {
     return (void *)gpm_syscall6(SYS_mmap, (long)addr, (long)len, prot, flags, fd, off);
