@@ -200,6 +200,22 @@ struct gpm_g *gpm_runqsteal(struct gpm_p *pp, struct gpm_p *p2, bool stealRunNex
     return gp;
 }
 
+/*
+ * runqdrain moves every G of pp (runnext first, then the queue in order) to
+ * the global queue, where any M with a P finds them. For a P in transit
+ * (P_IDLE, on no list) that is about to go idle with work because no M can
+ * be had for it: the caller holds it, so nobody produces on its queue.
+ */
+void gpm_runqdrain(struct gpm_p *pp)
+{
+    bool inheritTime;
+    struct gpm_g *gp;
+    gpm_lock(&gpm_sched.lock);
+    while ((gp = gpm_runqget(pp, &inheritTime)) != NULL)
+        gpm_globrunqput(gp);
+    gpm_unlock(&gpm_sched.lock);
+}
+
 bool gpm_runqempty(struct gpm_p *pp)
 {
     /* A P is empty only if head == tail and runnext is NULL, read

@@ -489,6 +489,7 @@ void gpm_runqput(struct gpm_p *pp, struct gpm_g *gp, bool next);
 struct gpm_g *gpm_runqget(struct gpm_p *pp, bool *inheritTime);
 struct gpm_g *gpm_runqsteal(struct gpm_p *pp, struct gpm_p *p2, bool stealRunNextG);
 bool gpm_runqempty(struct gpm_p *pp);
+void gpm_runqdrain(struct gpm_p *pp);
 uint32_t gpm_runqlen(struct gpm_p *pp);
 void gpm_globrunqput(struct gpm_g *gp);
 void gpm_globrunqputhead(struct gpm_g *gp);

@@ -547,11 +547,13 @@ static struct {
 
 enum { MMAKER_NONE, MMAKER_STARTING, MMAKER_RUNNING };
 
-/* Gives back what an M that will not run was meant to take: its P, and
-   its count in nmspinning. */
+/* Gives back what an M that will not run was meant to take: its P (its
+   Gs to the global queue, for whichever M gets a P next: one coming back
+   from the kernel), and its count in nmspinning. */
 static void mnotstarted(struct gpm_p *pp, bool spinning)
 {
     if (pp != NULL) {
+        gpm_runqdrain(pp);
         gpm_lock(&gpm_sched.lock);
         pidleput(pp);
         gpm_unlock(&gpm_sched.lock);
