@@ -26,7 +26,6 @@
  *     under locks whose holders glibc assumes cannot migrate mid-section.
  *     A G interrupted there gets the cooperative flag instead and yields at
  *     its next gpm call.
- *   - the vDSO (a system call's user-space half).
  *   - an instruction about to restart a system call (the kernel rewound
  *     rip onto a `syscall` instruction for SA_RESTART): the restart state
  *     of a timed call is the kernel thread's, and the G may resume on
@@ -39,9 +38,14 @@
  *     handler may have interrupted gpm's own code on that stack. While a
  *     handler runs, the signal stays pending.
  * The program's own code is recognised by address: the executable segments
- * of libc, ld.so, the vDSO and libgpm are found with dl_iterate_phdr at
- * start-up (they are loaded before the program runs and never unloaded);
- * every other address, JIT code included, is the program's.
+ * of libc, ld.so and libgpm are found with dl_iterate_phdr at start-up
+ * (they are loaded before the program runs and never unloaded); every other
+ * address, JIT code included, is the program's. The vDSO counts as the
+ * program's: its clock reads keep no state of the thread's (a sequence
+ * count and the TSC, which a migration to another CPU leaves as valid as
+ * it does for a native thread), and a loop that reads the clock in every
+ * iteration spends most of its time there. Its fallback system calls are
+ * covered by the restart check below.
  *
  * The handler
  * -----------
@@ -126,8 +130,7 @@ static int findunsafe(struct dl_phdr_info *info, size_t size, void *arg)
         if (ph->p_type == PT_LOAD && self >= lo && self < lo + ph->p_memsz)
             mine = true;
     }
-    if (!mine && !endswith_obj(name, "libc.so") && !endswith_obj(name, "ld-linux") &&
-        !endswith_obj(name, "ld64.so") && !endswith_obj(name, "linux-vdso") && !endswith_obj(name, "linux-gate"))
+    if (!mine && !endswith_obj(name, "libc.so") && !endswith_obj(name, "ld-linux") && !endswith_obj(name, "ld64.so"))
         return 0;
     for (int i = 0; i < info->dlpi_phnum && nunsafe < (int)(sizeof unsafe / sizeof unsafe[0]); i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];

@@ -241,7 +241,8 @@ struct gpm_p {
         int64_t syscallwhen;
         struct gpm_m *cpum;   /* M whose CPU time was sampled, or NULL */
         int64_t cpu, cpuwhen; /* its CPU time, and when it was read */
-        int64_t preemptwhen;  /* when sysmon last asked the G to yield */
+        int64_t preemptwhen;  /* when sysmon first asked the G to yield (0: not yet) */
+        int64_t signalwhen;   /* when it last signalled it */
     } sysmon;
 
     /* Local run queue: lock-free, single producer (the owner), many

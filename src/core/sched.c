@@ -1612,10 +1612,11 @@ void gpm_exitsyscall(void)
  *     sleeps where gpm cannot see (fgets's read, a libc lock, an inline
  *     futex): revoke its P and hand the P off. Otherwise it computes: once
  *     the G has run GPM_PREEMPT_MS (10 ms) without a scheduler pass, ask it
- *     to yield ("Preemption"), again every GPM_PREEMPT_MS; if it still has
- *     not GPM_PREEMPT_MS after the first request (the preemption signal is
- *     blocked on that thread, or the G never reaches a safe point), revoke
- *     its P anyway: the G runs on without one until its next gpm call.
+ *     to yield ("Preemption"), and signal it again every millisecond (a
+ *     signal that finds it in libc or gpm only sets the flag); if it still
+ *     has not yielded GPM_PREEMPT_MS after the first request (the signal is
+ *     blocked on that thread, or it never reaches a safe point), revoke its
+ *     P anyway: the G runs on without one until its next gpm call.
  *   - Timers nobody runs: gpm_sysmon_timers.
  * So nothing waits behind a P for more than about two sysmon periods when
  * its M sleeps, or GPM_PREEMPT_MS and a period when its G computes.
@@ -1700,6 +1701,9 @@ static bool takep(struct gpm_p *pp, uintptr_t w, bool blocked)
     return true;
 }
 
+/* How often sysmon signals a G it asked to yield, until it does. */
+#define RESIGNAL_NS 1000000
+
 int gpm_retake(int64_t now, int64_t *wakeby)
 {
     int n = 0;
@@ -1754,26 +1758,33 @@ int gpm_retake(int64_t now, int64_t *wakeby)
             pp->sysmon.cpu = cpu;
             pp->sysmon.cpuwhen = now;
         }
-        int64_t due = pp->sysmon.schedwhen + preemptns;
-        if (pp->sysmon.preemptwhen != 0)
-            due = pp->sysmon.preemptwhen + preemptns;
-        if (now < due) {
-            if (due < *wakeby)
-                *wakeby = due;
-            continue;
-        }
-        if (pp->sysmon.preemptwhen != 0 && st == P_USER) {
+        if (pp->sysmon.preemptwhen == 0) {
+            int64_t due = pp->sysmon.schedwhen + preemptns;
+            if (now < due) {
+                if (due < *wakeby)
+                    *wakeby = due;
+                continue;
+            }
+            pp->sysmon.preemptwhen = pp->sysmon.signalwhen = now;
+            preemptone(mp, st == P_USER);
+            n++;
+        } else if (st == P_USER && now - pp->sysmon.preemptwhen >= preemptns) {
             /* Asked GPM_PREEMPT_MS ago and still there (the signal is
-               blocked on that thread, or the G never reaches a safe
+               blocked on that thread, or it never found the G at a safe
                point): take the P; the G runs on without it. */
             n += takep(pp, w, false);
             continue;
+        } else if (st == P_USER && now - pp->sysmon.signalwhen >= RESIGNAL_NS) {
+            /* The last signal found the G in libc or gpm (a loop that
+               calls clock_gettime, say): try again. */
+            pp->sysmon.signalwhen = now;
+            preemptone(mp, true);
         }
-        pp->sysmon.preemptwhen = now;
-        if (now + preemptns < *wakeby)
-            *wakeby = now + preemptns;
-        preemptone(mp, st == P_USER);
-        n++;
+        int64_t next = pp->sysmon.signalwhen + RESIGNAL_NS;
+        if (next > pp->sysmon.preemptwhen + preemptns)
+            next = pp->sysmon.preemptwhen + preemptns;
+        if (next < *wakeby)
+            *wakeby = next;
     }
     return n;
 }
