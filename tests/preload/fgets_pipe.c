@@ -211,7 +211,7 @@ int main(int argc, char **argv)
 {
     /* A hang is a failure: the default action of SIGALRM ends the process
        even when every thread is stuck. */
-    alarm(60);
+    alarm(30);
     const char *only = argc > 1 ? argv[1] : NULL;
     char report[256] = "";
     int ran = 0;

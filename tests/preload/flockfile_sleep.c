@@ -113,7 +113,7 @@ int main(void)
 {
     /* A hang is a failure: the default action of SIGALRM ends the process
        even when every thread is stuck. */
-    alarm(60);
+    alarm(30);
     CHECK_EQ(sem_init(&a_locked, 0, 0), 0);
 
     /* stdout to a temporary file until the rounds are over (nothing has

@@ -105,7 +105,7 @@ int main(void)
 {
     /* A hang is a failure: the default action of SIGALRM ends the process
        even when every thread is stuck. */
-    alarm(60);
+    alarm(30);
     pthread_condattr_t ca;
     CHECK_EQ(pthread_condattr_init(&ca), 0);
     CHECK_EQ(pthread_condattr_setclock(&ca, CLOCK_MONOTONIC), 0);

@@ -100,7 +100,7 @@ int main(void)
 {
     /* A hang is a failure: the default action of SIGALRM ends the process
        even when every thread is stuck. */
-    alarm(60);
+    alarm(30);
     CHECK_EQ(sem_init(&held, 0, 0), 0);
     int64_t longest[2][MAXSPINNERS] = {{0}};
     for (int m = 0; m < 2; m++)
