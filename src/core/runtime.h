@@ -201,8 +201,10 @@ struct gpm_g {
  *            where gpm cannot see it, inside libc or an inline system
  *            call). The M touches nothing of the P's. sysmon may revoke it.
  *            -> P_RUNNING (pin), P_SYSCALL (entersyscall), P_IDLE (revoke).
- * P_SYSCALL  Its M is in a system call gpm wraps. sysmon may retake it.
- *            -> P_USER (exitsyscall), P_IDLE (retake).
+ * P_SYSCALL  Its M is in a system call gpm wraps. sysmon may retake it, and
+ *            another M back from a call of its own may take it.
+ *            -> P_USER (exitsyscall), P_IDLE (retake), P_RUNNING of another
+ *            M (takesyscallp).
  */
 enum gpm_pstatus { P_IDLE = 0, P_RUNNING, P_USER, P_SYSCALL, P_NSTATUS };
 #define P_STATUS_MASK ((uintptr_t)63)
@@ -466,6 +468,7 @@ void gpm_acquirep(struct gpm_m *mp, struct gpm_p *pp);
 struct gpm_p *gpm_releasep(struct gpm_m *mp);
 bool gpm_p_tosyscall(struct gpm_m *mp);
 bool gpm_p_fromsyscall(struct gpm_m *mp);
+bool gpm_takesyscallp(struct gpm_m *mp, struct gpm_p *pp);
 struct gpm_p *gpm_pinp(void);
 void gpm_unpinp(struct gpm_p *pp);
 /* Preemption ("Preemption" in sched.c, preempt.c). */

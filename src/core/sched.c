@@ -127,10 +127,11 @@
  *
  *             acquirep                 unpin
  *   P_IDLE -------------> P_RUNNING(m) -----> P_USER(m) --entersyscall--> P_SYSCALL(m)
- *    ^  ^    releasep         |      <-----     |  ^ <----exitsyscall-----  |
- *    |  +---------------------+       pin       |                           |
- *    +--------------- revoke (sysmon) ----------+                           |
- *    +--------------- retake (sysmon) --------------------------------------+
+ *    ^  ^    releasep         |      <-----     |  ^ <----exitsyscall-----  | |
+ *    |  +---------------------+       pin       |                           | |
+ *    +--------------- revoke (sysmon) ----------+                           | |
+ *    +--------------- retake (sysmon) --------------------------------------+ |
+ *                     P_RUNNING(m2) <--- m2 back from its own call (takesyscallp)
  *
  * P_RUNNING(m) means m is inside gpm using the P ("pinned"): on g0, or on
  * a G's stack between gpm_pin and gpm_unpin. Only m leaves that state.
@@ -138,7 +139,9 @@
  * code, blocked in the kernel where gpm cannot see it (inside libc, an
  * inline system call), or in a system call gpm wraps. m touches nothing of
  * the P's then, so sysmon may take the P (revoke, retake) with one CAS and
- * hand it to another M (handoffp). m learns it at its next entry into gpm:
+ * hand it to another M (handoffp); a P in P_SYSCALL(m) may also be taken
+ * the same way by another M coming back from a system call of its own
+ * (takesyscallp, Go's exitsyscallfast). m learns it at its next entry into gpm:
  * its CAS (pin's from P_USER(m), exitsyscall's from P_SYSCALL(m)) fails,
  * it clears m->p, and it gets a P the way exitsyscall does: an idle one,
  * or else its G goes on the global queue and m parks (reacquirep). Until
@@ -146,8 +149,9 @@
  * and bounded by the G's next call into gpm.
  *
  * Why no two Ms ever use one P's run queue or G cache at once:
- *   - Only the owner m moves P_RUNNING(m) anywhere, and sysmon's CAS
- *     expects P_USER(m) or P_SYSCALL(m): a pinned P cannot be taken.
+ *   - Only the owner m moves P_RUNNING(m) anywhere, and every CAS that
+ *     takes a P from its owner (sysmon's, takesyscallp's) expects P_USER(m)
+ *     or P_SYSCALL(m): a pinned P cannot be taken.
  *   - m uses P-local state only while P_RUNNING(m): after a successful pin
  *     (an acquire CAS from P_USER(m)), after acquirep, on g0, or on a
  *     switch path, which inherits the pin of the context that switched.
@@ -455,8 +459,8 @@ static struct gpm_p *pidleget(void)
     return pp;
 }
 
-/* pidleget for callers without sched.lock. */
-static struct gpm_p *pidleget_locked(void)
+/* pidleget for callers that do not hold sched.lock (it takes it). */
+static struct gpm_p *pidleget_nolock(void)
 {
     if (atomic_load_explicit(&gpm_sched.npidle, memory_order_relaxed) == 0)
         return NULL;
@@ -972,7 +976,7 @@ top:;
         for (int32_t i = 0; i < gpm_sched.gomaxprocs && !work; i++)
             work = !gpm_runqempty(&gpm_sched.allp[i]);
         if (work) {
-            struct gpm_p *np = pidleget_locked();
+            struct gpm_p *np = pidleget_nolock();
             if (np != NULL) {
                 gpm_acquirep(mp, np);
                 mp->spinning = true;
@@ -1183,7 +1187,7 @@ static void g0loop(struct gpm_m *mp)
  */
 static void reacquirep(struct gpm_m *mp, struct gpm_g *gp)
 {
-    struct gpm_p *pp = pidleget_locked();
+    struct gpm_p *pp = pidleget_nolock();
     if (pp != NULL) {
         gpm_acquirep(mp, pp);
         return;
@@ -1548,6 +1552,30 @@ bool gpm_p_fromsyscall(struct gpm_m *mp)
     return false;
 }
 
+/*
+ * mp, back from a system call without its P, takes pp if pp's M is in a
+ * system call now (Go's exitsyscallfast): P_SYSCALL(m2) -> P_RUNNING(mp).
+ * m2 touches nothing of the P's while there, and finds it gone when it
+ * returns, exactly as after sysmon's retake; without this, a P passes
+ * between two threads that wait for each other in the kernel (a
+ * thread-per-connection echo with one P) only at sysmon's pace.
+ * Returns whether it did; then mp holds pp pinned. Executed only by mp.
+ */
+bool gpm_takesyscallp(struct gpm_m *mp, struct gpm_p *pp)
+{
+    uintptr_t w = atomic_load_explicit(&pp->state, memory_order_relaxed);
+    if (gpm_pstatus(w) != P_SYSCALL || gpm_powner(w) == mp || mp->p != NULL)
+        return false;
+    /* acq_rel: as gpm_revoke. */
+    if (!atomic_compare_exchange_strong_explicit(&pp->state, &w, gpm_pword(mp, P_RUNNING), memory_order_acq_rel,
+                                                 memory_order_relaxed))
+        return false;
+    mp->p = pp;
+    atomic_store_explicit(&mp->blockedoutside, false, memory_order_relaxed);
+    atomic_fetch_add_explicit(&gpm_sched.nretake, 1, memory_order_relaxed);
+    return true;
+}
+
 void gpm_entersyscall(void)
 {
     struct gpm_g *gp = gpm_getg();
@@ -1574,12 +1602,18 @@ void gpm_exitsyscall(void)
     if (gp == NULL || gp->m == NULL || gp->syscalldepth == 0 || --gp->syscalldepth != 0)
         return;
     struct gpm_m *mp = gp->m;
+    struct gpm_p *oldp = mp->p;
     if (gpm_p_fromsyscall(mp)) {
         gpm_casgstatus(gp, G_SYSCALL, G_RUNNING);
         gpm_preemptpoint();
         return;
     }
-    struct gpm_p *pp = pidleget_locked();
+    if (oldp != NULL && gpm_takesyscallp(mp, oldp)) {
+        gpm_casgstatus(gp, G_SYSCALL, G_RUNNING);
+        gpm_unpin(mp);
+        return;
+    }
+    struct gpm_p *pp = pidleget_nolock();
     if (pp != NULL) {
         gpm_acquirep(mp, pp);
         gpm_casgstatus(gp, G_SYSCALL, G_RUNNING);

@@ -3,8 +3,9 @@
  * concurrent revocation: a revoker thread (sysmon's part) hammers the Ps
  * with gpm_revoke while M threads take Ps (gpm_acquirep), use them, go out
  * to "the program's code" (gpm_unpin), come back (gpm_pin), make "system
- * calls" (gpm_p_tosyscall / gpm_p_fromsyscall) and give Ps back
- * (gpm_releasep), in random order. Every use of a P's local state is
+ * calls" (gpm_p_tosyscall / gpm_p_fromsyscall), take the P of an M that is
+ * in a system call when they come back from one without a P
+ * (gpm_takesyscallp), and give Ps back (gpm_releasep), in random order. Every use of a P's local state is
  * bracketed by a claim on that P (a CAS of its slot in `user` from -1 to
  * the M's id): the claim fails, and the test with it, if two Ms ever hold
  * one P at once. Revoked and released Ps go to a free list, as handoffp
@@ -25,6 +26,7 @@
    60 s), so that a fast or slow machine tests the same interleavings. */
 #define WANT_REVOKED 20000
 #define WANT_PINFAIL 2000
+#define WANT_TAKEN 200
 
 static struct gpm_p procs[NPROCS];
 static struct gpm_m ms[NMS] __attribute__((aligned(64)));
@@ -36,7 +38,7 @@ static pthread_mutex_t freelock = PTHREAD_MUTEX_INITIALIZER;
 static struct gpm_p *freelist[NPROCS];
 static int nfree;
 static atomic_bool stop, mstop;
-static _Atomic long nrevoked, npinfail, nsysfail;
+static _Atomic long nrevoked, npinfail, nsysfail, ntaken;
 
 static void putfree(struct gpm_p *pp)
 {
@@ -76,11 +78,18 @@ static void *mthread(void *arg)
     unsigned seed = (unsigned)mp->id * 7919u + 1;
     while (!atomic_load(&mstop)) {
         if (mp->p == NULL) {
-            struct gpm_p *pp = getfree();
-            if (pp == NULL)
-                continue;
-            gpm_acquirep(mp, pp); /* pinned */
-            uselocal(mp, pp);
+            /* Without a P: take one whose M is in a system call (as
+               exitsyscall's takesyscallp does), or an idle one. */
+            for (int i = 0; i < NPROCS && mp->p == NULL; i++)
+                if (gpm_takesyscallp(mp, &procs[i]))
+                    atomic_fetch_add(&ntaken, 1);
+            if (mp->p == NULL) {
+                struct gpm_p *pp = getfree();
+                if (pp == NULL)
+                    continue;
+                gpm_acquirep(mp, pp);
+            }
+            uselocal(mp, mp->p); /* pinned */
             gpm_unpin(mp);
         }
         /* The program's code: the P may be revoked any time now. */
@@ -105,7 +114,7 @@ static void *mthread(void *arg)
                 cr_assert_null(mp->p);
                 break;
             }
-            for (volatile int i = 0; i < (int)(rand_r(&seed) % 50); i++)
+            for (volatile int i = 0; i < (int)(rand_r(&seed) % 500); i++)
                 ;
             if (!gpm_p_fromsyscall(mp))
                 atomic_fetch_add(&nsysfail, 1);
@@ -155,7 +164,8 @@ Test(pstate, no_two_ms_hold_one_p, .timeout = 120)
         cr_assert_eq(pthread_create(&th[i], NULL, mthread, &ms[i]), 0);
     }
     for (int i = 0; i < 6000; i++) {
-        if (atomic_load(&nrevoked) >= WANT_REVOKED && atomic_load(&npinfail) >= WANT_PINFAIL)
+        if (atomic_load(&nrevoked) >= WANT_REVOKED && atomic_load(&npinfail) >= WANT_PINFAIL &&
+            atomic_load(&ntaken) >= WANT_TAKEN)
             break;
         usleep(10000);
     }
@@ -175,6 +185,8 @@ Test(pstate, no_two_ms_hold_one_p, .timeout = 120)
     cr_assert_geq(atomic_load(&nrevoked), WANT_REVOKED, "only %ld revocations", atomic_load(&nrevoked));
     cr_assert_geq(atomic_load(&npinfail), WANT_PINFAIL, "only %ld pins found the P revoked",
                   atomic_load(&npinfail));
+    cr_assert_geq(atomic_load(&ntaken), WANT_TAKEN, "only %ld Ps taken from Ms in system calls",
+                  atomic_load(&ntaken));
 }
 
 /* A pinned P cannot be revoked, and a P in P_SYSCALL can; the owner's CAS
