@@ -15,12 +15,18 @@
  *         semroot.lock   (sema.c: a semtable bucket; two at once only in
  *                        requeue, in address order; held across a park,
  *                        released by park's unlockf on the next context)
- *           sched.lock   (sched.c: idle Ms and Ps, global run queue)
+ *           sched.lock   (sched.c: idle Ms and Ps, the timer M, global
+ *                        run queue)
  *             persistent.lock (alloc.c: a leaf)
+ *   mmaker.lock          (sched.c: Ms waiting to be made; a leaf, taken
+ *                        with no other lock held)
  *
  * fork.c takes all of them, in this order, across fork().
  *
  * A P's run queue is lock-free; no lock may be held while parking a G.
+ * Adding a timer may wake the timer M (gpm_wake_timerm, sched.lock): after
+ * the P's timerslock is released. A P is never pinned across a wait for
+ * anything but these short locks ("P ownership" in sched.c).
  */
 #ifndef GPM_CORE_LOCK_H
 #define GPM_CORE_LOCK_H
