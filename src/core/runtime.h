@@ -240,6 +240,7 @@ struct gpm_p {
         uint32_t schedtick;   /* schedtick + syscalltick seen */
         int64_t schedwhen;    /* when they last changed */
         uint32_t syscalltick; /* syscalltick seen while in P_SYSCALL */
+        uint32_t lastsyscalltick; /* syscalltick seen at the last look, in any state */
         int64_t syscallwhen;
         struct gpm_m *cpum;   /* M whose CPU time was sampled, or NULL */
         int64_t cpu, cpuwhen; /* its CPU time, and when it was read */

@@ -1698,8 +1698,11 @@ static bool msleeping(struct gpm_m *mp)
 }
 
 /* Asks the G running on mp (pp's owner, outside gpm) to yield: the flag,
-   and, when it runs the program's code (not a wrapped system call, which
-   comes back through exitsyscall's preemption point), the signal. sysmon
+   and, with signal, the signal. sysmon signals only a G that runs the
+   program's code and made no wrapped system call since its last look: a
+   G that makes them comes back through exitsyscall's preemption point
+   soon enough, and a signal that lands in a call SA_RESTART does not
+   restart (poll, epoll_wait) would be EINTR for the program. sysmon
    only. */
 static void preemptone(struct gpm_m *mp, bool signal)
 {
@@ -1761,6 +1764,10 @@ int gpm_retake(int64_t now, int64_t *wakeby)
         }
         bool work = pwork(pp, now);
         struct gpm_m *mp = gpm_powner(w);
+        /* No wrapped system call since the last look: only then is the G
+           worth a signal (see preemptone). */
+        bool quiet = pp->sysmon.lastsyscalltick == sys;
+        pp->sysmon.lastsyscalltick = sys;
         if (st == P_SYSCALL) {
             if (pp->sysmon.syscalltick != sys) {
                 /* A new call since the last look: give it one period. */
@@ -1800,7 +1807,7 @@ int gpm_retake(int64_t now, int64_t *wakeby)
                 continue;
             }
             pp->sysmon.preemptwhen = pp->sysmon.signalwhen = now;
-            preemptone(mp, st == P_USER);
+            preemptone(mp, st == P_USER && quiet);
             n++;
         } else if (st == P_USER && now - pp->sysmon.preemptwhen >= preemptns) {
             /* Asked GPM_PREEMPT_MS ago and still there (the signal is
@@ -1812,7 +1819,7 @@ int gpm_retake(int64_t now, int64_t *wakeby)
             /* The last signal found the G in libc or gpm (a loop that
                calls clock_gettime, say): try again. */
             pp->sysmon.signalwhen = now;
-            preemptone(mp, true);
+            preemptone(mp, quiet);
         }
         int64_t next = pp->sysmon.signalwhen + RESIGNAL_NS;
         if (next > pp->sysmon.preemptwhen + preemptns)

@@ -19,7 +19,16 @@
         }                                                                      \
     } while (0)
 
-#define CHECK_EQ(a, b) CHECK((a) == (b), "%lld != %lld", (long long)(a), (long long)(b))
+/* Evaluates a and b once each (they are often calls). */
+#define CHECK_EQ(a, b)                                                                        \
+    do {                                                                                      \
+        long long a_ = (long long)(a), b_ = (long long)(b);                                   \
+        if (a_ != b_) {                                                                       \
+            fprintf(stderr, "FAIL %s:%d: %s == %s: %lld != %lld\n", __FILE__, __LINE__, #a, #b, \
+                    a_, b_);                                                                  \
+            exit(1);                                                                          \
+        }                                                                                     \
+    } while (0)
 
 /* "native", "gpm" or "disabled" (see tests/preload/meson.build). */
 static inline const char *test_mode(void)
