@@ -30,23 +30,8 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "futex_test.h"
 #include "timing.h"
-
-static long fx(void *uaddr, int op, uint32_t val, const void *timeout, void *uaddr2, uint32_t val3)
-{
-    return syscall(SYS_futex, uaddr, op, val, timeout, uaddr2, val3);
-}
-
-/* The count FUTEX_(CMP_)REQUEUE and WAKE_OP take in the timeout slot. */
-#define VAL2(n) ((const void *)(uintptr_t)(n))
-
-#define CHECK_ERR(call, err)                                                                    \
-    do {                                                                                        \
-        long r_ = (call);                                                                       \
-        int e_ = errno;                                                                         \
-        CHECK(r_ == -1 && e_ == (err), "%s returned %ld errno %d, expected errno %d", #call, r_, \
-              r_ == -1 ? e_ : 0, (err));                                                        \
-    } while (0)
 
 /* ---- Parked waiters ------------------------------------------------------------ */
 

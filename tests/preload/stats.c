@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "rerun.h"
 #include "timing.h"
 
 static atomic_int stop;
@@ -61,20 +62,9 @@ int main(int argc, char **argv)
     alarm(60);
     if (argc > 1)
         return child();
-    int p[2];
-    CHECK_EQ(pipe(p), 0);
-    fflush(stdout);
-    pid_t pid = fork();
-    CHECK(pid >= 0, "fork");
-    if (pid == 0) {
-        dup2(p[1], 2);
-        setenv("GPM_DEBUG", "stats", 1);
-        setenv("GPM_MAXPROCS", "1", 1);
-        execl("/proc/self/exe", argv[0], "child", (char *)NULL);
-        _exit(127);
-    }
-    close(p[1]);
-    FILE *f = fdopen(p[0], "r");
+    static const char *const env[] = {"GPM_DEBUG", "stats", "GPM_MAXPROCS", "1", NULL};
+    pid_t pid;
+    FILE *f = rerun_child(argv[0], env, &pid);
     char line[4096];
     int nlines = 0;
     while (fgets(line, sizeof line, f) != NULL) {
