@@ -1031,8 +1031,8 @@ static void execute(struct gpm_m *mp, struct gpm_g *gp, bool inheritTime)
 
 /* ---- Switching --------------------------------------------------------- */
 
-/* Puts gp on mp's P (runnext when next), or the global queue when mp has
-   none. mp's P, if any, is pinned. */
+/* Puts gp on mp's P (runnext when next), or the global queue when mp is
+   NULL or has no P. mp's P, if any, is pinned by mp. */
 static void runqput_orglobal(struct gpm_m *mp, struct gpm_g *gp, bool next)
 {
     if (mp != NULL && mp->p != NULL) {
@@ -1303,8 +1303,11 @@ void gpm_ready_on(struct gpm_m *curm, struct gpm_g *gp)
         gpm_notewakeup(&gp->wirednote); /* "Wired Gs" */
         return;
     }
-    bool pinhere = curm != NULL && curm->p != NULL && !pinned(curm) && gpm_pin(curm);
-    runqput_orglobal(curm, gp, true);
+    bool pinnedbefore = curm != NULL && pinned(curm);
+    bool pinhere = curm != NULL && !pinnedbefore && gpm_pin(curm);
+    /* Only into a P this M holds pinned: not one left in P_SYSCALL by a
+       call that a signal handler interrupted (gpm_pin fails then). */
+    runqput_orglobal(pinnedbefore || pinhere ? curm : NULL, gp, true);
     if (pinhere)
         gpm_unpin(curm);
     wakep();
@@ -1328,7 +1331,7 @@ void gpm_runqput_new(struct gpm_g *gp)
     bool pinhere = curm != NULL && gpm_pin(curm);
     if (curm != NULL)
         curm->stats.ngcreated++;
-    runqput_orglobal(curm, gp, true);
+    runqput_orglobal(pinhere ? curm : NULL, gp, true);
     if (pinhere)
         gpm_unpin(curm);
     wakep();
@@ -1430,6 +1433,15 @@ void gpm_unpinp(struct gpm_p *pp)
 static void preempted(bool async)
 {
     struct gpm_g *gp = gpm_getg();
+    /* A preemption point reached with a wrapped call in progress is a
+       signal handler's, nested in that call (sem_post is async-signal-safe):
+       the G cannot yield from there. The flag stays set, and exitsyscall's
+       preemption point sees it at the call's return. The asynchronous path
+       never comes here so: the preemption signal is blocked in the
+       program's handlers, and a G in the program's code with a count left
+       over was longjmp'ed out of a call, which gpm_yield finishes. */
+    if (gp != NULL && !async && gp->syscalldepth != 0)
+        return;
     atomic_store_explicit(&gpm_tls_preempt, 0, memory_order_relaxed);
     if (gp == NULL || gp->m == NULL)
         return; /* a foreign thread: nothing to yield to */
