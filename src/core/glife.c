@@ -264,6 +264,13 @@ static void goexit1(struct gpm_g *gp)
         free(gp->cpuset);
         gp->cpuset = NULL;
     }
+    if (gp->cleartid != NULL) {
+        /* What the kernel does with a thread's clear_child_tid at its exit
+           (a shared wake: its waiters wait in the kernel). */
+        atomic_store(gp->cleartid, 0);
+        gpm_syscall3(SYS_futex, (long)gp->cleartid, FUTEX_WAKE, 1);
+        gp->cleartid = NULL;
+    }
     if (atomic_fetch_sub(&gpm_sched.nthreads, 1) == 1)
         exit(0); /* the last thread: the process ends, as under glibc */
     gpm_goexit_switch(gp);

@@ -158,6 +158,10 @@ struct gpm_g {
        kernel thread here; gpm_ready wakes it ("Wired Gs" in sched.c). */
     struct gpm_note wirednote;
 
+    /* set_tid_address(2) of the G (src/shim/tid.c): at its exit 0 is
+       stored there and a waiter woken, as the kernel does at a thread's. */
+    _Atomic int *cleartid;
+
     /* Robust mutexes it holds (mutex.c): a list through the mutexes' own
        __list fields, released with EOWNERDEAD when it exits. */
     void *robust_head;

@@ -30,5 +30,7 @@ static inline struct gpm_g *shim_g(pthread_t th)
 /* tid.c: the kernel thread a thread id names (the caller's own G's id:
    its current kernel thread). */
 pid_t gpm_shim_kerneltid(pid_t tid);
+/* tid.c: set_tid_address for the calling thread (its G). */
+long gpm_shim_set_tid_address(int *addr);
 
 #endif

@@ -14,8 +14,8 @@
  * open, openat, fcntl (only the waiting lock commands) and syscall (the
  * numbers of blocking calls; SYS_futex goes to src/core/futex.c, which
  * parks Gs on private futexes and passes the rest to the kernel; SYS_gettid,
- * SYS_tgkill and SYS_tkill name threads by their G's id, as tid.c) written
- * out below.
+ * SYS_tgkill, SYS_tkill and SYS_set_tid_address name threads by their G's
+ * id, as tid.c) written out below.
  */
 #undef _FILE_OFFSET_BITS /* define pread and pread64 both, as libc does */
 #define _GNU_SOURCE
@@ -132,6 +132,8 @@ GPM_EXPORT long syscall(long nr, ...)
     /* A thread's id is its G's (tid.c). */
     if (nr == SYS_gettid)
         return gettid();
+    if (nr == SYS_set_tid_address)
+        return gpm_shim_set_tid_address((int *)a0);
     if (nr == SYS_tgkill)
         a1 = gpm_shim_kerneltid((pid_t)a1);
     else if (nr == SYS_tkill)

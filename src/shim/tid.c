@@ -13,6 +13,11 @@
  * id means nothing to the kernel yet and gives ESRCH, as pthread_kill to
  * another G does today (docs/COMPAT.md). syscall(SYS_gettid, SYS_tgkill,
  * SYS_tkill) goes through the same functions (src/shim/syscall.c).
+ *
+ * set_tid_address(2), made through syscall(), is a thread's too: it
+ * returns the caller's id, and the address it sets is cleared (and a
+ * waiter woken) when the G exits, as the kernel does at a thread's exit;
+ * the kernel thread running the G keeps its own (glibc's).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -38,6 +43,15 @@ pid_t gpm_shim_kerneltid(pid_t tid)
     if (gp != NULL && tid == (pid_t)gp->tid)
         return gpm_gettid();
     return tid;
+}
+
+long gpm_shim_set_tid_address(int *addr)
+{
+    struct gpm_g *gp = gpm_getg();
+    if (gp == NULL || gp->kind == G_KIND_FOREIGN)
+        return gpm_syscall1(SYS_set_tid_address, (long)addr);
+    gp->cleartid = (_Atomic int *)addr;
+    return gp->tid;
 }
 
 GPM_EXPORT int tgkill(pid_t tgid, pid_t tid, int sig)

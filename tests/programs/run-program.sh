@@ -7,6 +7,9 @@
 #   stress_ng       stress-ng --mutex 2 --sem 2 -t $GPM_STRESS_SECONDS
 #                   --metrics-brief (3 s by default, to keep CI short; the
 #                   issue's manual run uses 10)
+#   stress_ng_futex stress-ng --pthread 2 --futex 2 -t $GPM_STRESS_SECONDS
+#                   --metrics-brief: raw futexes (emulated under gpm) and
+#                   thread churn, with stress-ng's own checks of thread ids
 set -uo pipefail
 name=$1
 case $name in
@@ -19,6 +22,11 @@ stress_ng)
     prog=stress-ng
     cmd=(stress-ng --mutex 2 --sem 2 -t "${GPM_STRESS_SECONDS:-3}" --metrics-brief)
     want=('successful run completed' ' mutex ' ' sem ')
+    ;;
+stress_ng_futex)
+    prog=stress-ng
+    cmd=(stress-ng --pthread 2 --futex 2 -t "${GPM_STRESS_SECONDS:-3}" --metrics-brief)
+    want=('successful run completed' ' pthread ' ' futex ')
     ;;
 *)
     echo "run-program.sh: unknown program $name" >&2
@@ -46,4 +54,4 @@ if [[ -n $fail ]]; then
     exit 1
 fi
 echo "$name (${GPM_TEST_MODE:-native}): ok"
-grep -F -e 'total time:' -e 'bogo ops/s' -e ' mutex ' -e ' sem ' <<<"$out" | head -6
+grep -F -e 'total time:' -e 'bogo ops/s' -e ' mutex ' -e ' sem ' -e ' futex ' -e ' pthread ' <<<"$out" | head -6
