@@ -26,6 +26,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -203,11 +204,12 @@ static pthread_mutex_t ec_mu;
 /* Holds ec_mu from inside the waiter's wait until after its deadline. */
 static struct timespec holder_deadline;
 static clockid_t holder_clock;
-static atomic_int holder_released;
+static atomic_int holder_locked, holder_released;
 
 static void *holder(void *arg)
 {
     CHECK_EQ(pthread_mutex_lock(&ec_mu), 0);    /* only once the waiter waits */
+    atomic_store(&holder_locked, 1);
     while (ns(now(holder_clock)) < ns(holder_deadline) + 20000000)
         sched_yield();
     atomic_store(&holder_released, 1);
@@ -216,29 +218,40 @@ static void *holder(void *arg)
 }
 
 /* One timed wait that must time out. api: 0 timedwait, 1 clockwait. With
-   hold, another thread holds the mutex across the deadline. */
+   hold, another thread holds the mutex across the deadline: the wait must
+   not return before that thread lets go. On a loaded machine the holder
+   may not get to run before the waiter has timed out and taken the mutex
+   back; the waiter then sees it never locked, and the round is run again
+   (up to 20 times), since it tested nothing. */
 static void timed(pthread_cond_t *cv, clockid_t clock, int api, int hold)
 {
-    CHECK_EQ(pthread_mutex_lock(&ec_mu), 0);
-    struct timespec start = now(CLOCK_MONOTONIC);
-    struct timespec deadline = add_ms(now(clock), TIMEOUT_MS);
-    pthread_t h;
-    if (hold) {
-        holder_deadline = deadline;
-        holder_clock = clock;
-        atomic_store(&holder_released, 0);
-        CHECK_EQ(pthread_create(&h, NULL, holder, NULL), 0);
+    for (int attempt = 0; attempt < 20; attempt++) {
+        CHECK_EQ(pthread_mutex_lock(&ec_mu), 0);
+        struct timespec start = now(CLOCK_MONOTONIC);
+        struct timespec deadline = add_ms(now(clock), TIMEOUT_MS);
+        pthread_t h;
+        if (hold) {
+            holder_deadline = deadline;
+            holder_clock = clock;
+            atomic_store(&holder_locked, 0);
+            atomic_store(&holder_released, 0);
+            CHECK_EQ(pthread_create(&h, NULL, holder, NULL), 0);
+        }
+        int rc = api == 0 ? pthread_cond_timedwait(cv, &ec_mu, &deadline)
+                          : pthread_cond_clockwait(cv, &ec_mu, clock, &deadline);
+        CHECK_EQ(rc, ETIMEDOUT);
+        check_timed_out(clock, deadline, start);
+        CHECK_EQ(pthread_mutex_lock(&ec_mu), EDEADLK); /* we hold it again */
+        bool tested = !hold || atomic_load(&holder_locked);
+        if (hold && tested)
+            CHECK(atomic_load(&holder_released), "timed wait returned while another thread held the mutex");
+        CHECK_EQ(pthread_mutex_unlock(&ec_mu), 0);
+        if (hold)
+            CHECK_EQ(pthread_join(h, NULL), 0);
+        if (tested)
+            return;
     }
-    int rc = api == 0 ? pthread_cond_timedwait(cv, &ec_mu, &deadline)
-                      : pthread_cond_clockwait(cv, &ec_mu, clock, &deadline);
-    CHECK_EQ(rc, ETIMEDOUT);
-    check_timed_out(clock, deadline, start);
-    CHECK_EQ(pthread_mutex_lock(&ec_mu), EDEADLK);     /* we hold it again */
-    if (hold)
-        CHECK(atomic_load(&holder_released), "timed wait returned while another thread held the mutex");
-    CHECK_EQ(pthread_mutex_unlock(&ec_mu), 0);
-    if (hold)
-        CHECK_EQ(pthread_join(h, NULL), 0);
+    CHECK(0, "in 20 rounds the holder never took the mutex during the wait");
 }
 
 static void timeouts(void)
