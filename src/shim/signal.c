@@ -102,20 +102,16 @@ GPM_EXPORT __sighandler_t sigset(int sig, __sighandler_t h)
     return r;
 }
 
-GPM_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
-{
-    if (!gpm_active() || set == NULL || how == SIG_UNBLOCK)
-        return gpm_real.sigprocmask(how, set, old);
-    sigset_t s = *set;
-    gpm_sigmask_filter(&s);
-    return gpm_real.sigprocmask(how, &s, old);
-}
-
-GPM_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
-{
-    if (!gpm_active() || set == NULL || how == SIG_UNBLOCK)
-        return gpm_real.pthread_sigmask(how, set, old);
-    sigset_t s = *set;
-    gpm_sigmask_filter(&s);
-    return gpm_real.pthread_sigmask(how, &s, old);
-}
+/* sigprocmask and pthread_sigmask: the mask as the program asks, less the
+   preemption signal (they differ only in how they report errors). */
+#define SIGMASK(name)                                                         \
+    GPM_EXPORT int name(int how, const sigset_t *set, sigset_t *old)          \
+    {                                                                         \
+        if (!gpm_active() || set == NULL || how == SIG_UNBLOCK)               \
+            return gpm_real.name(how, set, old);                              \
+        sigset_t s = *set;                                                    \
+        gpm_sigmask_filter(&s);                                               \
+        return gpm_real.name(how, &s, old);                                   \
+    }
+SIGMASK(sigprocmask)
+SIGMASK(pthread_sigmask)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -36,6 +37,14 @@ static inline FILE *rerun_child(const char *argv0, const char *const *env, pid_t
     FILE *f = fdopen(p[0], "r");
     CHECK(f != NULL, "fdopen");
     return f;
+}
+
+/* Waits for the child rerun_child started; it must have exited with 0. */
+static inline void rerun_wait(pid_t pid)
+{
+    int st;
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
 }
 
 #endif

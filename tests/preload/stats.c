@@ -85,9 +85,7 @@ int main(int argc, char **argv)
         CHECK(ms >= 1, "%s", line);
         nlines++;
     }
-    int st;
-    CHECK_EQ(waitpid(pid, &st, 0), pid);
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
+    rerun_wait(pid);
     CHECK_EQ(nlines, under_gpm() ? 1 : 0);
     printf("%d stats line(s), consistent (%s)\n", nlines, test_mode());
     return 0;
