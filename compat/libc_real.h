@@ -18,6 +18,8 @@
 #include <netdb.h>
 #include <poll.h>
 #include <semaphore.h>
+#include <spawn.h>
+#include <stdio.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -135,7 +137,34 @@
     X(int, sigprocmask, NULL, (int, const sigset_t *, sigset_t *))                             \
     X(int, pthread_sigmask, NULL, (int, const sigset_t *, sigset_t *))                         \
     X(pid_t, gettid, NULL, (void))                                                              \
-    X(int, tgkill, NULL, (pid_t, pid_t, int))
+    X(int, tgkill, NULL, (pid_t, pid_t, int))                                                   \
+    X(int, sigwait, NULL, (const sigset_t *, int *))                                            \
+    X(int, sigwaitinfo, NULL, (const sigset_t *, siginfo_t *))                                  \
+    X(int, sigtimedwait, NULL, (const sigset_t *, siginfo_t *, const struct timespec *))       \
+    X(int, sigsuspend, NULL, (const sigset_t *))                                                \
+    X(int, pause, NULL, (void))                                                                 \
+    X(int, sigpending, NULL, (sigset_t *))                                                      \
+    X(int, sigaltstack, NULL, (const stack_t *, stack_t *))                                     \
+    X(int, siginterrupt, NULL, (int, int))                                                      \
+    X(int, sighold, NULL, (int))                                                                \
+    X(int, sigrelse, NULL, (int))                                                               \
+    X(int, sigignore, NULL, (int))                                                              \
+    X(int, raise, NULL, (int))                                                                  \
+    X(int, pthread_kill, NULL, (pthread_t, int))                                                \
+    X(int, pthread_sigqueue, NULL, (pthread_t, int, const union sigval))                        \
+    X(int, pthread_cancel, NULL, (pthread_t))                                                   \
+    X(void, pthread_testcancel, NULL, (void))                                                   \
+    X(int, execve, NULL, (const char *, char *const[], char *const[]))                          \
+    X(int, execv, NULL, (const char *, char *const[]))                                          \
+    X(int, execvp, NULL, (const char *, char *const[]))                                         \
+    X(int, execvpe, NULL, (const char *, char *const[], char *const[]))                         \
+    X(int, fexecve, NULL, (int, char *const[], char *const[]))                                  \
+    X(int, posix_spawn, NULL, (pid_t *, const char *, const posix_spawn_file_actions_t *,       \
+                               const posix_spawnattr_t *, char *const[], char *const[]))        \
+    X(int, posix_spawnp, NULL, (pid_t *, const char *, const posix_spawn_file_actions_t *,      \
+                                const posix_spawnattr_t *, char *const[], char *const[]))       \
+    X(int, system, NULL, (const char *))                                                        \
+    X(FILE *, popen, NULL, (const char *, const char *))
 
 /*
  * GPM_BLOCKING_CALLS(X): libc functions that may block in the kernel, which
@@ -192,12 +221,6 @@
     X(int, mq_send, (mqd_t q, const char *m, size_t n, unsigned pr), (q, m, n, pr))                   \
     X(ssize_t, mq_timedreceive, (mqd_t q, char *m, size_t n, unsigned *pr, const struct timespec *t), (q, m, n, pr, t)) \
     X(int, mq_timedsend, (mqd_t q, const char *m, size_t n, unsigned pr, const struct timespec *t), (q, m, n, pr, t)) \
-    X(int, sigwait, (const sigset_t *s, int *sig), (s, sig))                                           \
-    X(int, sigwaitinfo, (const sigset_t *s, siginfo_t *i), (s, i))                                     \
-    X(int, sigtimedwait, (const sigset_t *s, siginfo_t *i, const struct timespec *t), (s, i, t))       \
-    X(int, sigsuspend, (const sigset_t *s), (s))                                                       \
-    X(int, pause, (void), ())                                                                          \
-    X(int, system, (const char *c), (c))                                                               \
     X(int, getaddrinfo, (const char *n, const char *s, const struct addrinfo *h, struct addrinfo **r), (n, s, h, r)) \
     X(struct hostent *, gethostbyname, (const char *n), (n))                                           \
     X(struct hostent *, gethostbyname2, (const char *n, int af), (n, af))                              \

@@ -27,6 +27,7 @@
 #include <stddef.h>
 
 #include "sema.h"
+#include "gsig.h"
 #include "timer.h"
 
 _Static_assert(sizeof(struct gpm_pcond) == sizeof(pthread_cond_t), "cond overlay size");
@@ -52,6 +53,7 @@ int gpm_cond_wait(struct gpm_pcond *c, struct gpm_pmutex *m, clockid_t clock, co
         if (!gpm_deadline_abs(clock, abstime, &deadline))
             return EINVAL;
     }
+    gpm_testcancel(); /* a cancellation point: acted on with the mutex held */
     uint32_t seq = atomic_load(&c->seq);
     atomic_fetch_add(&c->nwaiters, 1);
     c->mutex = m;
@@ -67,6 +69,8 @@ int gpm_cond_wait(struct gpm_pcond *c, struct gpm_pmutex *m, clockid_t clock, co
     int lerr = gpm_mutex_relock(m, r == 0 && gpm_mutex_is_handoff(wv));
     if (lerr != 0)
         return lerr;
+    if (r == EINTR)
+        gpm_testcancel(); /* with the mutex held again, as POSIX says */
     return r == ETIMEDOUT ? ETIMEDOUT : 0;
 }
 

@@ -22,6 +22,7 @@
 #include "../../compat/libc_real.h"
 #include "glife.h"
 #include "gstack.h"
+#include "gsig.h"
 #include "sys.h"
 #include "sync.h"
 #include "tsd.h"
@@ -59,6 +60,9 @@ struct gpm_g *gpm_getg_adopt(void)
     gp->goid = atomic_fetch_add(&gpm_sched.goidgen, 1) + 1;
     atomic_store(&gp->atomicstatus, G_RUNNING);
     memcpy(gp->name, gpm_initial_name, sizeof gp->name);
+    sigset_t kmask;
+    gpm_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, 0, (long)&kmask, 8);
+    gpm_sig_newg(gp, NULL, &kmask);
     gpm_real.pthread_setspecific(foreign_key, gp);
     gpm_tls_g = gp;
     gpm_allgs_add(gp);

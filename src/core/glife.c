@@ -50,6 +50,7 @@
 #include "../../compat/glibc_abi.h"
 #include "../../compat/libc_real.h"
 #include "ctx.h"
+#include "gsig.h"
 #include "sync.h"
 #include "sysmon.h"
 #include "sys.h"
@@ -79,6 +80,8 @@ static void gmain(void *arg)
     gpm_unpin(gp->m); /* into the program's code ("P ownership" in sched.c) */
     /* The ctype tables' TLS pointers (isalpha & co. crash without). */
     gpm_real.__ctype_init();
+    /* Signals sent to it before it first ran. */
+    gpm_sigcheck(gp);
     /*
      * The bottom cleanup buffer, as glibc's start_thread has: pthread_exit
      * unwinds the stack to here (unwind_stop below), running the buffers
@@ -134,6 +137,7 @@ int gpm_newproc(const struct gpm_gattr *a, void *(*fn)(void *), void *arg, pthre
         gp->sigmask = *a->sigmask;
         gp->sigmask_set = true;
     }
+    gpm_sig_newg(gp, self, a->sigmask);
     /* A new kernel thread inherits its creator's name; so does a G. Every
        G has a name from birth: an empty one is one the program set. */
     memcpy(gp->name, self != NULL ? self->name : gpm_initial_name, sizeof gp->name);
@@ -150,6 +154,7 @@ int gpm_newproc(const struct gpm_gattr *a, void *(*fn)(void *), void *arg, pthre
        exists; being kernel threads made by pthread_create, they also turn
        on glibc's locks before any G but G1 runs (DESIGN.md section 5). */
     gpm_sysmon_start();
+    gpm_sigrouting_start();
     gpm_runqput_new(gp);
     return 0;
 }
@@ -258,6 +263,7 @@ static void goexit1(struct gpm_g *gp)
         gpm_real.__call_tls_dtors();
     gpm_tsd_runall(gp);
     gpm_mutex_robust_exit(gp);
+    gpm_sig_exitg(gp);
     if (gp->kind != G_KIND_MAIN) {
         uselocale(LC_GLOBAL_LOCALE);
         gpm_tcb_release(gp->tcb);
@@ -318,9 +324,11 @@ void gpm_goexit0(struct gpm_m *mp, struct gpm_g *gp)
  * that counts and the join succeeds.
  */
 struct joinwait {
+    struct gpm_intr intr; /* first: a signal or a cancellation (signal.c) */
     struct gpm_g *target;
     struct gpm_g *self;
     _Atomic bool fired;
+    _Atomic bool interrupted; /* as fired, for a signal or a cancellation */
     struct gpm_timer t;
 };
 
@@ -339,9 +347,23 @@ static bool join_unlockf(struct gpm_m *mp, struct gpm_g *self, void *arg)
     uintptr_t w = JOIN_JOINABLE;
     if (!atomic_compare_exchange_strong(&jw->target->joinword, &w, (uintptr_t)self))
         return false;
-    if (atomic_load(&jw->fired) && join_withdraw(jw))
+    if ((atomic_load(&jw->fired) || atomic_load(&jw->interrupted)) && join_withdraw(jw))
         return false;
     return true;
+}
+
+/* A signal or a cancellation for the joiner: as a timeout, after which
+   the joiner runs the handlers and joins again (or acts on the
+   cancellation). */
+static bool join_interrupt(struct gpm_g *self, struct gpm_intr *in)
+{
+    struct joinwait *jw = (struct joinwait *)in;
+    atomic_store(&jw->interrupted, true);
+    if (join_withdraw(jw)) {
+        gpm_ready(self);
+        return true;
+    }
+    return false;
 }
 
 static void join_timeout(struct gpm_m *mp, void *arg)
@@ -371,6 +393,9 @@ static int collect(struct gpm_g *gp, void **result)
 int gpm_join(struct gpm_g *gp, void **result, bool block, int64_t deadline)
 {
     struct gpm_g *self = gpm_getg();
+    if (block)
+        gpm_testcancel(); /* a cancellation point */
+again:;
     uintptr_t w = atomic_load(&gp->joinword);
     /* As glibc's pthread_tryjoin_np: "still running" comes first. */
     if (!block && w != JOIN_EXITED && w != JOIN_FREED)
@@ -389,18 +414,33 @@ int gpm_join(struct gpm_g *gp, void **result, bool block, int64_t deadline)
     if (w == JOIN_JOINABLE) {
         if (!block)
             return EBUSY;
-        struct joinwait jw = {.target = gp, .self = self};
+        struct joinwait jw = {.intr = {.fn = join_interrupt, .cancelpoint = true}, .target = gp, .self = self};
         if (deadline != 0) {
             if (deadline <= gpm_nanotime())
                 return ETIMEDOUT;
             jw.t = (struct gpm_timer){.when = deadline, .f = join_timeout, .arg = &jw};
             gpm_timer_arm(self, &jw.t);
         }
+        bool intr = self != NULL && self->kind != G_KIND_FOREIGN;
+        if (intr && !gpm_intr_begin(self, &jw.intr)) {
+            gpm_deltimer(&jw.t);
+            gpm_sigcheck(self);
+            gpm_testcancel();
+            goto again;
+        }
         gpm_park_timed(join_unlockf, &jw, WAIT_JOIN, deadline != 0 ? &jw.t : NULL);
         gpm_deltimer(&jw.t);
+        if (intr)
+            gpm_intr_end(self, &jw.intr);
         /* Woken by gp's exit; or join_unlockf failed: gp exited first, or
            another joiner or a detach got there first; or the deadline
-           passed with gp still running. */
+           passed, or a signal or a cancellation came, with gp still
+           running. */
+        if (atomic_load(&jw.interrupted) && atomic_load(&gp->joinword) == JOIN_JOINABLE) {
+            gpm_sigcheck(self);
+            gpm_testcancel();
+            goto again;
+        }
         if (atomic_load(&jw.fired) && atomic_load(&gp->joinword) == JOIN_JOINABLE)
             return ETIMEDOUT;
     }

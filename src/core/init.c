@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "init.h"
+#include "gsig.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,7 @@ static void init(void)
     gpm_allgs_add(g1);
     gpm_schedinit(g1, m0tcb);
     gpm_preempt_init();
+    gpm_siginit(g1);
     if (gpm_config.stats)
         atexit(gpm_printstats);
     atomic_store_explicit(&gpm_state, GPM_ACTIVE, memory_order_release);

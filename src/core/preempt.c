@@ -78,6 +78,7 @@
 #include "../../compat/libc_real.h"
 #include "env.h"
 #include "runtime.h"
+#include "gsig.h"
 #include "sys.h"
 
 /* Read by asm/x86_64/preempt.S: the bytes and components its xsave saves
@@ -95,16 +96,8 @@ static struct {
 } unsafe[32];
 static int nunsafe;
 
-/* The program's own action for the preemption signal. Written by
-   gpm_sigaction (under the program's own discipline, as sigaction is),
-   read by the handler: the fields are published in an order that makes a
-   torn read at worst call the old handler. */
-static struct sigaction progaction;
-/* Signals whose handler mask the program itself gave the preemption
-   signal (so that sigaction reports it back as the program set it).
-   Changed only by sigaction calls, which the program serialises per
-   signal as it must under glibc. */
-static uint64_t progmasked;
+/* libgpm's own executable segment: [lo, hi). */
+static uintptr_t gpm_lo, gpm_hi;
 
 static bool preempt_on(void)
 {
@@ -138,6 +131,10 @@ static int findunsafe(struct dl_phdr_info *info, size_t size, void *arg)
             continue;
         unsafe[nunsafe].lo = info->dlpi_addr + ph->p_vaddr;
         unsafe[nunsafe].hi = unsafe[nunsafe].lo + ph->p_memsz;
+        if (mine) {
+            gpm_lo = unsafe[nunsafe].lo;
+            gpm_hi = unsafe[nunsafe].hi;
+        }
         nunsafe++;
     }
     return 0;
@@ -191,33 +188,6 @@ static struct gpm_m *thism(void)
     return NULL;
 }
 
-/* A delivery of the preemption signal that is not gpm's: what the program
-   asked for. */
-static void forward(int sig, siginfo_t *si, void *uc)
-{
-    struct sigaction a = progaction;
-    if (a.sa_handler == SIG_IGN)
-        return;
-    if (a.sa_handler == SIG_DFL) {
-        /* The default action: nothing for the signals that are ignored by
-           default; for the others, the process ends as it would have. */
-        if (sig == SIGURG || sig == SIGWINCH || sig == SIGCHLD || sig == SIGCONT)
-            return;
-        struct sigaction dfl;
-        memset(&dfl, 0, sizeof dfl);
-        dfl.sa_handler = SIG_DFL;
-        gpm_real.sigaction(sig, &dfl, NULL);
-        gpm_syscall3(SYS_tgkill, gpm_getpid(), gpm_gettid(), sig);
-        return;
-    }
-    if (a.sa_flags & SA_RESETHAND)
-        memset(&progaction, 0, sizeof progaction);
-    if (a.sa_flags & SA_SIGINFO)
-        a.sa_sigaction(sig, si, uc);
-    else
-        a.sa_handler(sig);
-}
-
 static void handler(int sig, siginfo_t *si, void *ucv)
 {
     struct gpm_m *mp = thism();
@@ -230,7 +200,9 @@ static void handler(int sig, siginfo_t *si, void *ucv)
         }
     }
     if (!ours) {
-        forward(sig, si, ucv);
+        /* The program's own (a socket's out-of-band data, kill): routed
+           as any other signal of the program's (signal.c). */
+        gpm_sighandler(sig, si, ucv);
         return;
     }
     ucontext_t *uc = ucv;
@@ -239,7 +211,14 @@ static void handler(int sig, siginfo_t *si, void *ucv)
     if (gp == NULL || gpm_tls_g != gp)
         return;
     greg_t *r = uc->uc_mcontext.gregs;
-    uintptr_t pc = (uintptr_t)r[REG_RIP], sp = (uintptr_t)r[REG_RSP];
+    uintptr_t pc = (uintptr_t)r[REG_RIP];
+    /* A poke for a signal or a cancellation ("Delivery" in signal.c). */
+    gpm_sig_onpoke(mp, ucv, programpc(pc), pc >= gpm_lo && pc < gpm_hi);
+    /* A request to yield is sysmon's, with the G's flag set. */
+    if (atomic_load_explicit((_Atomic uint8_t *)((char *)gp->tcb + gpm_tls_preempt_off), memory_order_relaxed) == 0)
+        return;
+    pc = (uintptr_t)r[REG_RIP];
+    uintptr_t sp = (uintptr_t)r[REG_RSP];
     if (!programpc(pc))
         return;
     if (*(const uint16_t *)pc == 0x050f) /* `syscall`: a restart is pending */
@@ -272,77 +251,6 @@ bool gpm_preempt_signal(struct gpm_m *mp)
     return gpm_syscall3(SYS_tgkill, gpm_getpid(), mp->procid, gpm_config.preemptsig) == 0;
 }
 
-void gpm_sigmask_filter(sigset_t *set)
-{
-    if (preempt_on() && set != NULL)
-        sigdelset(set, gpm_config.preemptsig);
-}
-
-static uint64_t sigbit(int sig)
-{
-    return sig > 0 && sig <= 64 ? 1ULL << (sig - 1) : 0;
-}
-
-static bool ishandler(const struct sigaction *a)
-{
-    return a->sa_handler != SIG_DFL && a->sa_handler != SIG_IGN;
-}
-
-int gpm_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
-{
-    if (!preempt_on())
-        return gpm_real.sigaction(sig, act, old);
-    int psig = gpm_config.preemptsig;
-    if (sig == psig) {
-        /* gpm's handler stays; the program's disposition is recorded and
-           applied by forward(). */
-        struct sigaction prev = progaction;
-        if (act != NULL) {
-            progaction.sa_flags = act->sa_flags;
-            progaction.sa_mask = act->sa_mask;
-            progaction.sa_sigaction = act->sa_sigaction; /* last: forward() reads it first */
-        }
-        if (old != NULL)
-            *old = prev;
-        return 0;
-    }
-    /* A handler the program installs gets the preemption signal in its
-       mask ("What is excluded"); sigaction reports the mask back as the
-       program set it. */
-    bool oldset = (progmasked & sigbit(sig)) != 0;
-    struct sigaction a;
-    if (act != NULL) {
-        a = *act;
-        if (ishandler(&a))
-            sigaddset(&a.sa_mask, psig);
-    }
-    int r = gpm_real.sigaction(sig, act != NULL ? &a : NULL, old);
-    if (r != 0)
-        return r;
-    if (old != NULL && ishandler(old) && !oldset)
-        sigdelset(&old->sa_mask, psig);
-    if (act != NULL) {
-        if (ishandler(act) && sigismember(&act->sa_mask, psig))
-            progmasked |= sigbit(sig);
-        else
-            progmasked &= ~sigbit(sig);
-    }
-    return 0;
-}
-
-void gpm_sigaction_fixup(int sig)
-{
-    if (!preempt_on() || sig == gpm_config.preemptsig)
-        return;
-    struct sigaction a;
-    if (gpm_real.sigaction(sig, NULL, &a) != 0 || a.sa_handler == SIG_DFL || a.sa_handler == SIG_IGN ||
-        sigismember(&a.sa_mask, gpm_config.preemptsig))
-        return;
-    progmasked &= ~sigbit(sig);
-    sigaddset(&a.sa_mask, gpm_config.preemptsig);
-    gpm_real.sigaction(sig, &a, NULL);
-}
-
 void gpm_preempt_init(void)
 {
     xsave_setup();
@@ -354,6 +262,7 @@ void gpm_preempt_init(void)
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = handler;
     sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
+    struct sigaction progaction;
     if (gpm_real.sigaction(sig, &sa, &progaction) != 0) {
         gpm_printf("gpm: cannot install the preemption signal's handler: no asynchronous preemption\n");
         gpm_config.preemptsig = 0;
@@ -366,7 +275,5 @@ void gpm_preempt_init(void)
     sigemptyset(&one);
     sigaddset(&one, sig);
     gpm_syscall4(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&one, 0, 8);
-    for (int s = 1; s < NSIG; s++)
-        if (s != SIGKILL && s != SIGSTOP)
-            gpm_sigaction_fixup(s);
+    gpm_sig_initprog(sig, &progaction);
 }

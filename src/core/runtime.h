@@ -67,6 +67,7 @@ enum gpm_waitreason {
     WAIT_ONCE,         /* pthread_once, call_once: another thread runs init */
     WAIT_SEM,          /* sem_wait */
     WAIT_FUTEX,        /* syscall(SYS_futex), emulated (futex.c) */
+    WAIT_SIGNAL,       /* sigsuspend, pause, sigwait and friends */
     WAIT_NREASONS
 };
 
@@ -103,6 +104,40 @@ enum {
 struct gpm_tsdslot {
     uintptr_t seq;
     void *data;
+};
+
+/* How to take a parked G out of the wait it is in, for a signal or a
+   cancellation ("Interrupting a wait" in signal.c). fn runs with the G's
+   sig.lock held and returns whether it readied the G. */
+struct gpm_intr {
+    bool (*fn)(struct gpm_g *gp, struct gpm_intr *in);
+    bool cancelpoint; /* a cancellation ends this wait too */
+};
+
+/* A queued instance of a signal sent to one G (signal.c). */
+struct gpm_signode {
+    struct gpm_signode *next;
+    siginfo_t si;
+};
+
+/*
+ * A G's signal state ("Per-G signal state" in signal.c). blocked and
+ * pending are read without the lock by the G's own fast checks and by
+ * senders; everything else is under lock.
+ */
+struct gpm_gsig {
+    _Atomic uint64_t blocked;  /* its mask: bit sig-1 */
+    _Atomic uint64_t pending;  /* signals with an instance in q */
+    struct gpm_mutex lock;
+    struct gpm_signode *q;     /* queued instances, oldest first */
+    uint64_t counted;          /* the mask counted in the process tally */
+    uint64_t waitset;          /* in sigwait: the signals it takes; else 0 */
+    struct gpm_g *waitnext;    /* list of Gs in sigwait (signal.c) */
+    _Atomic(struct gpm_intr *) intr; /* its interruptible wait, or NULL */
+    stack_t altstack;          /* sigaltstack: ss_flags SS_DISABLE when none */
+    uint32_t handlers;         /* program handlers running on it */
+    bool routed;               /* counted in the tally (not foreign) */
+    _Atomic bool cancelreq;    /* pthread_cancel was called for it */
 };
 
 #define GPM_TSD_1STBLOCK 32
@@ -187,6 +222,9 @@ struct gpm_g {
     size_t cpusetsize;
     sigset_t sigmask;
     bool sigmask_set;
+
+    /* Signals and cancellation of this thread (signal.c). */
+    struct gpm_gsig sig;
 };
 
 /*
@@ -481,11 +519,6 @@ void gpm_setpreempt(struct gpm_g *gp);
 void gpm_asyncpreempt2(void);
 bool gpm_preempt_signal(struct gpm_m *mp);
 void gpm_preempt_init(void);
-/* The program's signal dispositions and masks, as far as the preemption
-   signal is concerned (preempt.c; the shim's sigaction family). */
-int gpm_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
-void gpm_sigaction_fixup(int sig);
-void gpm_sigmask_filter(sigset_t *set);
 
 /* trace.c */
 void gpm_dumpstate(void);

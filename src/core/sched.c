@@ -239,6 +239,7 @@ static const char *const waitreason_names[WAIT_NREASONS] = {
     [WAIT_ONCE] = "once",
     [WAIT_SEM] = "semaphore",
     [WAIT_FUTEX] = "futex",
+    [WAIT_SIGNAL] = "signal",
 };
 
 const char *gpm_waitreason_name(uint32_t r)

@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "sema.h"
+#include "gsig.h"
 #include "timer.h"
 
 _Static_assert(sizeof(struct gpm_psem) == sizeof(sem_t), "sem overlay size");
@@ -51,11 +52,12 @@ int gpm_sem_wait(struct gpm_psem *s, bool trywait, clockid_t clock, const struct
         return 0;
     if (trywait)
         return EAGAIN;
+    gpm_testcancel(); /* a cancellation point */
     atomic_fetch_add(&s->waiters, 1);
     int err = 0;
     while (!trytake(s)) {
         err = gpm_sema_wait(&s->value, 0, deadline, 0, NULL, WAIT_SEM);
-        if (err == ETIMEDOUT) {
+        if (err == ETIMEDOUT || err == EINTR) {
             if (trytake(s))
                 err = 0; /* a post came with the deadline: take it */
             break;
@@ -63,6 +65,8 @@ int gpm_sem_wait(struct gpm_psem *s, bool trywait, clockid_t clock, const struct
         err = 0;
     }
     atomic_fetch_sub(&s->waiters, 1);
+    if (err == EINTR)
+        gpm_testcancel();
     return err;
 }
 

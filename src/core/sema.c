@@ -50,15 +50,18 @@
 #include "sema.h"
 
 #include <errno.h>
+#include <stddef.h>
 
 #include "foreign.h"
+#include "gsig.h"
 #include "sys.h"
 #include "timer.h"
 
-enum { SUDOG_IDLE, SUDOG_QUEUED, SUDOG_WOKEN, SUDOG_TIMEDOUT };
+enum { SUDOG_IDLE, SUDOG_QUEUED, SUDOG_WOKEN, SUDOG_TIMEDOUT, SUDOG_INTERRUPTED };
 
 struct sudog {
     struct gpm_sema_waiter w; /* first: gpm_sema_waiter pointers lead back here */
+    struct gpm_intr intr;     /* a signal or cancellation takes it off ("Interrupting a wait" in signal.c) */
     _Atomic uint32_t *addr;
     struct sudog *next, *prev;
     struct semroot *root;
@@ -160,6 +163,25 @@ static void sema_timeout(struct gpm_m *mp, void *arg)
         gpm_ready_on(mp, gp);
 }
 
+/* A signal or a cancellation for the G: as a timeout, with EINTR. Runs
+   with the G's sig.lock held (lock order: that, then the bucket). */
+static bool sema_interrupt(struct gpm_g *gp, struct gpm_intr *in)
+{
+    struct sudog *s = (struct sudog *)((char *)in - offsetof(struct sudog, intr));
+    struct semroot *r = lockroot(s);
+    bool ready = false;
+    if (s->state == SUDOG_QUEUED && !s->requeued) {
+        dequeue(r, s, SUDOG_INTERRUPTED);
+        ready = true;
+    } else if (s->state == SUDOG_IDLE) {
+        s->state = SUDOG_INTERRUPTED; /* before it queued: it will not */
+    }
+    gpm_unlock(&r->lock);
+    if (ready)
+        gpm_ready(gp);
+    return ready;
+}
+
 /* park's unlockf: the G is off its M; let wakers and the timer at it. */
 static bool sema_unlockf(struct gpm_m *mp, struct gpm_g *gp, void *arg)
 {
@@ -193,6 +215,12 @@ static int semawait(_Atomic uint32_t *addr, uint32_t val, const struct gpm_sema_
     }
     struct semroot *r = semroot(addr);
     s.root = r;
+    /* Sleeps and semaphores return EINTR to the program, condition
+       variables wake spuriously, the others wait again after the
+       handler; waits on semaphores and condition variables are
+       cancellation points. */
+    s.intr.fn = sema_interrupt;
+    s.intr.cancelpoint = reason == WAIT_SEM || reason == WAIT_COND;
     bool expired = false;
     if (deadline != 0) {
         if (deadline <= gpm_nanotime()) {
@@ -204,6 +232,13 @@ static int semawait(_Atomic uint32_t *addr, uint32_t val, const struct gpm_sema_
             gpm_timer_arm(gp, &s.t);
         }
     }
+    bool intr = gp->kind != G_KIND_FOREIGN;
+    if (intr && !gpm_intr_begin(gp, &s.intr)) {
+        if (deadline != 0 && !expired)
+            gpm_deltimer(&s.t);
+        gpm_sigcheck(gp);
+        return EINTR;
+    }
     gpm_lock(&r->lock);
     atomic_fetch_add(&r->nwait, 1); /* announce before the check ("nwait") */
     int err;
@@ -214,11 +249,17 @@ static int semawait(_Atomic uint32_t *addr, uint32_t val, const struct gpm_sema_
         if (err == 0 && (expired || s.state == SUDOG_TIMEDOUT))
             err = ETIMEDOUT;
     }
+    if (err == 0 && s.state == SUDOG_INTERRUPTED)
+        err = EINTR;
     if (err != 0) {
         atomic_fetch_sub(&r->nwait, 1);
         gpm_unlock(&r->lock);
         if (deadline != 0 && !expired)
             gpm_deltimer(&s.t);
+        if (intr)
+            gpm_intr_end(gp, &s.intr);
+        if (err == EINTR)
+            gpm_sigcheck(gp);
         return err;
     }
     enqueue(r, &s); /* counts itself: then drop the announcement */
@@ -227,9 +268,17 @@ static int semawait(_Atomic uint32_t *addr, uint32_t val, const struct gpm_sema_
     gpm_park_timed(sema_unlockf, r, ws != NULL ? ws->reason : reason, timed ? &s.t : NULL);
     if (timed)
         gpm_deltimer(&s.t);
+    if (intr)
+        gpm_intr_end(gp, &s.intr);
     /* Whoever took s off its list wrote state before readying us. */
     if (s.state == SUDOG_TIMEDOUT)
         return ETIMEDOUT;
+    if (s.state == SUDOG_INTERRUPTED) {
+        /* The handlers run here, where the wait has left nothing behind
+           (a handler may longjmp out). */
+        gpm_sigcheck(gp);
+        return EINTR;
+    }
     if (s.state != SUDOG_WOKEN)
         gpm_throwf("sema_wait: G%lu woken in sudog state %u", (unsigned long)gp->goid, s.state);
     if (wakeval != NULL)

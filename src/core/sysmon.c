@@ -29,6 +29,7 @@
  */
 #define _GNU_SOURCE
 #include "sysmon.h"
+#include "gsig.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -88,6 +89,10 @@ static void *sysmon(void *arg)
         int64_t sleep = delay, left = wakeby - gpm_nanotime();
         if (left < sleep)
             sleep = left < 20000 ? 20000 : left;
+        /* A signal waits for its G to be poked again ("Delivery" in
+           signal.c): every millisecond until it is taken. */
+        if (gpm_sig_repoking() && sleep > 1000000)
+            sleep = 1000000;
         struct timespec ts = {0, sleep};
         gpm_syscall2(SYS_nanosleep, (long)&ts, 0);
         int64_t now = gpm_nanotime();
@@ -100,6 +105,7 @@ static void *sysmon(void *arg)
                 delay = 10000000;
         }
         gpm_sysmon_timers(now);
+        gpm_sig_sysmon();
         if (now >= nexttrace) {
             gpm_schedtrace(gpm_config.scheddetail);
             nexttrace += period;
@@ -108,10 +114,10 @@ static void *sysmon(void *arg)
            until some M takes a P, and acquirep wakes us. The flag is set
            before the recheck, and acquirep stores the P's state before it
            loads the flag (seq_cst both), so one of them sees the other. */
-        if (period <= 0 && gpm_allpidle()) {
+        if (period <= 0 && gpm_allpidle() && !gpm_sig_repoking()) {
             gpm_noteclear(&gpm_sched.sysmonnote);
             atomic_store(&gpm_sched.sysmonwait, 1);
-            if (gpm_allpidle())
+            if (gpm_allpidle() && !gpm_sig_repoking())
                 gpm_notesleep(&gpm_sched.sysmonnote);
             atomic_store(&gpm_sched.sysmonwait, 0);
             idle = 0;

@@ -49,6 +49,7 @@
 #include <errno.h>
 #include <sys/mman.h>
 
+#include "gsig.h"
 #include "sys.h"
 
 /* The heap array of a P lives in pages of its own (grown by doubling with
@@ -244,15 +245,40 @@ bool gpm_deadline_rel(const struct timespec *ts, int64_t *deadline)
 
 /* ---- Sleeping --------------------------------------------------------------- */
 
+/*
+ * A sleeper's state: 0 running towards its park, 1 parked, 2 woken (by its
+ * timer or by an interrupt, whichever moved it from 1 first; an interrupt
+ * that finds 0 keeps it from parking at all).
+ */
 struct sleeper {
+    struct gpm_intr intr; /* first: a signal or a cancellation (signal.c) */
     struct gpm_g *gp;
+    _Atomic int state;
+    bool interrupted;
     struct gpm_timer t;
 };
 
 static void sleepwake(struct gpm_m *mp, void *arg)
 {
     struct sleeper *s = arg;
-    gpm_ready_on(mp, s->gp);
+    int v = 1;
+    if (atomic_compare_exchange_strong(&s->state, &v, 2))
+        gpm_ready_on(mp, s->gp);
+}
+
+static bool sleep_interrupt(struct gpm_g *gp, struct gpm_intr *in)
+{
+    struct sleeper *s = (struct sleeper *)in;
+    s->interrupted = true;
+    int v = 0;
+    if (atomic_compare_exchange_strong(&s->state, &v, 2))
+        return true;
+    v = 1;
+    if (atomic_compare_exchange_strong(&s->state, &v, 2)) {
+        gpm_ready(gp);
+        return true;
+    }
+    return false;
 }
 
 /* park's unlockf: the sleeper is off its M, so the timer may fire now:
@@ -262,18 +288,30 @@ static bool sleep_unlockf(struct gpm_m *mp, struct gpm_g *gp, void *arg)
 {
     (void)gp;
     struct sleeper *s = arg;
+    int v = 0;
+    if (!atomic_compare_exchange_strong(&s->state, &v, 1))
+        return false; /* interrupted before it parked */
     if (mp != NULL)
         gpm_addtimer(mp->p != NULL ? mp->p : &gpm_sched.allp[0], &s->t);
     return true;
 }
 
-void gpm_sleepuntil(int64_t deadline)
+int gpm_sleepuntil(int64_t deadline)
 {
     struct gpm_g *gp = gpm_getg();
-    struct sleeper s = {.gp = gp};
+    struct sleeper s = {.intr = {.fn = sleep_interrupt, .cancelpoint = true}, .gp = gp};
+    bool intr = gp->kind != G_KIND_FOREIGN;
     while (gpm_nanotime() < deadline) {
         s.t = (struct gpm_timer){.when = deadline, .f = sleepwake, .arg = &s, .idx = -1};
-        /* Only the timer readies a sleeper: it has run when park returns. */
+        atomic_store(&s.state, 0);
+        if (intr && !gpm_intr_begin(gp, &s.intr))
+            return EINTR;
         gpm_park_timed(sleep_unlockf, &s, WAIT_SLEEP, &s.t);
+        gpm_deltimer(&s.t);
+        if (intr)
+            gpm_intr_end(gp, &s.intr);
+        if (s.interrupted)
+            return EINTR;
     }
+    return 0;
 }

@@ -58,8 +58,9 @@ bool gpm_deadline_rel(const struct timespec *ts, int64_t *deadline);
 /*
  * Parks the calling G until deadline (a monotonic time) passes. Returns
  * at once when it has. For a G without a P (a foreign thread), sleeps its
- * kernel thread instead.
+ * kernel thread instead. Returns 0, or EINTR when a signal or a
+ * cancellation ended the sleep early (the caller runs the handlers).
  */
-void gpm_sleepuntil(int64_t deadline);
+int gpm_sleepuntil(int64_t deadline);
 
 #endif

@@ -9,6 +9,9 @@
  * thread; gpm's continues its own unwinding (src/core/glife.c).
  */
 #define _GNU_SOURCE
+#include <errno.h>
+
+#include "../core/gsig.h"
 #include "shim.h"
 
 GPM_EXPORT void __pthread_unwind_next(__pthread_unwind_buf_t *buf)
@@ -19,4 +22,33 @@ GPM_EXPORT void __pthread_unwind_next(__pthread_unwind_buf_t *buf)
         __builtin_unreachable();
     }
     gpm_unwind_next(buf);
+}
+
+/*
+ * pthread_cancel and pthread_testcancel: gpm's, for Gs ("Cancellation" in
+ * src/core/signal.c). pthread_setcancelstate and pthread_setcanceltype
+ * stay glibc's: they only change bits in the G's own TCB, which gpm
+ * reads.
+ */
+GPM_EXPORT int pthread_cancel(pthread_t th)
+{
+    if (!gpm_active())
+        return gpm_real.pthread_cancel(th);
+    struct gpm_g *gp = shim_g(th);
+    if (gp == NULL || gp->kind == G_KIND_FOREIGN)
+        return gpm_real.pthread_cancel(th);
+    uintptr_t w = atomic_load(&gp->joinword);
+    if (w == JOIN_FREED)
+        return ESRCH;
+    return gpm_cancel(gp);
+}
+
+GPM_EXPORT void pthread_testcancel(void)
+{
+    struct gpm_g *gp = gpm_active() ? gpm_getg() : NULL;
+    if (gp == NULL || gp->kind == G_KIND_FOREIGN) {
+        gpm_real.pthread_testcancel();
+        return;
+    }
+    gpm_testcancel();
 }

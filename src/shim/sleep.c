@@ -3,9 +3,10 @@
  *
  * A sleep on CLOCK_REALTIME or CLOCK_MONOTONIC parks the G on a timer of
  * its P (src/core/timer.c). Other clocks (CPU-time clocks, BOOTTIME, ...)
- * go to libc, with the P handed off. Differences from a kernel sleep: a
- * signal does not interrupt a parked sleep (no EINTR, so the remaining
- * time is never written), and an absolute CLOCK_REALTIME sleep does not
+ * go to libc, with the P handed off. A handled signal or a cancellation
+ * ends a parked sleep with EINTR and the time left, as the kernel's
+ * (src/core/signal.c). Difference from a kernel sleep: an absolute
+ * CLOCK_REALTIME sleep does not
  * follow a change of the system clock made while it sleeps; see
  * docs/COMPAT.md.
  */
@@ -15,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/gsig.h"
+#include "../core/sys.h"
 #include "../core/timer.h"
 #include "shim.h"
 
@@ -34,10 +37,24 @@ static int sleep_on(clockid_t clock, int flags, const struct timespec *req, stru
               ((flags & TIMER_ABSTIME) ? gpm_deadline_abs(clock, req, &deadline) : gpm_deadline_rel(req, &deadline));
     if (!ok)
         return EINVAL;
-    if (gpm_getg_adopt() == NULL)
+    struct gpm_g *gp = gpm_getg_adopt();
+    if (gp == NULL)
         return gpm_real.clock_nanosleep(clock, flags, req, rem);
-    gpm_sleepuntil(deadline);
-    return 0;
+    gpm_testcancel(); /* a cancellation point */
+    if (gpm_sleepuntil(deadline) == 0)
+        return 0;
+    /* Interrupted: the time left (for a relative sleep), the handlers,
+       or the cancellation. */
+    if (rem != NULL && !(flags & TIMER_ABSTIME)) {
+        int64_t left = deadline - gpm_nanotime();
+        if (left < 0)
+            left = 0;
+        rem->tv_sec = left / 1000000000;
+        rem->tv_nsec = left % 1000000000;
+    }
+    gpm_sigcheck(gp);
+    gpm_testcancel();
+    return EINTR;
 }
 
 GPM_EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timespec *req, struct timespec *rem)
@@ -71,9 +88,11 @@ GPM_EXPORT unsigned sleep(unsigned seconds)
 {
     if (!gpm_active())
         return gpm_real.sleep(seconds);
-    struct timespec ts = {seconds, 0};
-    nanosleep(&ts, NULL);
-    return 0;
+    struct timespec ts = {seconds, 0}, rem = {0, 0};
+    if (nanosleep(&ts, &rem) == 0)
+        return 0;
+    /* Interrupted: the seconds left, rounded up as glibc does. */
+    return (unsigned)rem.tv_sec + (rem.tv_nsec != 0);
 }
 
 GPM_EXPORT int thrd_sleep(const struct timespec *duration, struct timespec *remaining)

@@ -22,10 +22,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <signal.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #include "../core/futex.h"
+#include "../core/gsig.h"
 #include "shim.h"
+
+/* Handlers run after the call keep its errno (deliver_one restores it). */
+static inline void gpm_afterwrapped_errno(void)
+{
+    gpm_afterwrapped();
+}
 
 #define WRAP(ret, name, params, args)                \
     GPM_EXPORT ret name params                       \
@@ -35,6 +44,7 @@
         gpm_entersyscall();                          \
         ret r_ = gpm_real.name args;                 \
         gpm_exitsyscall();                           \
+        gpm_afterwrapped_errno();                    \
         return r_;                                   \
     }
 GPM_BLOCKING_CALLS(WRAP)
@@ -59,6 +69,7 @@ static mode_t openmode(int flags, va_list ap)
         gpm_entersyscall();                                 \
         int r = gpm_real.name(path, flags, mode);           \
         gpm_exitsyscall();                                  \
+        gpm_afterwrapped_errno();                           \
         return r;                                           \
     }
 OPEN(open)
@@ -76,6 +87,7 @@ OPEN(open64)
         gpm_entersyscall();                                         \
         int r = gpm_real.name(dirfd, path, flags, mode);            \
         gpm_exitsyscall();                                          \
+        gpm_afterwrapped_errno();                                   \
         return r;                                                   \
     }
 OPENAT(openat)
@@ -96,6 +108,7 @@ OPENAT(openat64)
         gpm_entersyscall();                                                   \
         int r = gpm_real.name(fd, cmd, arg);                                  \
         gpm_exitsyscall();                                                    \
+        gpm_afterwrapped_errno();                                             \
         return r;                                                             \
     }
 FCNTL(fcntl)
@@ -112,8 +125,7 @@ static bool blocking_nr(long nr)
     case SYS_pselect6: case SYS_epoll_wait: case SYS_epoll_pwait: case SYS_epoll_pwait2: case SYS_wait4:
     case SYS_waitid: case SYS_open: case SYS_openat: case SYS_fsync: case SYS_fdatasync: case SYS_flock:
     case SYS_msgrcv: case SYS_msgsnd: case SYS_mq_timedreceive: case SYS_mq_timedsend:
-    case SYS_rt_sigtimedwait: case SYS_rt_sigsuspend: case SYS_pause: case SYS_nanosleep:
-    case SYS_clock_nanosleep:
+    case SYS_nanosleep: case SYS_clock_nanosleep:
         return true;
     default:
         return false;
@@ -134,10 +146,23 @@ GPM_EXPORT long syscall(long nr, ...)
         return gettid();
     if (nr == SYS_set_tid_address)
         return gpm_shim_set_tid_address((int *)a0);
-    if (nr == SYS_tgkill)
-        a1 = gpm_shim_kerneltid((pid_t)a1);
-    else if (nr == SYS_tkill)
-        a0 = gpm_shim_kerneltid((pid_t)a0);
+    /* Signals are the G's (signal.c). */
+    switch (nr) {
+    case SYS_tgkill:
+        return tgkill((pid_t)a0, (pid_t)a1, (int)a2);
+    case SYS_tkill:
+        return tgkill(getpid(), (pid_t)a0, (int)a1);
+    case SYS_rt_sigprocmask:
+        return sigprocmask((int)a0, (const sigset_t *)a1, (sigset_t *)a2);
+    case SYS_rt_sigsuspend:
+        return sigsuspend((const sigset_t *)a0);
+    case SYS_pause:
+        return pause();
+    case SYS_rt_sigtimedwait:
+        return sigtimedwait((const sigset_t *)a0, (siginfo_t *)a1, (const struct timespec *)a2);
+    default:
+        break;
+    }
     if (nr == SYS_futex) {
         long r = gpm_futex((uint32_t *)a0, (int)a1, (uint32_t)a2, (unsigned long)a3, (uint32_t *)a4, (uint32_t)a5);
         if (r < 0) {
@@ -151,5 +176,6 @@ GPM_EXPORT long syscall(long nr, ...)
     gpm_entersyscall();
     long r = gpm_real.syscall(nr, a0, a1, a2, a3, a4, a5);
     gpm_exitsyscall();
+    gpm_afterwrapped_errno();
     return r;
 }

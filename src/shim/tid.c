@@ -8,11 +8,10 @@
  * the same when a G moves between kernel threads, as the program expects
  * (Python's threading.get_native_id, the owner word of PI futexes).
  *
- * Only the kernel knows kernel threads: tgkill to the caller's own id is
- * sent to the kernel thread running it now (what raise does); another G's
- * id means nothing to the kernel yet and gives ESRCH, as pthread_kill to
- * another G does today (docs/COMPAT.md). syscall(SYS_gettid, SYS_tgkill,
- * SYS_tkill) goes through the same functions (src/shim/syscall.c).
+ * tgkill (and tkill, through syscall()) with a G's id in this process
+ * sends the signal to that G, as pthread_kill does (src/core/signal.c);
+ * any other id is the kernel's. syscall(SYS_gettid, SYS_tgkill, SYS_tkill)
+ * goes through the same functions (src/shim/syscall.c).
  *
  * set_tid_address(2), made through syscall(), is a thread's too: it
  * returns the caller's id, and the address it sets is cleared (and a
@@ -24,6 +23,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "../core/gstack.h"
+#include "../core/gsig.h"
 #include "../core/sys.h"
 #include "shim.h"
 
@@ -54,9 +55,39 @@ long gpm_shim_set_tid_address(int *addr)
     return gp->tid;
 }
 
+struct bytid {
+    uint32_t tid;
+    struct gpm_g *gp;
+};
+
+static void findtid(struct gpm_g *gp, void *arg)
+{
+    struct bytid *b = arg;
+    if (gp->tid == b->tid && gp->kind != G_KIND_FOREIGN && !gp->exiting)
+        b->gp = gp;
+}
+
 GPM_EXPORT int tgkill(pid_t tgid, pid_t tid, int sig)
 {
     if (!gpm_active())
         return gpm_real.tgkill(tgid, tid, sig);
-    return gpm_real.tgkill(tgid, gpm_shim_kerneltid(tid), sig);
+    if (tgid == getpid() && tid > 0) {
+        struct gpm_g *self = gpm_getg();
+        struct bytid b = {(uint32_t)tid, NULL};
+        if (self != NULL && self->tid == (uint32_t)tid)
+            b.gp = self;
+        else
+            gpm_forallg(findtid, &b);
+        if (b.gp != NULL && b.gp->kind != G_KIND_FOREIGN) {
+            siginfo_t si;
+            gpm_siginfo_tkill(&si, sig);
+            int err = sig < 0 || sig >= NSIG ? EINVAL : gpm_sigsend(b.gp, &si);
+            if (err != 0) {
+                errno = err;
+                return -1;
+            }
+            return 0;
+        }
+    }
+    return gpm_real.tgkill(tgid, tid, sig);
 }
