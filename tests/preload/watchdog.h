@@ -29,7 +29,6 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/mman.h>
@@ -50,11 +49,16 @@
 
 #define WD_MSG 256
 
+/* Shared with the watchdog through the __atomic builtins (the header is
+   also for C++ tests). */
 static char wd_msgs[2][WD_MSG];
-static _Atomic int wd_which;       /* the buffer that holds the current message */
-static _Atomic int wd_len;         /* its length */
-static _Atomic int64_t wd_deadline; /* CLOCK_MONOTONIC ns; 0: none */
-static _Atomic int wd_ready;
+static int wd_which;        /* the buffer that holds the current message */
+static int wd_len;          /* its length */
+static int64_t wd_deadline; /* CLOCK_MONOTONIC ns; 0: none */
+static int wd_ready;
+
+#define WD_LOAD(x) __atomic_load_n(&(x), __ATOMIC_SEQ_CST)
+#define WD_STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_SEQ_CST)
 
 #if defined(__x86_64__)
 static inline long wd_syscall(long n, long a, long b, long c, long d)
@@ -70,19 +74,19 @@ static WD_NO_SSP int wd_main(void *arg)
     (void)arg;
     uint64_t all = ~(uint64_t)0;
     wd_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, 8);
-    atomic_store(&wd_ready, 1);
+    WD_STORE(wd_ready, 1);
     for (;;) {
         struct timespec slice = {0, 50000000};
         wd_syscall(SYS_nanosleep, (long)&slice, 0, 0, 0);
-        int64_t dl = atomic_load(&wd_deadline);
+        int64_t dl = WD_LOAD(wd_deadline);
         if (dl == 0)
             continue;
         struct timespec t;
         wd_syscall(SYS_clock_gettime, CLOCK_MONOTONIC, (long)&t, 0, 0);
         if ((int64_t)t.tv_sec * 1000000000 + t.tv_nsec < dl)
             continue;
-        int w = atomic_load(&wd_which);
-        wd_syscall(SYS_write, 2, (long)wd_msgs[w], atomic_load(&wd_len), 0);
+        int w = WD_LOAD(wd_which);
+        wd_syscall(SYS_write, 2, (long)wd_msgs[w], WD_LOAD(wd_len), 0);
         wd_syscall(SYS_exit_group, 1, 0, 0, 0);
     }
     return 0;
@@ -91,13 +95,13 @@ static WD_NO_SSP int wd_main(void *arg)
 static void wd_start(void)
 {
     size_t sz = 64 * 1024;
-    char *stack = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    char *stack = (char *)mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     CHECK(stack != MAP_FAILED, "watchdog: mmap");
     int flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
     CHECK(clone(wd_main, stack + sz, flags, NULL) > 0, "watchdog: clone");
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    while (!atomic_load(&wd_ready)) {
+    while (!WD_LOAD(wd_ready)) {
         struct timespec t;
         clock_gettime(CLOCK_MONOTONIC, &t);
         CHECK(t.tv_sec - t0.tv_sec < 10, "watchdog thread did not start");
@@ -111,7 +115,7 @@ static void wd_start(void) {}
 /* Names the current step; it must be done within `seconds` (0: no limit). */
 __attribute__((format(printf, 2, 3))) static void wd_step(int seconds, const char *fmt, ...)
 {
-    int w = !atomic_load(&wd_which);
+    int w = !WD_LOAD(wd_which);
     char step[160];
     va_list ap;
     va_start(ap, fmt);
@@ -120,13 +124,13 @@ __attribute__((format(printf, 2, 3))) static void wd_step(int seconds, const cha
     int n = snprintf(wd_msgs[w], WD_MSG, "FAIL watchdog: %s: not done after %d s\n", step, seconds);
     if (n >= WD_MSG)
         n = WD_MSG - 1;
-    atomic_store(&wd_deadline, 0);
-    atomic_store(&wd_len, n);
-    atomic_store(&wd_which, w);
+    WD_STORE(wd_deadline, 0);
+    WD_STORE(wd_len, n);
+    WD_STORE(wd_which, w);
     if (seconds > 0) {
         struct timespec t;
         clock_gettime(CLOCK_MONOTONIC, &t);
-        atomic_store(&wd_deadline, (int64_t)t.tv_sec * 1000000000 + t.tv_nsec + (int64_t)seconds * 1000000000);
+        WD_STORE(wd_deadline, (int64_t)t.tv_sec * 1000000000 + t.tv_nsec + (int64_t)seconds * 1000000000);
     }
 }
 
