@@ -46,7 +46,9 @@ for spec in "$@"; do
             77) ((skip++)) ;;
             137) ((hang++)); [[ -n $first ]] || first="killed after ${limit} s: $(tail -3 <<<"$out")" ;;
             *) if grep -q 'FAIL watchdog' <<<"$out"; then ((hang++)); else ((fail++)); fi
-               [[ -n $first ]] || first="exit $rc: $(tail -3 <<<"$out")" ;;
+               why="exit $rc"
+               ((rc > 128)) && why="killed by signal $((rc - 128)) ($(kill -l $((rc - 128)) 2>/dev/null))"
+               [[ -n $first ]] || first="$why: $(tail -3 <<<"$out")" ;;
             esac
         done
         printf '%-28s %-9s pass %d fail %d hang %d skip %d / %d\n' "$spec" "$mode" "$pass" "$fail" "$hang" "$skip" "$runs"

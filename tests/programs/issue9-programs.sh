@@ -49,7 +49,8 @@ run() {
     gpm-*p) p=${mode#gpm-}; pre=(env GPM_MAXPROCS="${p%p}" "$root/scripts/gpm-run") ;;
     *) echo "unknown mode $mode" >&2; exit 2 ;;
     esac
-    (cd "$work" && timeout -k 10 "$limit" "${pre[@]}" "$@") >"$work/out" 2>&1
+    # in a subshell of its own, so that a crash is reported as a status
+    (cd "$work" && exec timeout -k 10 "$limit" "${pre[@]}" "$@") >"$work/out" 2>&1
 }
 
 report() { # ITEM MODE STATUS SECONDS [REASON]
@@ -60,7 +61,9 @@ report() { # ITEM MODE STATUS SECONDS [REASON]
         local why=${5:-exit status $3}
         (($3 == 124 || $3 == 137)) && why="no end within the time limit (status $3)"
         printf 'FAIL %-12s %-7s %3d s: %s\n' "$1" "$2" "$4" "$why"
-        tail -15 "$work/out" | sed 's/^/    | /'
+        # unittest's names of the failed cases, then the output's end
+        grep -E '^(FAIL|ERROR): ' "$work/out" | sort -u | sed 's/^/    | /'
+        tail -12 "$work/out" | sed 's/^/    | /'
     fi
 }
 
