@@ -71,7 +71,7 @@ python_cmd() {
     local py
     py=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) || return 1
     "$py" -c 'import test.test_threadsignals' 2>/dev/null || return 1
-    cmd=("$py" -m test test_threadsignals test_threading test_thread test_fork1)
+    cmd=("$py" -m test -v test_threadsignals test_threading test_thread test_fork1)
     # A .pth file in this machine's site-packages can import threading at
     # start-up (certifi's, for a proxy CA), which fails
     # test_import_from_another_thread natively: leave that one out then.
