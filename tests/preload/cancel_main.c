@@ -6,7 +6,8 @@
  * working a little, and returns; being the last thread, its return ends the
  * process with exit(0) (atexit handlers run, exit status 0).
  * The program runs itself again as a child (rerun.h) to check that exit
- * status and what the child printed (stderr, unbuffered, in order):
+ * status and what the child printed (stderr, unbuffered, in order; lines
+ * of gpm's own, "gpm: ...", left out):
  *   main-cleanup, worker-joined-main, atexit.
  * The child has a watchdog of its own (watchdog.h), as has the parent.
  */
@@ -84,9 +85,11 @@ int main(int argc, char **argv)
     const char *env[] = {NULL};
     pid_t pid;
     FILE *f = rerun_child(argv[0], env, &pid);
-    char out[1024];
-    size_t n = fread(out, 1, sizeof out - 1, f);
-    out[n] = '\0';
+    /* the child's lines, without gpm's own (GPM_DISABLE=1 says so) */
+    char out[1024] = "", line[256];
+    while (fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, "gpm: ", 5) != 0 && strlen(out) + strlen(line) < sizeof out)
+            strcat(out, line);
     fclose(f);
     int st;
     CHECK_EQ(waitpid(pid, &st, 0), pid);
