@@ -1,0 +1,13 @@
+;; 8 threads allocate lists in a loop; Boehm GC stops the world (signals)
+;; for each collection. Prints the threads' results, exits 0 when all agree.
+(use-modules (ice-9 threads) (srfi srfi-1))
+(define (work k n)
+  (let loop ((i 0) (acc '()) (kept 0))
+    (cond ((= i n) (+ kept (length acc)))
+          ((= 0 (modulo i 1000)) (when (= 0 (modulo i 100000)) (gc)) (loop (+ i 1) '() (+ kept (length acc))))
+          (else (loop (+ i 1) (cons (make-list 8 (+ i k)) acc) kept)))))
+(define n 400000)
+(define threads (map (lambda (k) (call-with-new-thread (lambda () (work k n)))) (iota 8)))
+(define results (map join-thread threads))
+(display results) (newline)
+(exit (if (every (lambda (r) (= r (- n (/ n 1000)))) results) 0 1))
