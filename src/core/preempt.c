@@ -96,8 +96,8 @@ static struct {
 } unsafe[32];
 static int nunsafe;
 
-/* libgpm's own executable segment: [lo, hi). */
-static uintptr_t gpm_lo, gpm_hi;
+/* libgpm's own executable segment, and the vDSO's: [lo, hi). */
+static uintptr_t gpm_lo, gpm_hi, vdso_lo, vdso_hi;
 
 static bool preempt_on(void)
 {
@@ -122,6 +122,16 @@ static int findunsafe(struct dl_phdr_info *info, size_t size, void *arg)
         uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
         if (ph->p_type == PT_LOAD && self >= lo && self < lo + ph->p_memsz)
             mine = true;
+    }
+    if (endswith_obj(name, "linux-vdso.so")) {
+        for (int i = 0; i < info->dlpi_phnum; i++) {
+            const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+            if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+                vdso_lo = info->dlpi_addr + ph->p_vaddr;
+                vdso_hi = vdso_lo + ph->p_memsz;
+            }
+        }
+        return 0;
     }
     if (!mine && !endswith_obj(name, "libc.so") && !endswith_obj(name, "ld-linux") && !endswith_obj(name, "ld64.so"))
         return 0;
@@ -212,8 +222,14 @@ static void handler(int sig, siginfo_t *si, void *ucv)
         return;
     greg_t *r = uc->uc_mcontext.gregs;
     uintptr_t pc = (uintptr_t)r[REG_RIP];
-    /* A poke for a signal or a cancellation ("Delivery" in signal.c). */
-    gpm_sig_onpoke(mp, ucv, programpc(pc), pc >= gpm_lo && pc < gpm_hi);
+    /* gpm's own code on this G's stack (a pinned P; the vDSO's clock,
+       which gpm reads too): neither a handler nor a yield may start. */
+    if (gpm_m_pinned(mp))
+        return;
+    /* A poke for a signal or a cancellation ("Delivery" in signal.c): the
+       vDSO does not count as the program's here, gpm may be reading the
+       clock under a lock of its own. */
+    gpm_sig_onpoke(mp, ucv, programpc(pc) && !(pc >= vdso_lo && pc < vdso_hi), pc >= gpm_lo && pc < gpm_hi);
     /* A request to yield is sysmon's, with the G's flag set. */
     if (atomic_load_explicit((_Atomic uint8_t *)((char *)gp->tcb + gpm_tls_preempt_off), memory_order_relaxed) == 0)
         return;

@@ -513,6 +513,8 @@ bool gpm_p_tosyscall(struct gpm_m *mp);
 bool gpm_p_fromsyscall(struct gpm_m *mp);
 bool gpm_takesyscallp(struct gpm_m *mp, struct gpm_p *pp);
 struct gpm_p *gpm_pinp(void);
+/* Whether mp holds its P pinned (async-signal-safe: one load). */
+bool gpm_m_pinned(struct gpm_m *mp);
 void gpm_unpinp(struct gpm_p *pp);
 /* Preemption ("Preemption" in sched.c, preempt.c). */
 void gpm_setpreempt(struct gpm_g *gp);

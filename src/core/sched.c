@@ -186,6 +186,7 @@
  */
 #define _GNU_SOURCE
 #include "runtime.h"
+#include "gsig.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -391,6 +392,11 @@ static bool pinned(struct gpm_m *mp)
     return mp->p != NULL && atomic_load_explicit(&mp->p->state, memory_order_relaxed) == gpm_pword(mp, P_RUNNING);
 }
 
+bool gpm_m_pinned(struct gpm_m *mp)
+{
+    return pinned(mp);
+}
+
 /*
  * gpm_revoke: sysmon takes pp from its M, which is outside gpm (w is
  * P_USER(m) or P_SYSCALL(m), as sysmon read it). Returns whether it did;
@@ -527,10 +533,11 @@ static void *mstart(void *arg)
     mp->curfs = mp->owntcb;
     mp->g0started = true; /* g0 is this native stack; saved at its first switch */
     mp->nativeg0 = true;
-    /* The maker blocks every signal; an M starts with the mask the program
-       started with (less the preemption signal, see preempt.c), so that
-       the Gs it runs see what threads normally see. */
-    gpm_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&gpm_initsigmask, 0, 8);
+    /* The maker blocks every signal; an M starts with the Ms' one mask
+       ("The kernel's masks" in signal.c), or, before routing starts (one
+       thread only), the mask the program started with. */
+    gpm_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, (long)(gpm_sigrouting() ? &gpm_msigmask : &gpm_initsigmask), 0,
+                 8);
     publishm(mp);
     if (mp->nextp != NULL) {
         struct gpm_p *pp = mp->nextp;
@@ -1356,6 +1363,7 @@ bool gpm_yield(void)
     if (!gpm_pin(mp)) {
         reacquirep(mp, gp);
         gpm_unpin(gp->m);
+        gpm_sigcheck(gp);
         return true;
     }
     bool inheritTime;
@@ -1377,6 +1385,7 @@ bool gpm_yield(void)
     gpm_ctx_switch(&gp->sched_sp, next->sched_sp, next->tcb);
     gpm_finishswitch(gp->m);
     gpm_unpin(gp->m);
+    gpm_sigcheck(gp); /* what came while it waited to run ("Delivery" in signal.c) */
     return true;
 }
 
@@ -1452,6 +1461,10 @@ static void preempted(bool async)
     else
         mp->stats.ncoopyield++;
     gpm_yield();
+    /* Stopped at an instruction of the program's: an asynchronous
+       cancellation that came meanwhile acts here. */
+    if (async)
+        gpm_testcancel_async();
 }
 
 /* A gpm entry point found the preemption flag set. Runs on the G's stack,

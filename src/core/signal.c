@@ -1342,5 +1342,9 @@ void gpm_afterwrapped_slow(struct gpm_g *gp)
 
 void gpm_testcancel_async(void)
 {
-    gpm_testcancel();
+    struct gpm_g *gp = gpm_getg();
+    if (gp == NULL || !atomic_load_explicit(&gp->sig.cancelreq, memory_order_relaxed))
+        return;
+    if (atomic_load(cancelword(gp)) & CANCELTYPE_BITMASK)
+        gpm_testcancel();
 }
