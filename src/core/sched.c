@@ -194,6 +194,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "../../compat/glibc_abi.h"
 #include "../../compat/libc_real.h"
 #include "alloc.h"
 #include "ctx.h"
@@ -1683,11 +1684,8 @@ static bool pwork(struct gpm_p *pp, int64_t now)
    any thread of the process may read), or -1. */
 static int64_t mcputime(struct gpm_m *mp)
 {
-    /* The kernel's clock id of a thread's CPU clock: the tid, negated and
-       shifted, with CPUCLOCK_PERTHREAD (4) | CPUCLOCK_SCHED (2). */
-    clockid_t clk = (clockid_t)(((unsigned)~(unsigned)mp->procid << 3) | 6);
     struct timespec ts;
-    if (gpm_syscall2(SYS_clock_gettime, clk, (long)&ts) != 0)
+    if (gpm_syscall2(SYS_clock_gettime, GPM_THREAD_CPUCLOCK(mp->procid), (long)&ts) != 0)
         return -1;
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
