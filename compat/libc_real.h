@@ -135,7 +135,11 @@
     X(int, sigprocmask, NULL, (int, const sigset_t *, sigset_t *))                             \
     X(int, pthread_sigmask, NULL, (int, const sigset_t *, sigset_t *))                         \
     X(pid_t, gettid, NULL, (void))                                                              \
-    X(int, tgkill, NULL, (pid_t, pid_t, int))
+    X(int, tgkill, NULL, (pid_t, pid_t, int))                                                   \
+    X(int, clock_gettime, NULL, (clockid_t, struct timespec *))                                 \
+    X(int, clock_getres, NULL, (clockid_t, struct timespec *))                                  \
+    X(int, pthread_getcpuclockid, NULL, (pthread_t, clockid_t *))                               \
+    X(int, getrusage, NULL, (__rusage_who_t, struct rusage *))
 
 /*
  * GPM_BLOCKING_CALLS(X): libc functions that may block in the kernel, which
@@ -234,6 +238,15 @@ struct gpm_real_libc {
 #undef GPM_BLOCKING_FIELD
 
 extern struct gpm_real_libc gpm_real;
+
+/* libc's clock_gettime, valid at every moment: before gpm_real_resolve
+   the entry resolves itself on first use (src/shim/clock.c calls it
+   without asking whether gpm is up, to keep the common clocks' path one
+   compare long). */
+static inline int (*gpm_real_clock_gettime(void))(clockid_t, struct timespec *)
+{
+    return __atomic_load_n(&gpm_real.clock_gettime, __ATOMIC_RELAXED);
+}
 
 /* Resolves every entry. Returns NULL on success, else the name of the first
    entry that is missing (a required one makes per-G TLS impossible). Does
