@@ -216,7 +216,8 @@
     X(int, openat64, NULL, (int, const char *, int, ...))                                      \
     X(int, fcntl, NULL, (int, int, ...))                                                       \
     X(int, fcntl64, NULL, (int, int, ...))                                                     \
-    X(long, syscall, NULL, (long, ...))
+    X(long, syscall, NULL, (long, ...))                                                        \
+    X(int, prctl, NULL, (int, ...))
 
 /* GLIBC_PRIVATE functions, all required for per-G TLS. */
 #define GPM_REAL_PRIVATE(X)                                                                    \
