@@ -66,11 +66,30 @@
 /* __rseq_offset: thread pointer to rseq_area. */
 #define GLIBC_RSEQ_OFFSET      2336
 
-/* The real tids the kernel hands out stay below pid_max <= 2^22. gpm's fake
-   tids for Gs live in [GPM_FAKE_TID_BASE, GPM_FAKE_TID_LIMIT), below
-   FUTEX_TID_MASK (0x3fffffff) so that glibc's futex-based locks accept them. */
-#define GPM_FAKE_TID_BASE      0x20000000
-#define GPM_FAKE_TID_LIMIT     0x3fffffff
+/* The real tids the kernel hands out stay at or below pid_max, which is at
+   most PID_MAX_LIMIT (2^22 on 64-bit). gpm's fake tids for Gs live in
+   [GPM_FAKE_TID_BASE, GPM_FAKE_TID_LIMIT): twice PID_MAX_LIMIT and up, so
+   that no real task id is ever one; below FUTEX_TID_MASK (0x3fffffff), so
+   that glibc's futex-based locks accept them; and below 2^28, so that a
+   thread CPU clock id made from one (GPM_THREAD_CPUCLOCK, as glibc's
+   pthread_getcpuclockid makes it) gives the same tid back: clockid_t has 32
+   bits, and the encoding keeps 29 of the tid, sign included. */
+#define GPM_PID_MAX_LIMIT      0x400000
+#define GPM_FAKE_TID_BASE      (2 * GPM_PID_MAX_LIMIT)
+#define GPM_FAKE_TID_LIMIT     0x10000000
+
+/* The kernel's (and glibc's) clock id of a thread's CPU clock: the tid,
+   complemented and shifted left by 3, with CPUCLOCK_PERTHREAD (4) and
+   CPUCLOCK_SCHED (2) in the low bits; GPM_CPUCLOCK_TID decodes it
+   (arithmetic shift). Other low bits: CPUCLOCK_PROF (0), CPUCLOCK_VIRT (1),
+   3 for a dynamic (file descriptor) clock; without bit 2, a process's. */
+#define GPM_CPUCLOCK_PERTHREAD 4
+#define GPM_CPUCLOCK_WHICH(clk) ((clk) & 3)
+#define GPM_CPUCLOCK_PROF      0
+#define GPM_CPUCLOCK_VIRT      1
+#define GPM_CPUCLOCK_SCHED     2
+#define GPM_THREAD_CPUCLOCK(tid) ((clockid_t)(((unsigned)~(unsigned)(tid) << 3) | GPM_CPUCLOCK_PERTHREAD | GPM_CPUCLOCK_SCHED))
+#define GPM_CPUCLOCK_TID(clk)  ((pid_t)~((clk) >> 3))
 
 /* jmp_buf: index of the saved stack pointer, and glibc's PTR_MANGLE on
    x86_64: xor with %fs:0x30, then rotate left by 17 bits. */

@@ -5,8 +5,13 @@
 #include "libc_real.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 
-struct gpm_real_libc gpm_real;
+#include "../src/core/sys.h"
+
+static int clock_gettime_first(clockid_t clk, struct timespec *ts);
+
+struct gpm_real_libc gpm_real = {.clock_gettime = clock_gettime_first};
 
 static void *lookup(const char *name, const char *version)
 {
@@ -35,4 +40,28 @@ const char *gpm_real_resolve(void)
 #undef RESOLVE_BLOCKING
 #undef RESOLVE
     return missing;
+}
+
+/* The system call itself, should libc have no clock_gettime (it always
+   has). Not syscall(): that name is gpm's. */
+static int clock_gettime_syscall(clockid_t clk, struct timespec *ts)
+{
+    long r = gpm_syscall2(SYS_clock_gettime, clk, (long)ts);
+    if (r < 0) {
+        errno = (int)-r;
+        return -1;
+    }
+    return 0;
+}
+
+/* gpm_real.clock_gettime until it is resolved (see gpm_real_clock_gettime):
+   looks libc's up, keeps it, calls it. Two threads doing this at once store
+   the same value. */
+static int clock_gettime_first(clockid_t clk, struct timespec *ts)
+{
+    int (*real)(clockid_t, struct timespec *) = (int (*)(clockid_t, struct timespec *))lookup("clock_gettime", NULL);
+    if (real == NULL)
+        real = clock_gettime_syscall;
+    __atomic_store_n(&gpm_real.clock_gettime, real, __ATOMIC_RELAXED);
+    return real(clk, ts);
 }

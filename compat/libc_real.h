@@ -164,7 +164,11 @@
     X(int, posix_spawnp, NULL, (pid_t *, const char *, const posix_spawn_file_actions_t *,      \
                                 const posix_spawnattr_t *, char *const[], char *const[]))       \
     X(int, system, NULL, (const char *))                                                        \
-    X(FILE *, popen, NULL, (const char *, const char *))
+    X(FILE *, popen, NULL, (const char *, const char *)) \
+    X(int, clock_gettime, NULL, (clockid_t, struct timespec *))                                 \
+    X(int, clock_getres, NULL, (clockid_t, struct timespec *))                                  \
+    X(int, pthread_getcpuclockid, NULL, (pthread_t, clockid_t *))                               \
+    X(int, getrusage, NULL, (__rusage_who_t, struct rusage *))
 
 /*
  * GPM_BLOCKING_CALLS(X): libc functions that may block in the kernel, which
@@ -235,7 +239,8 @@
     X(int, openat64, NULL, (int, const char *, int, ...))                                      \
     X(int, fcntl, NULL, (int, int, ...))                                                       \
     X(int, fcntl64, NULL, (int, int, ...))                                                     \
-    X(long, syscall, NULL, (long, ...))
+    X(long, syscall, NULL, (long, ...))                                                        \
+    X(int, prctl, NULL, (int, ...))
 
 /* GLIBC_PRIVATE functions, all required for per-G TLS. */
 #define GPM_REAL_PRIVATE(X)                                                                    \
@@ -257,6 +262,15 @@ struct gpm_real_libc {
 #undef GPM_BLOCKING_FIELD
 
 extern struct gpm_real_libc gpm_real;
+
+/* libc's clock_gettime, valid at every moment: before gpm_real_resolve
+   the entry resolves itself on first use (src/shim/clock.c calls it
+   without asking whether gpm is up, to keep the common clocks' path one
+   compare long). */
+static inline int (*gpm_real_clock_gettime(void))(clockid_t, struct timespec *)
+{
+    return __atomic_load_n(&gpm_real.clock_gettime, __ATOMIC_RELAXED);
+}
 
 /* Resolves every entry. Returns NULL on success, else the name of the first
    entry that is missing (a required one makes per-G TLS impossible). Does

@@ -24,6 +24,7 @@
 #include <pthread.h>
 
 #include "alloc.h"
+#include "cputime.h"
 #include "glife.h"
 #include "gstack.h"
 #include "init.h"
@@ -115,6 +116,7 @@ static void child(void)
     gpm_timers_forkchild();
     gpm_sema_forkchild();
     gpm_gstack_forkchild(self);
+    gpm_cputime_forkchild(self);
     gpm_mmaker_forkchild(); /* the parent's maker and sysmon are not in the child */
     gpm_sysmon_forkchild();
 }

@@ -39,7 +39,8 @@
  * tid, so every TCB needs a distinct non-zero tid; gettid() returns it too
  * (src/shim/tid.c). A block gets a new one for each life (each thread),
  * from [GPM_FAKE_TID_BASE, GPM_FAKE_TID_LIMIT), above any real tid, in
- * order, wrapping around as the kernel's pids do.
+ * order, wrapping around as the kernel's pids do (compat/glibc_abi.h says
+ * why the range is where it is). gpm_tid_to_g finds a live G by its id.
  */
 #define _GNU_SOURCE
 #include "gstack.h"
@@ -76,6 +77,9 @@ static struct gpm_mutex allglock;
 static uint64_t tlsgen; /* protected by allglock; stamped into gp->tlsgen (dlopen fix-up) */
 static void record_startup_modules(void);
 static struct gpm_g *allgs;
+/* G1, for gpm_tid_to_g: the one G whose id is not a fake tid (its memory
+   is never freed). */
+static struct gpm_g *g1;
 
 static struct {
     struct gpm_mutex lock;
@@ -244,6 +248,8 @@ static void allgs_add_locked(struct gpm_g *gp)
 
 void gpm_allgs_add(struct gpm_g *gp)
 {
+    if (gp->kind == G_KIND_MAIN)
+        g1 = gp;
     gpm_lock(&allglock);
     allgs_add_locked(gp);
     gpm_unlock(&allglock);
@@ -260,6 +266,45 @@ void gpm_allgs_remove(struct gpm_g *gp)
         gp->allnext->allprev = gp->allprev;
     gp->allnext = gp->allprev = NULL;
     gpm_unlock(&allglock);
+}
+
+/* Recent answers of gpm_tid_to_g, by tid modulo the size: Gs of gpm's
+   own, whose memory stays mapped, so an entry is checked, not trusted. */
+#define TIDCACHE_SIZE 64
+static _Atomic(struct gpm_g *) tidcache[TIDCACHE_SIZE];
+
+struct tidsearch {
+    uint32_t tid;
+    struct gpm_g *found;
+};
+
+static bool livewithtid(struct gpm_g *gp, uint32_t tid)
+{
+    return gp->magic == GPM_G_MAGIC && gp->kind != G_KIND_FOREIGN && __atomic_load_n(&gp->tid, __ATOMIC_RELAXED) == tid &&
+           gpm_readgstatus(gp) != G_DEAD;
+}
+
+static void findtid(struct gpm_g *gp, void *arg)
+{
+    struct tidsearch *s = arg;
+    if (s->found == NULL && livewithtid(gp, s->tid))
+        s->found = gp;
+}
+
+struct gpm_g *gpm_tid_to_g(pid_t tid)
+{
+    bool fake = tid >= GPM_FAKE_TID_BASE && tid < GPM_FAKE_TID_LIMIT;
+    if (!fake && (g1 == NULL || (uint32_t)tid != g1->tid))
+        return NULL;
+    _Atomic(struct gpm_g *) *slot = &tidcache[(uint32_t)tid % TIDCACHE_SIZE];
+    struct gpm_g *gp = atomic_load_explicit(slot, memory_order_relaxed);
+    if (gp != NULL && livewithtid(gp, (uint32_t)tid))
+        return gp;
+    struct tidsearch s = {(uint32_t)tid, NULL};
+    gpm_forallg(findtid, &s);
+    if (s.found != NULL)
+        atomic_store_explicit(slot, s.found, memory_order_relaxed);
+    return s.found;
 }
 
 void gpm_forallg_unlocked(void (*fn)(struct gpm_g *, void *), void *arg)
@@ -602,6 +647,7 @@ int gpm_gstackalloc(const struct gpm_geometry *geo, struct gpm_g **out)
     gp->cpuset = NULL;
     gp->cpusetsize = 0;
     gp->sigmask_set = false;
+    atomic_store(&gp->cputime, 0); /* cpustart is 0 since the last switch-out */
     gp->kind = G_KIND_BLOCK;
     gp->goid = atomic_fetch_add(&gpm_sched.goidgen, 1) + 1;
     gpm_casgstatus(gp, G_DEAD, G_IDLE);

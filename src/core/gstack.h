@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "runtime.h"
 
@@ -102,5 +103,10 @@ static inline struct gpm_g *gpm_tcb_to_g(void *tcb)
    of a live thread: it reads our G struct only after the TCB's tid says the
    block is ours. */
 struct gpm_g *gpm_pthread_to_g(uintptr_t th);
+
+/* The live G (not yet G_DEAD) whose thread id is tid, when it is one of
+   gpm's (G1 or a G of a block; foreign threads are their own kernel
+   threads), else NULL. Takes allglock unless the G is in a small cache. */
+struct gpm_g *gpm_tid_to_g(pid_t tid);
 
 #endif

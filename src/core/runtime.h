@@ -225,6 +225,14 @@ struct gpm_g {
 
     /* Signals and cancellation of this thread (signal.c). */
     struct gpm_gsig sig;
+
+    /* CPU time ("CPU time of Gs" in cputime.c), kept only once the program
+       has asked for a thread's CPU clock. Written by the M running the G
+       at its switches and by the G itself, inside cpuseq (odd while being
+       written); read by any thread. */
+    _Atomic uint32_t cpuseq;
+    _Atomic int64_t cputime;  /* ns run up to its last switch-out */
+    _Atomic int64_t cpustart; /* its M's CPU clock when it was switched in; 0: not timed */
 };
 
 /*

@@ -195,8 +195,10 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "../../compat/glibc_abi.h"
 #include "../../compat/libc_real.h"
 #include "alloc.h"
+#include "cputime.h"
 #include "ctx.h"
 #include "env.h"
 #include "glife.h"
@@ -1023,11 +1025,16 @@ static inline _Atomic uint8_t *preemptflag(struct gpm_g *gp)
     return (_Atomic uint8_t *)((char *)gp->tcb + gpm_tls_preempt_off);
 }
 
-/* Prepares gp to run on mp. Executed by mp, which holds a P, pinned. */
+/* Prepares gp to run on mp. Executed by mp, which holds a P, pinned.
+   mp->curg is the G that gp replaces on the direct G-to-G path, NULL on
+   g0; CPU time is credited to it and starts for gp ("CPU time of Gs" in
+   cputime.c: nothing but a branch until the program asks for a thread's
+   CPU clock). */
 static void execute(struct gpm_m *mp, struct gpm_g *gp, bool inheritTime)
 {
     gpm_casgstatus(gp, G_RUNNABLE, G_RUNNING);
     gp->m = mp;
+    gpm_cputime_atswitch(mp->curg, gp);
     mp->curg = gp;
     /* A request to yield that came while gp was not running is stale. */
     atomic_store_explicit(preemptflag(gp), 0, memory_order_relaxed);
@@ -1162,6 +1169,7 @@ static void switchout(struct gpm_m *mp, struct gpm_g *gp)
     } else {
         if (!mp->g0started)
             makeg0(mp);
+        gpm_cputime_atswitch(gp, NULL);
         mp->curg = NULL;
         gpm_ctx_switch(&gp->sched_sp, mp->g0_sp, NULL);
     }
@@ -1697,11 +1705,8 @@ static bool pwork(struct gpm_p *pp, int64_t now)
    any thread of the process may read), or -1. */
 static int64_t mcputime(struct gpm_m *mp)
 {
-    /* The kernel's clock id of a thread's CPU clock: the tid, negated and
-       shifted, with CPUCLOCK_PERTHREAD (4) | CPUCLOCK_SCHED (2). */
-    clockid_t clk = (clockid_t)(((unsigned)~(unsigned)mp->procid << 3) | 6);
     struct timespec ts;
-    if (gpm_syscall2(SYS_clock_gettime, clk, (long)&ts) != 0)
+    if (gpm_syscall2(SYS_clock_gettime, GPM_THREAD_CPUCLOCK(mp->procid), (long)&ts) != 0)
         return -1;
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }

@@ -1,17 +1,22 @@
 /*
- * src/shim/name.c: pthread_setname_np, pthread_getname_np.
+ * src/shim/name.c: pthread_setname_np, pthread_getname_np, and prctl's
+ * PR_SET_NAME and PR_GET_NAME.
  *
  * A G's name is kept in its G (16 bytes with the NUL, as the kernel's comm),
  * starting as its creator's. Naming G1 also renames the main kernel thread,
  * so ps and top show it as they would natively. Foreign threads are
- * glibc's and glibc names them.
+ * glibc's and glibc names them. prctl names the calling thread, so in a G
+ * it reads and writes the same name; every other prctl option (and every
+ * prctl of a thread that is not a G of gpm's) is the kernel's.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "../../compat/glibc_abi.h"
@@ -20,18 +25,10 @@
 
 #define TASK_COMM_LEN 16
 
-GPM_EXPORT int pthread_setname_np(pthread_t th, const char *name)
+/* Names gp (not a foreign G) name[0..len), len < TASK_COMM_LEN. Returns 0
+   or an error number. */
+static int setgname(struct gpm_g *gp, const char *name, size_t len)
 {
-    if (!gpm_active())
-        return gpm_real.pthread_setname_np(th, name);
-    size_t len = strlen(name);
-    if (len >= TASK_COMM_LEN)
-        return ERANGE;
-    struct gpm_g *gp = shim_g(th);
-    if (gp == NULL)
-        return ESRCH;
-    if (gp->kind == G_KIND_FOREIGN)
-        return gpm_real.pthread_setname_np(th, name);
     if (gp->kind == G_KIND_MAIN) {
         char path[64];
         snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)gp->tid);
@@ -49,6 +46,21 @@ GPM_EXPORT int pthread_setname_np(pthread_t th, const char *name)
     return 0;
 }
 
+GPM_EXPORT int pthread_setname_np(pthread_t th, const char *name)
+{
+    if (!gpm_active())
+        return gpm_real.pthread_setname_np(th, name);
+    size_t len = strlen(name);
+    if (len >= TASK_COMM_LEN)
+        return ERANGE;
+    struct gpm_g *gp = shim_g(th);
+    if (gp == NULL)
+        return ESRCH;
+    if (gp->kind == G_KIND_FOREIGN)
+        return gpm_real.pthread_setname_np(th, name);
+    return setgname(gp, name, len);
+}
+
 GPM_EXPORT int pthread_getname_np(pthread_t th, char *buf, size_t len)
 {
     if (!gpm_active())
@@ -61,5 +73,34 @@ GPM_EXPORT int pthread_getname_np(pthread_t th, char *buf, size_t len)
     if (gp->kind == G_KIND_FOREIGN)
         return gpm_real.pthread_getname_np(th, buf, len);
     gpm_getname(gp, buf, len);
+    return 0;
+}
+
+/* prctl takes up to four more arguments, all unsigned long (the kernel's
+   prototype); reading four is safe whatever the caller passed, and they
+   are forwarded as they came. PR_SET_NAME truncates to 15 characters, as
+   the kernel does. */
+GPM_EXPORT int prctl(int option, ...)
+{
+    va_list ap;
+    va_start(ap, option);
+    unsigned long a2 = va_arg(ap, unsigned long), a3 = va_arg(ap, unsigned long);
+    unsigned long a4 = va_arg(ap, unsigned long), a5 = va_arg(ap, unsigned long);
+    va_end(ap);
+    struct gpm_g *gp = NULL;
+    if ((option == PR_SET_NAME || option == PR_GET_NAME) && gpm_active())
+        gp = gpm_getg();
+    if (gp == NULL || gp->kind == G_KIND_FOREIGN)
+        return gpm_real.prctl(option, a2, a3, a4, a5);
+    if (option == PR_GET_NAME) {
+        gpm_getname(gp, (char *)a2, TASK_COMM_LEN);
+        return 0;
+    }
+    const char *name = (const char *)a2;
+    int err = setgname(gp, name, strnlen(name, TASK_COMM_LEN - 1));
+    if (err != 0) {
+        errno = err;
+        return -1;
+    }
     return 0;
 }

@@ -33,4 +33,14 @@ pid_t gpm_shim_kerneltid(pid_t tid);
 /* tid.c: set_tid_address for the calling thread (its G). */
 long gpm_shim_set_tid_address(int *addr);
 
+/* clock.c: whose CPU clock a clock id is. */
+enum gpm_clockowner {
+    CLOCK_KERNELS, /* the kernel's: call libc */
+    CLOCK_GS,      /* a G's: *gpp */
+    CLOCK_GONE,    /* a G's that has exited: EINVAL */
+};
+enum gpm_clockowner gpm_shim_clockowner(clockid_t clk, struct gpm_g **gpp);
+/* clock.c: CPU time of gp (the caller or another G of gpm's) in ns. */
+int64_t gpm_shim_gcputime(struct gpm_g *gp);
+
 #endif

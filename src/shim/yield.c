@@ -1,10 +1,12 @@
 /*
  * src/shim/yield.c: sched_yield, pthread_yield.
  *
- * A G yields to the other runnable Gs of its P (and the global queue); with
- * nothing else runnable it continues at once, as a native thread alone on
- * its CPU does. pthread_yield exists in glibc only as a compat symbol
- * (GLIBC_2.2.5), so gpm implements it rather than forward it.
+ * A G yields to the other runnable Gs of its P (and the global queue).
+ * With no other G to run, its kernel thread yields the CPU instead, as a
+ * native thread does: another process's thread (a SCHED_FIFO one sharing
+ * the CPU, say) may be waiting for it. Only that path pays the system call.
+ * pthread_yield exists in glibc only as a compat symbol (GLIBC_2.2.5), so
+ * gpm implements it rather than forward it.
  */
 #define _GNU_SOURCE
 #include <sched.h>
@@ -16,7 +18,8 @@ GPM_EXPORT int sched_yield(void)
     struct gpm_g *gp = gpm_active() ? gpm_getg() : NULL;
     if (gp == NULL || gp->kind == G_KIND_FOREIGN)
         return gpm_real.sched_yield();
-    gpm_yield();
+    if (!gpm_yield())
+        return gpm_real.sched_yield();
     return 0;
 }
 

@@ -56,7 +56,7 @@ static void *check_thread(void *arg)
     /* tid: every lock of glibc's that records an owner records this. */
     int tid = F(tcb, OFF_TID, int);
     if (under_gpm())
-        CHECK(tid >= 0x20000000 && tid < 0x3fffffff, "a G's tid %#x is not in gpm's range", tid);
+        CHECK(tid >= 0x800000 && tid < 0x10000000, "a G's tid %#x is not in gpm's range", tid);
     else
         CHECK(tid == gettid(), "tid %d is not gettid() %d", tid, gettid());
     atomic_store(&tids[id], tid);
