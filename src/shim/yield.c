@@ -3,7 +3,7 @@
  *
  * A G yields to the other runnable Gs of its P (and the global queue); with
  * nothing else runnable it continues at once, as a native thread alone on
- * its CPU does. pthread_yield exists in glibc only as a compat symbol
+ * its CPU does. A wired G yields its own kernel thread. pthread_yield exists in glibc only as a compat symbol
  * (GLIBC_2.2.5), so gpm implements it rather than forward it.
  */
 #define _GNU_SOURCE
@@ -14,7 +14,10 @@
 GPM_EXPORT int sched_yield(void)
 {
     struct gpm_g *gp = gpm_active() ? gpm_getg() : NULL;
-    if (gp == NULL || gp->kind == G_KIND_FOREIGN)
+    /* A foreign or wired G runs on a kernel thread of its own, scheduled
+       by the kernel ("Wired Gs" in src/core/sched.c): a SCHED_FIFO thread
+       yields its CPU to its peers. */
+    if (gp == NULL || gp->kind == G_KIND_FOREIGN || gp->lockedm != NULL)
         return gpm_real.sched_yield();
     gpm_yield();
     return 0;
