@@ -95,13 +95,17 @@ GPM_EXPORT int sched_getparam(pid_t pid, struct sched_param *param)
     return sysret(gpm_g_getparam(gp, param));
 }
 
-/* The pthread_* family returns error numbers; a foreign thread is libc's. */
-#define THREAD_G(th, realcall)         \
-    struct gpm_g *gp = shim_g(th);     \
-    if (gp == NULL)                    \
-        return ESRCH;                  \
-    if (gp->kind == G_KIND_FOREIGN)    \
-        return realcall;
+/* The pthread_* family returns error numbers; a foreign thread is libc's.
+   A thread that has finished (not yet joined) has no kernel thread left to
+   ask: ESRCH (glibc would address tid 0, the caller). */
+#define THREAD_G(th, realcall)                  \
+    struct gpm_g *gp = shim_g(th);              \
+    if (gp == NULL)                             \
+        return ESRCH;                           \
+    if (gp->kind == G_KIND_FOREIGN)             \
+        return realcall;                        \
+    if (gpm_readgstatus(gp) == G_DEAD)          \
+        return ESRCH;
 
 GPM_EXPORT int pthread_setaffinity_np(pthread_t th, size_t size, const cpu_set_t *set)
 {
