@@ -168,7 +168,18 @@
     X(int, clock_gettime, NULL, (clockid_t, struct timespec *))                                 \
     X(int, clock_getres, NULL, (clockid_t, struct timespec *))                                  \
     X(int, pthread_getcpuclockid, NULL, (pthread_t, clockid_t *))                               \
-    X(int, getrusage, NULL, (__rusage_who_t, struct rusage *))
+    X(int, getrusage, NULL, (__rusage_who_t, struct rusage *)) \
+    X(int, pthread_setaffinity_np, NULL, (pthread_t, size_t, const cpu_set_t *))               \
+    X(int, pthread_getaffinity_np, NULL, (pthread_t, size_t, cpu_set_t *))                     \
+    X(int, pthread_setschedparam, NULL, (pthread_t, int, const struct sched_param *))          \
+    X(int, pthread_getschedparam, NULL, (pthread_t, int *, struct sched_param *))              \
+    X(int, pthread_setschedprio, NULL, (pthread_t, int))                                        \
+    X(int, sched_setaffinity, NULL, (pid_t, size_t, const cpu_set_t *))                        \
+    X(int, sched_getaffinity, NULL, (pid_t, size_t, cpu_set_t *))                              \
+    X(int, sched_setscheduler, NULL, (pid_t, int, const struct sched_param *))                 \
+    X(int, sched_getscheduler, NULL, (pid_t))                                                   \
+    X(int, sched_setparam, NULL, (pid_t, const struct sched_param *))                          \
+    X(int, sched_getparam, NULL, (pid_t, struct sched_param *))
 
 /*
  * GPM_BLOCKING_CALLS(X): libc functions that may block in the kernel, which

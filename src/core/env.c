@@ -119,7 +119,10 @@ int32_t gpm_default_maxprocs(void)
 {
     cpu_set_t set;
     int32_t cpus = 1;
-    if (sched_getaffinity(0, sizeof set, &set) == 0)
+    /* The kernel's call: sched_getaffinity is gpm's own (src/shim/sched.c),
+       and this runs before libc's are found. */
+    memset(&set, 0, sizeof set);
+    if (gpm_syscall3(SYS_sched_getaffinity, 0, sizeof set, (long)&set) > 0)
         cpus = CPU_COUNT(&set);
     if (cpus < 1)
         cpus = 1;

@@ -33,6 +33,7 @@
 #include "sys.h"
 #include "sysmon.h"
 #include "timer.h"
+#include "wire.h"
 
 static void prepare(void)
 {
@@ -62,6 +63,26 @@ static void child(void)
     gpm_persistent_forkunlock();
     gpm_unlock(&gpm_sched.lock);
     gpm_gstack_forkunlock();
+    gpm_wire_forkchild();
+    if (self != NULL && self->wiringm != NULL) {
+        self->wiringm = NULL; /* its kernel thread is not in the child */
+        atomic_store(&self->wirewant, 0);
+    }
+    if (self != NULL && self->lockedm != NULL) {
+        /* A wired G forked ("Wired Gs" in sched.c): its wired M is the
+           child's one kernel thread, and becomes the scheduler's M. Its
+           affinity and policy stay, as a native child keeps the forking
+           thread's, and the threads the child makes inherit them. */
+        mp = self->lockedm;
+        self->lockedm = NULL;
+        self->unwirewanted = false;
+        atomic_store(&self->wirewant, 0);
+        mp->wired = false;
+        mp->lockedg = NULL;
+        mp->curg = self;
+        mp->p = NULL;
+        self->m = mp;
+    }
     if (mp == NULL)
         return; /* a foreign thread forked: it has no M; nothing of gpm's runs */
 

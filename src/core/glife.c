@@ -57,6 +57,7 @@
 #include "timer.h"
 #include "tsd.h"
 #include "valgrind.h"
+#include "wire.h"
 
 #define JOIN_STATE_MAX JOIN_FREED
 
@@ -76,8 +77,10 @@ static void forced_unwind(struct gpm_g *gp, struct glibc_unwind_buf *buf) __attr
 static void gmain(void *arg)
 {
     struct gpm_g *gp = arg;
-    gpm_finishswitch(gp->m);
-    gpm_unpin(gp->m); /* into the program's code ("P ownership" in sched.c) */
+    if (gp->m != NULL) { /* NULL: started by its wired M ("Wired Gs" in sched.c) */
+        gpm_finishswitch(gp->m);
+        gpm_unpin(gp->m); /* into the program's code ("P ownership" in sched.c) */
+    }
     /* The ctype tables' TLS pointers (isalpha & co. crash without). */
     gpm_real.__ctype_init();
     /* Signals sent to it before it first ran. */
@@ -111,17 +114,28 @@ static void gmain(void *arg)
 int gpm_newproc(const struct gpm_gattr *a, void *(*fn)(void *), void *arg, pthread_t *th)
 {
     struct gpm_g *self = gpm_getg();
+    /* A thread that asks for an affinity or a policy, or inherits one,
+       starts on a wired M of its own (wire.c). */
+    struct gpm_m *wm;
+    int err = gpm_wire_prepare(self, a, &wm);
+    if (err != 0)
+        return err;
     cpu_set_t *cpuset = NULL;
     if (a->cpuset != NULL) {
         cpuset = malloc(a->cpusetsize);
-        if (cpuset == NULL)
+        if (cpuset == NULL) {
+            if (wm != NULL)
+                gpm_wiredm_put(wm);
             return -EAGAIN;
+        }
         memcpy(cpuset, a->cpuset, a->cpusetsize);
     }
     struct gpm_g *gp;
-    int err = gpm_gstackalloc(&a->geo, &gp);
+    err = gpm_gstackalloc(&a->geo, &gp);
     if (err != 0) {
         free(cpuset);
+        if (wm != NULL)
+            gpm_wiredm_put(wm);
         return err;
     }
     gp->startfn = fn;
@@ -155,7 +169,10 @@ int gpm_newproc(const struct gpm_gattr *a, void *(*fn)(void *), void *arg, pthre
        on glibc's locks before any G but G1 runs (DESIGN.md section 5). */
     gpm_sysmon_start();
     gpm_sigrouting_start();
-    gpm_runqput_new(gp);
+    if (wm != NULL)
+        gpm_wire_new(gp, wm);
+    else
+        gpm_runqput_new(gp);
     return 0;
 }
 

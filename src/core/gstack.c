@@ -632,6 +632,9 @@ int gpm_gstackalloc(const struct gpm_geometry *geo, struct gpm_g **out)
     gp->schedlink = NULL;
     gp->m = NULL;
     gp->lockedm = NULL;
+    gp->wiringm = NULL;
+    gp->unwirewanted = false;
+    atomic_store_explicit(&gp->wirewant, 0, memory_order_relaxed);
     gp->result = NULL;
     atomic_store(&gp->joinword, JOIN_JOINABLE);
     memset(gp->tsd1, 0, sizeof gp->tsd1);

@@ -97,6 +97,14 @@ static void init(void)
     g1->schedpolicy = SCHED_OTHER;
     g1->inheritsched = PTHREAD_INHERIT_SCHED;
     memcpy(g1->name, gpm_initial_name, sizeof g1->name);
+    /* G1 keeps the main thread's TCB, whose rseq area the kernel keeps up
+       to date for the main kernel thread only: on any other kernel thread
+       (another M, its wired M), sched_getcpu would read the main thread's
+       CPU there. Unregister it, and send sched_getcpu to the vDSO as for
+       every other G (gstack.c). glibc registers 32 bytes with RSEQ_SIG. */
+    if (gpm_syscall4(SYS_rseq, (long)((char *)g1->tcb + GLIBC_RSEQ_OFFSET), 32, 1 /* RSEQ_FLAG_UNREGISTER */,
+                     0x53053053) == 0)
+        TCB_FIELD(g1->tcb, TCB_OFF_RSEQ_CPU_ID, uint32_t) = GLIBC_RSEQ_CPU_ID_REGISTRATION_FAILED;
     gpm_allgs_add(g1);
     gpm_schedinit(g1, m0tcb);
     gpm_preempt_init();

@@ -20,6 +20,9 @@
  *             persistent.lock (alloc.c: a leaf)
  *   mmaker.lock          (sched.c: Ms waiting to be made; a leaf, taken
  *                        with no other lock held)
+ *   wired.lock           (wire.c: the pool of wired Ms and the Gs' wiring
+ *                        requests; a leaf, taken with no other lock held,
+ *                        held across raw sched_* system calls only)
  *
  * fork.c takes all of them, in this order, across fork().
  *

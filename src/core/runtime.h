@@ -68,6 +68,7 @@ enum gpm_waitreason {
     WAIT_SEM,          /* sem_wait */
     WAIT_FUTEX,        /* syscall(SYS_futex), emulated (futex.c) */
     WAIT_SIGNAL,       /* sigsuspend, pause, sigwait and friends */
+    WAIT_WIRE,         /* moving onto its wired M ("Wired Gs" in sched.c) */
     WAIT_NREASONS
 };
 
@@ -80,7 +81,13 @@ enum gpm_waitreason {
  * G_KIND_MAIN     G1: the program's main flow, which keeps the TCB and stack
  *                 glibc made for the main thread.
  * G_KIND_FOREIGN  A kernel thread gpm did not create, given a G on its first
- *                 call into gpm (DESIGN.md section 6); wired to its own M.
+ *                 call into gpm (DESIGN.md section 6); wired to its own
+ *                 kernel thread, which has no M struct.
+ *
+ * A G of the first two kinds may be wired too, to a wired M of gpm's
+ * (lockedm), when it asks for a CPU affinity or a scheduling policy of its
+ * own ("Wired Gs" in sched.c). A G runs without a scheduler M (m is NULL
+ * while it runs) exactly when it is foreign or wired.
  */
 enum gpm_gkind { G_KIND_BLOCK = 1, G_KIND_MAIN, G_KIND_FOREIGN };
 
@@ -156,7 +163,20 @@ struct gpm_g {
     void *tcb;                     /* its TCB == its pthread_t; %fs while running */
     struct gpm_g *schedlink;       /* run queue and free list link */
     struct gpm_m *m;               /* M running it; valid in G_RUNNING/G_SYSCALL */
-    struct gpm_m *lockedm;         /* the M it is wired to, or NULL */
+    /* The wired M it runs on ("Wired Gs" in sched.c), or NULL. Written by
+       the G itself (wiring, unwiring, exit) under wired.lock (wire.c); read
+       by readiers after their G_WAITING -> G_RUNNABLE CAS, which orders it
+       after the G's own write (the G wrote it before it parked). */
+    struct gpm_m *lockedm;
+    /* A wiring change asked by another thread, which the G makes itself
+       at its next switch point (gpm_wirecheck): wiringm, the wired M it is
+       to move to (already given the affinity or policy asked for), or
+       unwirewanted. Protected by wired.lock; wirewant says that one of them
+       is set, read without the lock by the G (relaxed: a late look only
+       delays the change to the next switch point). */
+    struct gpm_m *wiringm;
+    bool unwirewanted;
+    _Atomic uint8_t wirewant;
     int64_t waitsince;             /* nanotime when it parked */
     /* Wrapped system calls in progress: more than one when a signal
        handler that runs during one makes another ("System calls" in
@@ -331,6 +351,8 @@ enum gpm_after {
     AFTER_EXIT,  /* prev -> G_DEAD; wake its joiner or free its block */
     AFTER_REQUEUE, /* prev (G_SYSCALL, or G_RUNNING without a P) needs a
                       P: an idle P, else the global queue (reacquirep) */
+    AFTER_UNWIRE,  /* on a wired M's g0: prev -> G_RUNNABLE, onto the
+                      global queue ("Wired Gs" in sched.c) */
 };
 
 struct gpm_m {
@@ -378,6 +400,13 @@ struct gpm_m {
     size_t g0stacksize;
     bool g0started;        /* g0 has a saved context to switch to */
     bool nativeg0;         /* g0 is the native stack (and TCB) of a thread gpm made */
+
+    /* Wired Ms ("Wired Gs" in sched.c). wired is set for good when the M
+       is made; such an M never holds a P and runs only lockedg, the G
+       wired to it (NULL while it waits in the pool, wire.c). lockedg is
+       written under wired.lock before the M is woken for it. */
+    bool wired;
+    struct gpm_g *lockedg;
 
     /* Statistics (GPM_DEBUG=stats), written by this M only; read without
        synchronisation when printed. */
@@ -529,6 +558,24 @@ void gpm_setpreempt(struct gpm_g *gp);
 void gpm_asyncpreempt2(void);
 bool gpm_preempt_signal(struct gpm_m *mp);
 void gpm_preempt_init(void);
+
+/* Wired Gs ("Wired Gs" in sched.c; policy in wire.c). */
+struct gpm_m *gpm_newwiredm(void);
+void gpm_wire_self(struct gpm_m *wm);
+void gpm_unwire_self(struct gpm_m *wm);
+void gpm_wire_start(struct gpm_g *gp, struct gpm_m *wm);
+void gpm_wiredm_put(struct gpm_m *wm);
+struct gpm_m *gpm_wire_detach(struct gpm_g *gp);
+void gpm_wirechange(void);
+
+/* A switch point of the calling G (gp): makes the wiring change another
+   thread asked for, if any. gp holds no runtime lock and no pinned P, and
+   is in no wrapped system call; may switch. */
+static inline void gpm_wirecheck(struct gpm_g *gp)
+{
+    if (__builtin_expect(atomic_load_explicit(&gp->wirewant, memory_order_relaxed) != 0, 0))
+        gpm_wirechange();
+}
 
 /* trace.c */
 void gpm_dumpstate(void);

@@ -206,6 +206,7 @@
 #include "sys.h"
 #include "timer.h"
 #include "valgrind.h"
+#include "wire.h"
 
 __thread struct gpm_g *gpm_tls_g __attribute__((tls_model("initial-exec")));
 __thread uint8_t gpm_tls_preempt __attribute__((tls_model("initial-exec")));
@@ -243,6 +244,7 @@ static const char *const waitreason_names[WAIT_NREASONS] = {
     [WAIT_SEM] = "semaphore",
     [WAIT_FUTEX] = "futex",
     [WAIT_SIGNAL] = "signal",
+    [WAIT_WIRE] = "moving to its wired M",
 };
 
 const char *gpm_waitreason_name(uint32_t r)
@@ -525,6 +527,7 @@ static bool mremove(struct gpm_m *mp)
 /* ---- Making Ms (see the essay) ------------------------------------------- */
 
 static void g0loop(struct gpm_m *mp) __attribute__((noreturn));
+static void wiredexit(struct gpm_g *gp, struct gpm_m *wm) __attribute__((noreturn));
 
 /* Start routine of the kernel threads gpm creates for Ms. */
 static void *mstart(void *arg)
@@ -1151,12 +1154,13 @@ static void makeg0(struct gpm_m *mp)
 }
 
 /*
- * switchout gives gp's M to the next G of its P, or to g0 when the P has
+ * switchaway gives gp's M to the next G of its P, or to g0 when the P has
  * none ready, after mp->after has been set. mp's P is pinned, or mp has
- * none. Returns when gp runs again, on whatever M, with that M's P pinned.
+ * none. Returns when gp runs again, on whatever M, with nothing finished
+ * yet (switchout finishes; a G that resumes wired has nothing to finish).
  * Runs on gp's stack.
  */
-static void switchout(struct gpm_m *mp, struct gpm_g *gp)
+static void switchaway(struct gpm_m *mp, struct gpm_g *gp)
 {
     struct gpm_g *next = NULL;
     bool inheritTime = false;
@@ -1173,6 +1177,14 @@ static void switchout(struct gpm_m *mp, struct gpm_g *gp)
         mp->curg = NULL;
         gpm_ctx_switch(&gp->sched_sp, mp->g0_sp, NULL);
     }
+}
+
+/* switchaway, then finish what the M that resumes gp left ("The switch
+   protocol"). Returns when gp runs again, on whatever M, with that M's P
+   pinned. Runs on gp's stack. */
+static void switchout(struct gpm_m *mp, struct gpm_g *gp)
+{
+    switchaway(mp, gp);
     gpm_finishswitch(gp->m);
 }
 
@@ -1214,10 +1226,8 @@ static void reacquirep(struct gpm_m *mp, struct gpm_g *gp)
 }
 
 /*
- * Wired Gs
- * --------
- * A G of a foreign thread (G_KIND_FOREIGN) has no M of the scheduler's and
- * no P: it parks its own kernel thread on g->wirednote, after doing what
+ * park_wired: a G without a scheduler M ("Wired Gs": foreign, or wired to
+ * a wired M) parks its own kernel thread on g->wirednote, after doing what
  * finishswitch does for other Gs (status, unlockf) itself; gpm_ready wakes
  * the note instead of queueing the G. A timed park sleeps on the note with
  * the timer's deadline and, if that passes first, runs the timer's
@@ -1289,6 +1299,7 @@ void gpm_park_timed(gpm_unlockf unlockf, void *arg, uint16_t reason, struct gpm_
     struct gpm_m *mp = gp->m;
     if (mp == NULL) {
         park_wired(gp, unlockf, arg, reason, t);
+        gpm_wirecheck(gp);
         return;
     }
     leftsyscall(gp);
@@ -1302,6 +1313,7 @@ void gpm_park_timed(gpm_unlockf unlockf, void *arg, uint16_t reason, struct gpm_
     mp->unlockarg = arg;
     switchout(mp, gp);
     gpm_unpin(gp->m);
+    gpm_wirecheck(gp);
 }
 
 /*
@@ -1315,7 +1327,7 @@ void gpm_ready_on(struct gpm_m *curm, struct gpm_g *gp)
 {
     gpm_casgstatus(gp, G_WAITING, G_RUNNABLE);
     gp->waitreason = WAIT_NONE;
-    if (gp->kind == G_KIND_FOREIGN) {
+    if (gp->kind == G_KIND_FOREIGN || gp->lockedm != NULL) {
         gpm_notewakeup(&gp->wirednote); /* "Wired Gs" */
         return;
     }
@@ -1364,8 +1376,10 @@ void gpm_runqput_new(struct gpm_g *gp)
 bool gpm_yield(void)
 {
     struct gpm_g *gp = gpm_getg();
+    if (gp != NULL && gp->syscalldepth == 0)
+        gpm_wirecheck(gp);
     if (gp == NULL || gp->m == NULL)
-        return false; /* a foreign thread has nothing to yield to */
+        return false; /* foreign or wired: nothing of gpm's to yield to */
     leftsyscall(gp);
     struct gpm_m *mp = gp->m;
     if (!gpm_pin(mp)) {
@@ -1393,6 +1407,7 @@ bool gpm_yield(void)
     gpm_ctx_switch(&gp->sched_sp, next->sched_sp, next->tcb);
     gpm_finishswitch(gp->m);
     gpm_unpin(gp->m);
+    gpm_wirecheck(gp);
     gpm_sigcheck(gp); /* what came while it waited to run ("Delivery" in signal.c) */
     return true;
 }
@@ -1402,6 +1417,11 @@ bool gpm_yield(void)
    Never returns. */
 void gpm_goexit_switch(struct gpm_g *gp)
 {
+    if (gp->lockedm != NULL || atomic_load_explicit(&gp->wirewant, memory_order_relaxed)) {
+        struct gpm_m *wm = gpm_wire_detach(gp); /* "Wired Gs" */
+        if (wm != NULL)
+            wiredexit(gp, wm);
+    }
     leftsyscall(gp);
     struct gpm_m *mp = gp->m;
     gpm_pin(mp); /* or no P: g0 frees the G to the global pool */
@@ -1881,6 +1901,238 @@ bool gpm_allpidle(void)
         if (gpm_pstatus(atomic_load(&gpm_sched.allp[i].state)) != P_IDLE)
             return false;
     return true;
+}
+
+/* ---- Wired Gs ------------------------------------------------------------ */
+
+/*
+ * Wired Gs
+ * --------
+ * Some of what a program asks of "a thread" is the kernel's business and
+ * is meant for one kernel thread: a CPU affinity (pthread_setaffinity_np,
+ * pthread_attr_setaffinity_np, sched_setaffinity) and a scheduling policy
+ * (SCHED_FIFO and SCHED_RR, also SCHED_BATCH and SCHED_IDLE: through
+ * attributes, pthread_setschedparam, pthread_setschedprio,
+ * sched_setscheduler, sched_setparam). Applied to an M, it would hold for
+ * every G that M runs after. So a G that asks for one is *wired*: it gets
+ * a kernel thread of its own, a wired M, with the affinity or policy
+ * applied to that thread, and runs only there until it asks for the
+ * ordinary again (SCHED_OTHER on every CPU of the process) or exits. A
+ * foreign G (DESIGN.md section 6) is wired from birth, to the kernel
+ * thread it came with.
+ *
+ * How a wired G runs. Go's locked Gs (LockOSThread) keep their place in
+ * the scheduler: a locked G holds a P while it runs, and when it is
+ * readied, whichever M picks it hands its P to the G's own M and sleeps
+ * (startlockedm, stoplockedm). We do not copy that. A wired G runs like a
+ * foreign one: without a P and without a scheduler M (gp->m is NULL), on
+ * its wired M's kernel thread (gp->lockedm), and it parks that thread on
+ * gp->wirednote (park_wired); gpm_ready wakes the note instead of queueing
+ * the G. Why:
+ *   - Real time. A SCHED_FIFO thread that wakes must run at once, before
+ *     every SCHED_OTHER thread: the kernel does that for a kernel thread
+ *     of that policy. If the G had to get a P first, it would wait behind
+ *     whatever ordinary G holds one, up to a preemption period (10 ms),
+ *     and the policy would mean nothing; the same for a G pinned to a CPU
+ *     whose Ps are all held elsewhere.
+ *   - Cost. A wake-up is one futex wake of the G's own thread, as for a
+ *     native thread; Go's way costs two kernel context switches (the M
+ *     that finds the G sleeps, the locked M wakes) and a P passed between
+ *     threads.
+ *   - Less to get wrong. The foreign G path exists already; wiring adds
+ *     only the moves between a scheduler M and a wired M.
+ * The price: wired Gs do not count against GPM_MAXPROCS. They are
+ * scheduled by the kernel, each on its own kernel thread, as foreign
+ * threads and Gs blocked in system calls are; GPM_MAXPROCS bounds the Gs
+ * that gpm schedules. A program that wires a hundred threads that compute
+ * has a hundred kernel threads computing, as it would natively; it asked
+ * for that by placing them itself.
+ *
+ * Wired Ms. A wired M (mp->wired) is a kernel thread of gpm's, made with
+ * libc's pthread_create by the G that needs it (gpm_newwiredm: on a G's
+ * stack, unpinned, like gpm_mmaker_start), counted in allm like every M.
+ * Its g0 is its native stack; it never holds a P, and it runs one G, its
+ * lockedg, and nothing else: wiredmloop sleeps on mp->park until it is
+ * given a G, switches to it, and gets control back only when that G
+ * unwires or exits. Then it restores the ordinary policy and the
+ * process's affinity on its thread and goes back to a pool (wire.c) for
+ * the next G that asks. Wired Ms are never freed, as no M is.
+ *
+ * The moves. Each is a switch of the G's own context between a scheduler
+ * M and its wired M, with the switch protocol's after-work:
+ *
+ *   wiring (gpm_wire_self): the G, on scheduler M m, switches away as for
+ *   a park (AFTER_PARK, WAIT_WIRE); its unlockf, on m's next context,
+ *   makes it G_RUNNABLE and wakes the wired M, which makes it G_RUNNING
+ *   and switches to it. The P stays with m, which runs on.
+ *
+ *   a new G that asks at creation (gpm_wire_start): made runnable and
+ *   given to its wired M directly, never queued.
+ *
+ *   unwiring (gpm_unwire_self): the G switches to its wired M's g0
+ *   (AFTER_UNWIRE), which makes it G_RUNNABLE on the global queue; a
+ *   scheduler M runs it again from there, and the G finishes that M's
+ *   switch on return, as after any switch.
+ *
+ *   exit (wiredexit): the G switches to its wired M's g0 with AFTER_EXIT,
+ *   which runs gpm_goexit0 there instead of on a scheduler M.
+ *
+ * A G is asked to change by another thread (pthread_setaffinity_np on it)
+ * while it runs, waits or sits in a run queue: wire.c applies the request
+ * to the target's wired M, or to a fresh one set aside in gp->wiringm, at
+ * once (so the kernel's verdict is returned, and getters see it), and the
+ * target moves at its next switch point (gpm_wirecheck: when a park ends,
+ * at a yield, at a preemption point; the setter asks it to yield). Until
+ * then a G that computes in a loop without calling gpm runs on the CPU it
+ * was on (docs/COMPAT.md).
+ */
+
+/* Start routine of a wired M's kernel thread ("Wired Gs"). Never returns. */
+static void *wiredmloop(void *arg)
+{
+    struct gpm_m *mp = arg;
+    mp->procid = gpm_gettid();
+    mp->owntcb = gpm_rdtp();
+    mp->curfs = mp->owntcb;
+    mp->g0started = true;
+    mp->nativeg0 = true;
+    /* As mstart: the Ms' mask ("The kernel's masks" in signal.c). */
+    gpm_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, (long)(gpm_sigrouting() ? &gpm_msigmask : &gpm_initsigmask), 0,
+                 8);
+    for (;;) {
+        gpm_notesleep(&mp->park);
+        gpm_noteclear(&mp->park);
+        struct gpm_g *gp = mp->lockedg;
+        if (gp == NULL)
+            gpm_throwf("wiredm: M%d woken without a G", mp->id);
+        gpm_casgstatus(gp, G_RUNNABLE, G_RUNNING);
+        mp->curg = gp;
+        mp->curfs = gp->tcb;
+        mp->stats.nswitch++;
+        gpm_ctx_switch(&mp->g0_sp, gp->sched_sp, gp->tcb);
+        /* gp left for good: it unwired or exited, with gp->lockedm
+           cleared (gpm_wire_detach). Its TCB is still loaded. */
+        mp->curg = NULL;
+        gpm_m_useowntls(mp);
+        uint8_t after = mp->after;
+        struct gpm_g *prev = mp->afterg;
+        mp->after = AFTER_NONE;
+        mp->afterg = NULL;
+        if (prev != gp)
+            gpm_throwf("wiredm: M%d left by G%lu, not its own", mp->id, prev ? (unsigned long)prev->goid : 0UL);
+        if (after == AFTER_EXIT) {
+            gpm_goexit0(mp, prev);
+        } else if (after == AFTER_UNWIRE) {
+            gpm_casgstatus(prev, G_RUNNING, G_RUNNABLE);
+            gpm_lock(&gpm_sched.lock);
+            gpm_globrunqput(prev);
+            gpm_unlock(&gpm_sched.lock);
+            wakep();
+        } else {
+            gpm_throw("wiredm: bad action");
+        }
+        gpm_wiredm_put(mp);
+    }
+}
+
+/*
+ * newwiredm makes a wired M, waiting for a G, with its kernel thread's id
+ * known. Returns NULL when the kernel gives no more threads. Runs on a G's
+ * stack, unpinned (it calls pthread_create), or on a foreign thread.
+ */
+struct gpm_m *gpm_newwiredm(void)
+{
+    struct gpm_m *mp = allocm();
+    mp->wired = true;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, M_STACK_SIZE);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t th;
+    int err = gpm_real.pthread_create(&th, &attr, wiredmloop, mp);
+    pthread_attr_destroy(&attr);
+    if (err != 0) {
+        gpm_lock(&gpm_sched.lock);
+        mp->wired = false;
+        mp->schedlink = mfreelist;
+        mfreelist = mp;
+        gpm_unlock(&gpm_sched.lock);
+        return NULL;
+    }
+    /* clone stored the new thread's id in its TCB (CLONE_PARENT_SETTID)
+       before pthread_create returned: the caller may apply attributes to
+       it at once. The thread stores the same value again. */
+    mp->procid = TCB_FIELD((void *)th, TCB_OFF_TID, int);
+    publishm(mp);
+    return mp;
+}
+
+/* unlockf of gpm_wire_self: on the M the G left, give it to its wired M. */
+static bool wire_unlockf(struct gpm_m *mp, struct gpm_g *gp, void *arg)
+{
+    (void)mp;
+    struct gpm_m *wm = arg;
+    gpm_casgstatus(gp, G_WAITING, G_RUNNABLE);
+    gp->waitreason = WAIT_NONE;
+    gpm_notewakeup(&wm->park);
+    return true;
+}
+
+/*
+ * wire_self moves the calling G, which runs on a scheduler M, onto wm,
+ * whose lockedg it is and which is its gp->lockedm (wire.c set both).
+ * Returns on wm's kernel thread, without a P. Runs on the G's stack,
+ * unpinned, in no wrapped system call; switches.
+ */
+void gpm_wire_self(struct gpm_m *wm)
+{
+    struct gpm_g *gp = gpm_getg();
+    leftsyscall(gp);
+    struct gpm_m *mp = gp->m;
+    gpm_pin(mp); /* or no P: then switchaway goes to g0, which parks mp */
+    gp->waitreason = WAIT_WIRE;
+    gp->waitsince = gpm_nanotime_coarse();
+    mp->after = AFTER_PARK;
+    mp->afterg = gp;
+    mp->unlockf = wire_unlockf;
+    mp->unlockarg = wm;
+    switchaway(mp, gp);
+    /* On wm now: its loop finished nothing of ours (there is nothing). */
+}
+
+/*
+ * unwire_self moves the calling wired G back to the scheduler: it leaves
+ * wm (its gp->lockedm, already cleared by wire.c) to wm's g0, which queues
+ * it. Returns on a scheduler M, with that M's P unpinned.
+ * Runs on the G's stack, on wm's kernel thread; switches.
+ */
+void gpm_unwire_self(struct gpm_m *wm)
+{
+    struct gpm_g *gp = gpm_getg();
+    wm->after = AFTER_UNWIRE;
+    wm->afterg = gp;
+    gpm_ctx_switch(&gp->sched_sp, wm->g0_sp, NULL);
+    gpm_finishswitch(gp->m);
+    gpm_unpin(gp->m);
+}
+
+/* wire_start gives a new G (G_IDLE, wired to wm by wire.c) to wm, which
+   starts it. Runs on the creating thread's stack. */
+void gpm_wire_start(struct gpm_g *gp, struct gpm_m *wm)
+{
+    gpm_casgstatus(gp, G_IDLE, G_RUNNABLE);
+    gpm_notewakeup(&wm->park);
+}
+
+/* The calling wired G has finished (as gpm_goexit_switch) and left wm
+   (gpm_wire_detach): switch to wm's g0, which runs gpm_goexit0. Never
+   returns. */
+static void wiredexit(struct gpm_g *gp, struct gpm_m *wm)
+{
+    wm->after = AFTER_EXIT;
+    wm->afterg = gp;
+    gpm_ctx_switch(&gp->sched_sp, wm->g0_sp, NULL);
+    gpm_throw("goexit: dead wired G resumed");
 }
 
 /* ---- Start-up ---------------------------------------------------------- */

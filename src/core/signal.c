@@ -386,11 +386,10 @@ static void poke(struct gpm_g *gp)
     uint32_t st = atomic_load(&gp->atomicstatus);
     if (st != G_RUNNING && st != G_SYSCALL)
         return;
-    struct gpm_m *mp = gp->m;
-    if (mp == NULL) {
-        /* A foreign G: its own kernel thread. */
+    /* A wired G runs without a P on its own M (lockedm). */
+    struct gpm_m *mp = gp->m != NULL ? gp->m : gp->lockedm;
+    if (mp == NULL)
         return;
-    }
     if (gpm_config.preemptsig <= 0)
         return;
     atomic_fetch_add_explicit(&mp->preemptsent, 1, memory_order_relaxed);

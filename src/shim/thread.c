@@ -7,7 +7,6 @@
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "../core/sys.h"
@@ -22,8 +21,8 @@
  * Decodes attr with libc's own getters (pthread_attr_t is glibc's data; its
  * setters validated it). Scheduling attributes are checked as glibc's
  * pthread_create does when they are explicit: a priority outside the
- * policy's range is EINVAL, a real-time policy the caller may not use is
- * EPERM.
+ * policy's range is EINVAL; a policy the caller may not use is EPERM, from
+ * the kernel (an affinity or a policy makes a wired G, src/core/wire.c).
  */
 static int decode_attr(const pthread_attr_t *attr, struct gpm_gattr *a, cpu_set_t *cpuset, sigset_t *sigmask)
 {
@@ -71,11 +70,8 @@ static int decode_attr(const pthread_attr_t *attr, struct gpm_gattr *a, cpu_set_
         int min = sched_get_priority_min(a->schedpolicy), max = sched_get_priority_max(a->schedpolicy);
         if (min == -1 || a->schedprio < min || a->schedprio > max)
             return EINVAL;
-        if ((a->schedpolicy == SCHED_FIFO || a->schedpolicy == SCHED_RR) && geteuid() != 0) {
-            struct rlimit rl;
-            if (getrlimit(RLIMIT_RTPRIO, &rl) != 0 || (rlim_t)a->schedprio > rl.rlim_cur)
-                return EPERM;
-        }
+        /* Whether the caller may use the policy is the kernel's to say,
+           when gpm_newproc applies it to the thread's wired M (wire.c). */
     } else {
         /* Inherited from the creator. */
         struct gpm_g *self = gpm_getg();

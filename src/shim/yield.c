@@ -5,8 +5,9 @@
  * With no other G to run, its kernel thread yields the CPU instead, as a
  * native thread does: another process's thread (a SCHED_FIFO one sharing
  * the CPU, say) may be waiting for it. Only that path pays the system call.
- * pthread_yield exists in glibc only as a compat symbol (GLIBC_2.2.5), so
- * gpm implements it rather than forward it.
+ * A wired G yields its own kernel thread. pthread_yield exists in glibc
+ * only as a compat symbol (GLIBC_2.2.5), so gpm implements it rather than
+ * forward it.
  */
 #define _GNU_SOURCE
 #include <sched.h>
@@ -16,7 +17,10 @@
 GPM_EXPORT int sched_yield(void)
 {
     struct gpm_g *gp = gpm_active() ? gpm_getg() : NULL;
-    if (gp == NULL || gp->kind == G_KIND_FOREIGN)
+    /* A foreign or wired G runs on a kernel thread of its own, scheduled
+       by the kernel ("Wired Gs" in src/core/sched.c): a SCHED_FIFO thread
+       yields its CPU to its peers. */
+    if (gp == NULL || gp->kind == G_KIND_FOREIGN || gp->lockedm != NULL)
         return gpm_real.sched_yield();
     if (!gpm_yield())
         return gpm_real.sched_yield();
