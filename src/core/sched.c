@@ -1373,7 +1373,20 @@ void gpm_runqput_new(struct gpm_g *gp)
  * P gets one back (reacquirep) and counts as having yielded.
  * Runs on the G's stack.
  */
+static bool yield(bool preempted);
+
 bool gpm_yield(void)
+{
+    return yield(false);
+}
+
+/*
+ * A G stopped by preemption yields to the global queue first: Gs readied
+ * by threads without a P (the signal receiver, a G back from a system call
+ * that found no P) wait there, and behind a P whose Gs compute they would
+ * otherwise wait for the once-in-61-ticks look, 61 time slices.
+ */
+static bool yield(bool preempted)
 {
     struct gpm_g *gp = gpm_getg();
     if (gp != NULL && gp->syscalldepth == 0)
@@ -1388,8 +1401,15 @@ bool gpm_yield(void)
         gpm_sigcheck(gp);
         return true;
     }
-    bool inheritTime;
-    struct gpm_g *next = runqget_nonblocking(mp->p, &inheritTime);
+    bool inheritTime = false;
+    struct gpm_g *next = NULL;
+    if (preempted && atomic_load_explicit(&gpm_sched.runqsize, memory_order_relaxed) > 0) {
+        gpm_lock(&gpm_sched.lock);
+        next = gpm_globrunqget(mp->p, 1);
+        gpm_unlock(&gpm_sched.lock);
+    }
+    if (next == NULL)
+        next = runqget_nonblocking(mp->p, &inheritTime);
     if (next == NULL && atomic_load_explicit(&mp->p->timer0when, memory_order_relaxed) != 0) {
         /* A G that yields in a loop must not keep this P's timers from
            firing (the G they ready then runs). */
@@ -1488,7 +1508,9 @@ static void preempted(bool async)
         mp->stats.nasyncyield++;
     else
         mp->stats.ncoopyield++;
-    gpm_yield();
+    /* The flag may be a signal's ("Delivery" in signal.c). */
+    gpm_sigcheck(gp);
+    yield(true);
     /* Stopped at an instruction of the program's: an asynchronous
        cancellation that came meanwhile acts here. */
     if (async)

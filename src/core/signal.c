@@ -452,6 +452,11 @@ int gpm_sigsend(struct gpm_g *gp, const siginfo_t *si)
                                          : gpm_syscall4(SYS_rt_tgsigqueueinfo, gpm_getpid(), tid, sig, (long)si);
         return r < 0 ? (int)-r : 0;
     }
+    /* A standard signal already pending merges with it: the send is
+       ordered before the dequeue that will deliver it. No lock for that
+       (a storm of sends to one thread would queue on it). */
+    if (sig < SIGRTMIN && (atomic_load(&gp->sig.pending) & gpm_sigbit(sig)) && gp != gpm_getg())
+        return 0;
     gpm_lock(&gp->sig.lock);
     int err = enqueue(gp, si);
     gpm_unlock(&gp->sig.lock);
@@ -668,8 +673,12 @@ void gpm_sighandler(int sig, siginfo_t *si, void *ucv)
         return;
     }
     uint64_t bit = gpm_sigbit(sig);
-    if (fault || si->si_code == SI_TKILL || !gpm_sigrouting() || gp->kind == G_KIND_FOREIGN) {
-        if ((atomic_load(&gp->sig.blocked) & bit) && gp->kind != G_KIND_FOREIGN) {
+    /* Before routing, and on a foreign thread, the kernel's mask is the
+       thread's: the kernel delivered it, so the thread takes it (a
+       sigsuspend may have unblocked it for the kernel only). */
+    bool direct = !gpm_sigrouting() || gp->kind == G_KIND_FOREIGN;
+    if (fault || si->si_code == SI_TKILL || direct) {
+        if (!direct && (atomic_load(&gp->sig.blocked) & bit)) {
             if (fault) {
                 /* The kernel's rule for a blocked fault: the default. */
                 defaultaction(sig);
@@ -707,8 +716,11 @@ void gpm_sig_onpoke(struct gpm_m *mp, void *ucv, bool progpc, bool gpmpc)
     uintptr_t pc = (uintptr_t)r[REG_RIP];
     bool insyscall = gp->syscalldepth > 0 && !gpmpc;
     if (!(progpc || insyscall)) {
-        /* Inside gpm, or libc outside a wrapped call: at the next resume
-           point; sysmon pokes again meanwhile. */
+        /* Inside gpm, or libc outside a wrapped call: at its next
+           preemption point (the flag makes it stop there: gpm's entry
+           points hold nothing), or the next resume point; sysmon pokes
+           again meanwhile. */
+        atomic_store_explicit((_Atomic uint8_t *)((char *)gp->tcb + gpm_tls_preempt_off), 1, memory_order_relaxed);
         needrepoke();
         return;
     }
@@ -823,6 +835,17 @@ static void route(const siginfo_t *si)
             return;
         n->si = *si;
         gpm_lock(&sigs.lock);
+        /* A G may have begun to sigwait for it since the look above. */
+        for (struct gpm_g *w = sigs.waiters; w != NULL; w = w->sig.waitnext) {
+            if (w->sig.waitset & bit) {
+                gpm_lock(&w->sig.lock);
+                enqueue(w, si);
+                gpm_unlock(&w->sig.lock);
+                gpm_unlock(&sigs.lock);
+                nodefree(n);
+                return;
+            }
+        }
         struct gpm_signode **pp = &sigs.procq;
         while (*pp != NULL)
             pp = &(*pp)->next;
