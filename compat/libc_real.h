@@ -150,6 +150,8 @@
     X(int, sigrelse, NULL, (int))                                                               \
     X(int, sigignore, NULL, (int))                                                              \
     X(int, raise, NULL, (int))                                                                  \
+    X(int, kill, NULL, (pid_t, int))                                                            \
+    X(int, sigqueue, NULL, (pid_t, int, const union sigval))                                    \
     X(int, pthread_kill, NULL, (pthread_t, int))                                                \
     X(int, pthread_sigqueue, NULL, (pthread_t, int, const union sigval))                        \
     X(int, pthread_cancel, NULL, (pthread_t))                                                   \

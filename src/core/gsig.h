@@ -50,6 +50,10 @@ int gpm_sigaltstack(const stack_t *ss, stack_t *old);
 /* Sends si (si_signo 0: only checks) to gp: pthread_kill, pthread_sigqueue,
    tgkill to a G's id, raise. */
 int gpm_sigsend(struct gpm_g *gp, const siginfo_t *si);
+/* kill and sigqueue to the calling process: routed at once, as the kernel
+   makes a signal pending on a thread before kill returns (a signal every
+   G blocks goes to the kernel, pending for the process). Error number. */
+int gpm_sigprocess(int sig, int code, const union sigval *value);
 /* siginfo as the kernel fills it for tgkill (SI_TKILL) from this process. */
 void gpm_siginfo_tkill(siginfo_t *si, int sig);
 /* Around exec and spawn: the calling kernel thread takes the G's mask,

@@ -513,6 +513,9 @@ static void defaultaction(int sig)
     installkernel(sig, &progact[sig]);
 }
 
+static void takeprocq(struct gpm_g *gp, uint64_t want);
+static void route(const siginfo_t *si);
+
 /* Runs the program's action for si on the calling G. */
 static void deliver_one(struct gpm_g *gp, siginfo_t *si, void *uc)
 {
@@ -554,6 +557,9 @@ static void deliver_one(struct gpm_g *gp, siginfo_t *si, void *uc)
     errno = savederrno;
     gp->sig.handlers--;
     atomic_store(&gp->sig.blocked, old);
+    /* What came for the process while every G blocked it (this one in
+       its handler) is this G's now. */
+    takeprocq(gp, during & ~old);
 }
 
 /* Takes gp's first deliverable instance into *si (tryonly: give up if
@@ -860,6 +866,34 @@ static void route(const siginfo_t *si)
     gpm_lock(&target->sig.lock);
     enqueue(target, si);
     gpm_unlock(&target->sig.lock);
+}
+
+int gpm_sigprocess(int sig, int code, const union sigval *value)
+{
+    uint64_t bit = gpm_sigbit(sig);
+    if (blockedbyall() & bit) {
+        /* Every G blocks it: pending in the kernel, as natively. */
+        long r = code == SI_QUEUE ? -ENOSYS : gpm_syscall2(SYS_kill, gpm_getpid(), sig);
+        if (code == SI_QUEUE) {
+            siginfo_t si;
+            gpm_siginfo_tkill(&si, sig);
+            si.si_code = SI_QUEUE;
+            si.si_value = *value;
+            r = gpm_syscall3(SYS_rt_sigqueueinfo, gpm_getpid(), sig, (long)&si);
+        }
+        return r < 0 ? (int)-r : 0;
+    }
+    siginfo_t si;
+    gpm_siginfo_tkill(&si, sig);
+    si.si_code = code;
+    if (value != NULL)
+        si.si_value = *value;
+    route(&si);
+    /* Routed to the caller itself: the handler runs before kill returns. */
+    struct gpm_g *self = gpm_getg();
+    if (self != NULL && self->kind != G_KIND_FOREIGN)
+        gpm_sigcheck(self);
+    return 0;
 }
 
 /* Instances pending for the process that gp now takes (after it

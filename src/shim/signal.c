@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../core/env.h"
 #include "../core/gsig.h"
@@ -296,4 +297,23 @@ GPM_EXPORT int raise(int sig)
     if (!gthread())
         return gpm_real.raise(sig);
     return seterr(pthread_kill(pthread_self(), sig));
+}
+
+/* kill and sigqueue to this process: routed by the caller before it
+   returns, as the kernel does (src/core/signal.c, gpm_sigprocess); any
+   other target is the kernel's. */
+GPM_EXPORT int kill(pid_t pid, int sig)
+{
+    if (!gpm_active() || !gpm_sigrouting() || pid != getpid() || sig <= 0 || sig >= NSIG || sig == 32 ||
+        sig == 33 || sig == SIGKILL || sig == SIGSTOP)
+        return gpm_real.kill(pid, sig);
+    return seterr(gpm_sigprocess(sig, SI_USER, NULL));
+}
+
+GPM_EXPORT int sigqueue(pid_t pid, int sig, const union sigval value)
+{
+    if (!gpm_active() || !gpm_sigrouting() || pid != getpid() || sig <= 0 || sig >= NSIG || sig == 32 ||
+        sig == 33 || sig == SIGKILL || sig == SIGSTOP)
+        return gpm_real.sigqueue(pid, sig, value);
+    return seterr(gpm_sigprocess(sig, SI_QUEUE, &value));
 }

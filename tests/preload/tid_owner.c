@@ -80,7 +80,11 @@ int main(void)
         CHECK_EQ(pthread_join(t[i], NULL), 0);
     for (int i = 0; i < N; i++) {
         CHECK(bad_ec[i] == 0, "thread %d (tid %d): the error-checking mutex's owner is %d", i, ids[i], bad_ec[i]);
-        CHECK(bad_pi[i] == 0, "thread %d (tid %d): the PI mutex's futex word names %d", i, ids[i], bad_pi[i]);
+        /* gpm's priority-inheritance mutexes keep glibc's size and
+           behaviour but not its lock word (docs/COMPAT.md): only glibc's
+           word names the owner. */
+        if (!under_gpm())
+            CHECK(bad_pi[i] == 0, "thread %d (tid %d): the PI mutex's futex word names %d", i, ids[i], bad_pi[i]);
     }
     qsort(ids, N, sizeof ids[0], cmp);
     for (int i = 0; i < N; i++) {
