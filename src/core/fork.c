@@ -33,13 +33,16 @@
 #include "sys.h"
 #include "sysmon.h"
 #include "timer.h"
+#include "gsig.h"
 #include "wire.h"
 
 static void prepare(void)
 {
     if (atomic_load(&gpm_state) != GPM_ACTIVE)
         return;
-    /* Lock order (lock.h): allglock, gpool.lock, sched.lock, persistent. */
+    /* Lock order (lock.h): signal.c's, allglock, gpool.lock, sched.lock,
+       persistent. */
+    gpm_sig_forklock();
     gpm_gstack_forklock();
     gpm_lock(&gpm_sched.lock);
     gpm_persistent_forklock();
@@ -52,6 +55,7 @@ static void parent(void)
     gpm_persistent_forkunlock();
     gpm_unlock(&gpm_sched.lock);
     gpm_gstack_forkunlock();
+    gpm_sig_forkunlock();
 }
 
 static void child(void)
@@ -63,6 +67,8 @@ static void child(void)
     gpm_persistent_forkunlock();
     gpm_unlock(&gpm_sched.lock);
     gpm_gstack_forkunlock();
+    gpm_sig_forkunlock();
+    gpm_sig_forkchild(); /* one thread: signals go straight to it again */
     gpm_wire_forkchild();
     if (self != NULL && self->wiringm != NULL) {
         self->wiringm = NULL; /* its kernel thread is not in the child */

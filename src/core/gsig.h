@@ -23,7 +23,10 @@ void gpm_siginit(struct gpm_g *g1);
 /* Routing starts with the second thread (gpm_newproc): the receiver
    thread, and M0's kernel mask becomes every M's. Idempotent. */
 void gpm_sigrouting_start(void);
-/* fork's child: one thread again; signals go straight to it. */
+/* fork: signal.c's locks held across it; in the child, one thread again,
+   and signals go straight to it (routing starts again with a thread). */
+void gpm_sig_forklock(void);
+void gpm_sig_forkunlock(void);
 void gpm_sig_forkchild(void);
 /* preempt.c: the program's disposition of the preemption signal when gpm
    took it over. */
@@ -60,9 +63,6 @@ void gpm_siginfo_tkill(siginfo_t *si, int sig);
    which a new program inherits; gpm_sig_execleave puts the M's back. */
 void gpm_sig_execenter(void);
 void gpm_sig_execleave(void);
-/* siglongjmp and longjmp out of handlers: the G's mask as sigsetjmp saw
-   it (when it saved one), see "Leaving a handler". */
-void gpm_sig_longjmp(void *sp, bool masksaved);
 
 /* Delivers the calling G's deliverable signals now: runs their handlers.
    Must be called where the G holds nothing of gpm's (see "Delivery"). */

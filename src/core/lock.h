@@ -8,6 +8,13 @@
  *
  * Lock order (outermost first); taking them in any other order is a bug:
  *
+ *   sigs.lock            (signal.c: Gs in sigwait, signals pending for the
+ *                        process; never held with allglock or gpool.lock)
+ *     g->sig.lock        (signal.c: a G's queued signals; an interrupter
+ *                        holds it while it takes the G out of its wait,
+ *                        which takes the timer, semtable and scheduler
+ *                        locks below)
+ *       pool.lock        (signal.c: free signal-instance nodes; a leaf)
  *   allglock             (gstack.c: list of live Gs; held across TLS setup)
  *     gpool.lock         (gstack.c: global pool of free G blocks)
  *       p->timerslock    (timer.c: a P's timer heap; timer functions run
@@ -24,7 +31,8 @@
  *                        requests; a leaf, taken with no other lock held,
  *                        held across raw sched_* system calls only)
  *
- * fork.c takes all of them, in this order, across fork().
+ * fork.c takes all of them but the per-G ones, in this order, across
+ * fork() (a G's sig.lock is made anew in the child for the one G there).
  *
  * A P's run queue is lock-free; no lock may be held while parking a G.
  * Adding a timer may wake the timer M (gpm_wake_timerm, sched.lock): after

@@ -33,10 +33,11 @@
  *   - a G whose AMX tile state is in use (too large to save on its stack;
  *     the trampoline saves every other user component).
  *   - a G too close to the end of its stack to hold the saved state.
- *   - the program's signal handlers: gpm adds the preemption signal to the
- *     mask of every handler the program installs (gpm_sigaction), since a
- *     handler may have interrupted gpm's own code on that stack. While a
- *     handler runs, the signal stays pending.
+ *   - an M that holds its P pinned (gpm's code on the G's stack, which may
+ *     be reading the vDSO's clock).
+ * A program's signal handler may be preempted like any of its code: gpm
+ * runs handlers only where the G was in the program's code or in a system
+ * call ("Delivery" in signal.c), never inside gpm.
  * The program's own code is recognised by address: the executable segments
  * of libc, ld.so and libgpm are found with dl_iterate_phdr at start-up
  * (they are loaded before the program runs and never unloaded); every other
@@ -51,9 +52,11 @@
  * -----------
  * sysmon increments the target M's preemptsent and sends the signal with
  * tgkill; the handler takes a signal as gpm's when its M's preemptseen lags
- * behind preemptsent (and catches up). Every other delivery of that
- * signal is the program's and goes to the program's disposition, which gpm
- * records instead of installing (gpm_sigaction). The handler is
+ * behind preemptsent (and catches up). signal.c sends it the same way to
+ * make the G running on an M take a signal or a cancellation (a "poke",
+ * gpm_sig_onpoke); a request to yield is one only when the G's flag is
+ * set. Every other delivery of that signal is the program's and is routed
+ * as any signal of the program's (gpm_sighandler). The handler is
  * SA_RESTART, so a wrapped system call it interrupts is restarted and
  * never sees EINTR; it uses raw system calls only (errno is untouched) and
  * takes no lock. When the interrupted pc is the program's, it moves the
@@ -63,9 +66,9 @@
  * flag sysmon set, and the G yields at its next gpm call; sysmon signals
  * again GPM_PREEMPT_MS later if it has not.
  *
- * The preemption signal is never blocked on an M: it is taken out of the
- * mask new Ms start with, and out of every mask the program sets with
- * sigprocmask or pthread_sigmask (gpm_sigmask_filter).
+ * The preemption signal is never blocked on an M: it is out of the Ms' one
+ * kernel mask ("The kernel's masks" in signal.c); the program's masks are
+ * its Gs', which the kernel never sees.
  */
 #define _GNU_SOURCE
 #include <cpuid.h>

@@ -32,7 +32,11 @@
  * receiver performs itself (the process ends or stops as it would have).
  * Anything that changes what it should wait for wakes it with a queued
  * SIGURG carrying a cookie. The receiver runs no program code and takes
- * gpm's locks in the ordinary way.
+ * gpm's locks in the ordinary way. kill and sigqueue to the own process
+ * do not go through it: the caller routes the signal itself before the
+ * call returns (gpm_sigprocess), as the kernel makes a signal pending on
+ * some thread before kill returns; only a signal every G blocks goes to
+ * the kernel.
  *
  * Per-G signal state
  * ------------------
@@ -873,13 +877,15 @@ int gpm_sigprocess(int sig, int code, const union sigval *value)
     uint64_t bit = gpm_sigbit(sig);
     if (blockedbyall() & bit) {
         /* Every G blocks it: pending in the kernel, as natively. */
-        long r = code == SI_QUEUE ? -ENOSYS : gpm_syscall2(SYS_kill, gpm_getpid(), sig);
+        long r;
         if (code == SI_QUEUE) {
             siginfo_t si;
             gpm_siginfo_tkill(&si, sig);
             si.si_code = SI_QUEUE;
             si.si_value = *value;
             r = gpm_syscall3(SYS_rt_sigqueueinfo, gpm_getpid(), sig, (long)&si);
+        } else {
+            r = gpm_syscall2(SYS_kill, gpm_getpid(), sig);
         }
         return r < 0 ? (int)-r : 0;
     }
@@ -973,14 +979,25 @@ void gpm_sigrouting_start(void)
     gpm_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&gpm_msigmask, 0, 8);
 }
 
+void gpm_sig_forklock(void)
+{
+    gpm_lock(&sigs.lock);
+    gpm_lock(&pool.lock);
+}
+
+void gpm_sig_forkunlock(void)
+{
+    gpm_unlock(&pool.lock);
+    gpm_unlock(&sigs.lock);
+}
+
 void gpm_sig_forkchild(void)
 {
     atomic_store(&sigs.routing, false);
     atomic_store(&sigs.recvtid, 0);
     atomic_store(&sigs.recvdirty, false);
-    sigs.lock = (struct gpm_mutex)GPM_MUTEX_INIT;
-    pool.lock = (struct gpm_mutex)GPM_MUTEX_INIT;
-    sigs.waiters = NULL;
+    atomic_store(&sigs.repoke, false);
+    sigs.waiters = NULL; /* their Gs are not in the child */
     struct gpm_g *gp = gpm_getg();
     for (int i = 0; i < NSIGS; i++)
         atomic_store(&sigs.nblock[i], 0);
@@ -1327,12 +1344,6 @@ void gpm_sig_execleave(void)
 {
     if (gpm_sigrouting())
         gpm_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&gpm_msigmask, 0, 8);
-}
-
-void gpm_sig_longjmp(void *sp, bool masksaved)
-{
-    (void)sp;
-    (void)masksaved;
 }
 
 /* ---- Cancellation ---------------------------------------------------------- */
