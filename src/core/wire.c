@@ -369,26 +369,9 @@ int gpm_g_getparam(struct gpm_g *gp, struct sched_param *param)
 
 /* ---- Thread ids ---------------------------------------------------------- */
 
-struct findtid {
-    pid_t tid;
-    struct gpm_g *gp;
-};
-
-static void findtid1(struct gpm_g *gp, void *arg)
-{
-    struct findtid *f = arg;
-    if (f->gp == NULL && (pid_t)gp->tid == f->tid && gp->kind != G_KIND_FOREIGN &&
-        gpm_readgstatus(gp) != G_DEAD)
-        f->gp = gp;
-}
-
 struct gpm_g *gpm_findg_tid(pid_t tid)
 {
-    struct findtid f = {tid, NULL};
-    if (tid <= 0)
-        return NULL;
-    gpm_forallg(findtid1, &f);
-    return f.gp;
+    return tid > 0 ? gpm_tid_to_g(tid) : NULL;
 }
 
 /* ---- fork ---------------------------------------------------------------- */

@@ -55,33 +55,17 @@ long gpm_shim_set_tid_address(int *addr)
     return gp->tid;
 }
 
-struct bytid {
-    uint32_t tid;
-    struct gpm_g *gp;
-};
-
-static void findtid(struct gpm_g *gp, void *arg)
-{
-    struct bytid *b = arg;
-    if (gp->tid == b->tid && gp->kind != G_KIND_FOREIGN && !gp->exiting)
-        b->gp = gp;
-}
-
 GPM_EXPORT int tgkill(pid_t tgid, pid_t tid, int sig)
 {
     if (!gpm_active())
         return gpm_real.tgkill(tgid, tid, sig);
     if (tgid == getpid() && tid > 0) {
         struct gpm_g *self = gpm_getg();
-        struct bytid b = {(uint32_t)tid, NULL};
-        if (self != NULL && self->tid == (uint32_t)tid)
-            b.gp = self;
-        else
-            gpm_forallg(findtid, &b);
-        if (b.gp != NULL && b.gp->kind != G_KIND_FOREIGN) {
+        struct gpm_g *gp = self != NULL && self->tid == (uint32_t)tid ? self : gpm_tid_to_g(tid);
+        if (gp != NULL && gp->kind != G_KIND_FOREIGN && !gp->exiting) {
             siginfo_t si;
             gpm_siginfo_tkill(&si, sig);
-            int err = sig < 0 || sig >= NSIG ? EINVAL : gpm_sigsend(b.gp, &si);
+            int err = sig < 0 || sig >= NSIG ? EINVAL : gpm_sigsend(gp, &si);
             if (err != 0) {
                 errno = err;
                 return -1;
