@@ -808,6 +808,20 @@ static void choosef(struct gpm_g *gp, void *arg)
     }
 }
 
+/* Queues si on a G in sigwait for it, if there is one. sigs.lock held. */
+static bool towaiter(const siginfo_t *si)
+{
+    for (struct gpm_g *w = sigs.waiters; w != NULL; w = w->sig.waitnext) {
+        if (w->sig.waitset & gpm_sigbit(si->si_signo)) {
+            gpm_lock(&w->sig.lock);
+            enqueue(w, si);
+            gpm_unlock(&w->sig.lock);
+            return true;
+        }
+    }
+    return false;
+}
+
 static void route(const siginfo_t *si)
 {
     int sig = si->si_signo;
@@ -816,16 +830,10 @@ static void route(const siginfo_t *si)
         return;
     /* A G in sigwait for it takes it, whatever the disposition. */
     gpm_lock(&sigs.lock);
-    for (struct gpm_g *w = sigs.waiters; w != NULL; w = w->sig.waitnext) {
-        if (w->sig.waitset & bit) {
-            gpm_lock(&w->sig.lock);
-            enqueue(w, si);
-            gpm_unlock(&w->sig.lock);
-            gpm_unlock(&sigs.lock);
-            return;
-        }
-    }
+    bool taken = towaiter(si);
     gpm_unlock(&sigs.lock);
+    if (taken)
+        return;
     struct sigaction a = progact[sig];
     if (a.sa_handler == SIG_IGN || (a.sa_handler == SIG_DFL && default_ignored(sig)))
         return;
@@ -846,15 +854,10 @@ static void route(const siginfo_t *si)
         n->si = *si;
         gpm_lock(&sigs.lock);
         /* A G may have begun to sigwait for it since the look above. */
-        for (struct gpm_g *w = sigs.waiters; w != NULL; w = w->sig.waitnext) {
-            if (w->sig.waitset & bit) {
-                gpm_lock(&w->sig.lock);
-                enqueue(w, si);
-                gpm_unlock(&w->sig.lock);
-                gpm_unlock(&sigs.lock);
-                nodefree(n);
-                return;
-            }
+        if (towaiter(si)) {
+            gpm_unlock(&sigs.lock);
+            nodefree(n);
+            return;
         }
         struct gpm_signode **pp = &sigs.procq;
         while (*pp != NULL)

@@ -171,10 +171,7 @@ static void case_self(void)
     CHECK_EQ(atomic_load(&reached), 1);
 }
 
-static const struct {
-    const char *name;
-    void (*run)(void);
-} cases[] = {
+static const struct wd_case cases[] = {
     {"async", case_async},
     {"disabled", case_disabled},
     {"disabled_async", case_disabled_async},
@@ -184,16 +181,8 @@ static const struct {
 int main(int argc, char **argv)
 {
     wd_start();
-    const char *only = argc > 1 ? argv[1] : NULL;
-    int ran = 0;
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        if (only != NULL && strcmp(only, cases[i].name) != 0)
-            continue;
-        wd_step(15, "cancellation: case %s", cases[i].name);
-        cases[i].run();
-        ran++;
-    }
-    CHECK(ran > 0, "no case named %s", only);
+    int ran = wd_run_cases(cases, sizeof cases / sizeof cases[0], argc, argv, 15, "cancellation");
+    CHECK(ran > 0, "no case named %s", argv[1]);
     printf("cancellation state and type: %d case(s) (%s)\n", ran, test_mode());
     return 0;
 }

@@ -358,10 +358,7 @@ static void case_kill0(void)
     CHECK_EQ(atomic_load(&wrong_thread), 0);
 }
 
-static const struct {
-    const char *name;
-    void (*run)(void);
-} cases[] = {
+static const struct wd_case cases[] = {
     {"running", case_running}, {"runnable", case_runnable}, {"parked", case_parked},
     {"sleeping", case_sleeping}, {"read", case_read_eintr}, {"read_restart", case_read_restart},
     {"kill0", case_kill0},
@@ -370,16 +367,8 @@ static const struct {
 int main(int argc, char **argv)
 {
     wd_start();
-    const char *only = argc > 1 ? argv[1] : NULL;
-    int ran = 0;
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        if (only != NULL && strcmp(only, cases[i].name) != 0)
-            continue;
-        wd_step(15, "pthread_kill to a thread: case %s", cases[i].name);
-        cases[i].run();
-        ran++;
-    }
-    CHECK(ran > 0, "no case named %s", only);
+    int ran = wd_run_cases(cases, sizeof cases / sizeof cases[0], argc, argv, 15, "pthread_kill to a thread");
+    CHECK(ran > 0, "no case named %s", argv[1]);
     printf("pthread_kill: the handler ran in the target thread with its errno kept, in %d case(s) (%s)\n", ran,
            test_mode());
     return 0;

@@ -293,24 +293,13 @@ static void case_inherit(void)
     CHECK_EQ(pthread_sigmask(SIG_SETMASK, &orig, NULL), 0);
 }
 
-static const struct {
-    const char *name;
-    void (*run)(void);
-} cases[] = {{"route", case_route}, {"pending", case_pending}, {"inherit", case_inherit}};
+static const struct wd_case cases[] = {{"route", case_route}, {"pending", case_pending}, {"inherit", case_inherit}};
 
 int main(int argc, char **argv)
 {
     wd_start();
-    const char *only = argc > 1 ? argv[1] : NULL;
-    int ran = 0;
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        if (only != NULL && strcmp(only, cases[i].name) != 0)
-            continue;
-        wd_step(15, "signal masks: case %s", cases[i].name);
-        cases[i].run();
-        ran++;
-    }
-    CHECK(ran > 0, "no case named %s", only);
+    int ran = wd_run_cases(cases, sizeof cases / sizeof cases[0], argc, argv, 15, "signal masks");
+    CHECK(ran > 0, "no case named %s", argv[1]);
     printf("per-thread signal masks and pending sets: %d case(s) (%s)\n", ran, test_mode());
     return 0;
 }

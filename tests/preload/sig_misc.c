@@ -469,10 +469,7 @@ static void case_nodefer(void)
     signal(SIGUSR2, SIG_IGN);
 }
 
-static const struct {
-    const char *name;
-    void (*run)(void);
-} cases[] = {
+static const struct wd_case cases[] = {
     {"pause", case_pause},       {"sleep_eintr", case_sleep_eintr}, {"sem_eintr", case_sem_eintr},
     {"altstack", case_altstack}, {"sigqueue", case_sigqueue},       {"resethand", case_resethand},
     {"nodefer", case_nodefer},
@@ -481,16 +478,8 @@ static const struct {
 int main(int argc, char **argv)
 {
     wd_start();
-    const char *only = argc > 1 ? argv[1] : NULL;
-    int ran = 0;
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        if (only != NULL && strcmp(only, cases[i].name) != 0)
-            continue;
-        wd_step(15, "signal details: case %s", cases[i].name);
-        cases[i].run();
-        ran++;
-    }
-    CHECK(ran > 0, "no case named %s", only);
+    int ran = wd_run_cases(cases, sizeof cases / sizeof cases[0], argc, argv, 15, "signal details");
+    CHECK(ran > 0, "no case named %s", argv[1]);
     printf("signal delivery details: %d case(s) (%s)\n", ran, test_mode());
     return 0;
 }

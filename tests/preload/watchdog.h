@@ -31,6 +31,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -132,6 +133,29 @@ __attribute__((format(printf, 2, 3))) static void wd_step(int seconds, const cha
         clock_gettime(CLOCK_MONOTONIC, &t);
         WD_STORE(wd_deadline, (int64_t)t.tv_sec * 1000000000 + t.tv_nsec + (int64_t)seconds * 1000000000);
     }
+}
+
+/* A program of several cases: each runs under the watchdog with `seconds`
+   to finish, all of them or only the one argv[1] names. Returns how many
+   ran (0: no case has that name). */
+struct wd_case {
+    const char *name;
+    void (*run)(void);
+};
+
+__attribute__((unused)) static int wd_run_cases(const struct wd_case *cases, size_t n, int argc, char **argv, int seconds,
+                        const char *what)
+{
+    const char *only = argc > 1 ? argv[1] : NULL;
+    int ran = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (only != NULL && strcmp(only, cases[i].name) != 0)
+            continue;
+        wd_step(seconds, "%s: case %s", what, cases[i].name);
+        cases[i].run();
+        ran++;
+    }
+    return ran;
 }
 
 #endif
