@@ -319,12 +319,12 @@ void gpm_sig_newg(struct gpm_g *gp, struct gpm_g *creator, const sigset_t *attrm
     gp->sig.handlers = 0;
     gp->sig.altstack = (stack_t){.ss_flags = SS_DISABLE};
     gp->sig.lock = (struct gpm_mutex)GPM_MUTEX_INIT;
+    /* The creator's mask as it is now, inside a handler with the
+       handler's additions: a native thread inherits its creator's kernel
+       mask, which includes them. */
     uint64_t mask = attrmask != NULL ? gpm_sigset_bits(attrmask)
-                    : creator != NULL ? atomic_load(&creator->sig.blocked) & ~0ULL
+                    : creator != NULL ? atomic_load(&creator->sig.blocked)
                                       : 0;
-    /* A creator inside a handler passes on its own mask, not the
-       handler's additions: glibc's threads inherit the kernel mask, which
-       includes them; so does a G. */
     mask &= ~UNBLOCKABLE;
     atomic_store(&gp->sig.blocked, mask);
     gp->sig.routed = gp->kind != G_KIND_FOREIGN;
