@@ -7,6 +7,7 @@
 #ifndef GPM_CORE_RUNTIME_H
 #define GPM_CORE_RUNTIME_H
 
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -550,6 +551,9 @@ bool gpm_p_tosyscall(struct gpm_m *mp);
 bool gpm_p_fromsyscall(struct gpm_m *mp);
 bool gpm_takesyscallp(struct gpm_m *mp, struct gpm_p *pp);
 struct gpm_p *gpm_pinp(void);
+/* A detached kernel thread of gpm's own (sched.c). 0 or an error number;
+   the thread in *out (out may be NULL). */
+int gpm_start_kthread(void *(*fn)(void *), void *arg, size_t stacksize, pthread_t *out);
 /* Whether mp holds its P pinned (async-signal-safe: one load). */
 bool gpm_m_pinned(struct gpm_m *mp);
 void gpm_unpinp(struct gpm_p *pp);

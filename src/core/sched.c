@@ -529,6 +529,27 @@ static bool mremove(struct gpm_m *mp)
 static void g0loop(struct gpm_m *mp) __attribute__((noreturn));
 static void wiredexit(struct gpm_g *gp, struct gpm_m *wm) __attribute__((noreturn));
 
+/*
+ * Starts a detached kernel thread of gpm's own (sysmon, the M maker, the
+ * signal receiver, a wired M) with libc's pthread_create, so that glibc
+ * knows it as one of its threads. Returns 0 or libc's error number, and
+ * the thread in *out when out is not NULL. Runs
+ * on a G's stack unpinned, or on a thread without a G: never on g0.
+ */
+int gpm_start_kthread(void *(*fn)(void *), void *arg, size_t stacksize, pthread_t *out)
+{
+    pthread_attr_t attr;
+    pthread_t th;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, stacksize);
+    int err = gpm_real.pthread_create(&th, &attr, fn, arg);
+    pthread_attr_destroy(&attr);
+    if (err == 0 && out != NULL)
+        *out = th;
+    return err;
+}
+
 /* Start routine of the kernel threads gpm creates for Ms. */
 static void *mstart(void *arg)
 {
@@ -640,13 +661,7 @@ void gpm_mmaker_start(void)
     if (atomic_load_explicit(&mmaker.state, memory_order_acquire) != MMAKER_NONE ||
         !atomic_compare_exchange_strong(&mmaker.state, &s, MMAKER_STARTING))
         return;
-    pthread_attr_t attr;
-    pthread_t th;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 64 * 1024);
-    bool ok = gpm_real.pthread_create(&th, &attr, mmakerloop, NULL) == 0;
-    pthread_attr_destroy(&attr);
+    bool ok = gpm_start_kthread(mmakerloop, NULL, 64 * 1024, NULL) == 0;
     if (!ok)
         gpm_printf("gpm: cannot start the M maker: threads blocked in the kernel keep their Ps\n");
     /* release: newm's acquire load sees the maker's list ready. */
@@ -2066,13 +2081,8 @@ struct gpm_m *gpm_newwiredm(void)
 {
     struct gpm_m *mp = allocm();
     mp->wired = true;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, M_STACK_SIZE);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_t th;
-    int err = gpm_real.pthread_create(&th, &attr, wiredmloop, mp);
-    pthread_attr_destroy(&attr);
+    int err = gpm_start_kthread(wiredmloop, mp, M_STACK_SIZE, &th);
     if (err != 0) {
         gpm_lock(&gpm_sched.lock);
         mp->wired = false;

@@ -969,14 +969,8 @@ void gpm_sigrouting_start(void)
 {
     if (atomic_load_explicit(&sigs.routing, memory_order_relaxed) || atomic_exchange(&sigs.routing, true))
         return;
-    pthread_attr_t attr;
-    pthread_t th;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 64 * 1024);
-    if (gpm_real.pthread_create(&th, &attr, receiver, NULL) != 0)
+    if (gpm_start_kthread(receiver, NULL, 64 * 1024, NULL) != 0)
         gpm_printf("gpm: cannot start the signal receiver: process-directed signals stay pending\n");
-    pthread_attr_destroy(&attr);
     /* The calling thread runs G1's M (or another M): from now on it takes
        the Ms' mask like every other M. */
     gpm_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&gpm_msigmask, 0, 8);

@@ -147,12 +147,6 @@ void gpm_sysmon_start(void)
         return;
     if (starttime == 0)
         starttime = gpm_nanotime();
-    pthread_attr_t attr;
-    pthread_t th;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 64 * 1024);
-    if (gpm_real.pthread_create(&th, &attr, sysmon, NULL) != 0)
+    if (gpm_start_kthread(sysmon, NULL, 64 * 1024, NULL) != 0)
         gpm_printf("gpm: cannot start sysmon: Gs in long system calls keep their Ps\n");
-    pthread_attr_destroy(&attr);
 }
