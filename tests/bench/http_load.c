@@ -16,7 +16,8 @@
  * not get the row's response (status 200 and the body below): refused
  * connection, reset, timeout (10 s), malformed or unexpected response. After
  * an error the thread closes its connection and opens a new one for its
- * next request. Always run natively: the row measures the server.
+ * next request. When there were errors, their causes are counted on
+ * stderr. Always run natively: the row measures the server.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -45,9 +46,20 @@ static const char request[] = "GET / HTTP/1.1\r\n"
 
 enum { RESP_MAX = 8192 };
 
+/* Why a request failed. */
+enum cause { E_CONNECT, E_SEND, E_CLOSED, E_TIMEOUT, E_RECV, E_RESPONSE, E_COUNT };
+static const char *const cause_names[E_COUNT] = {
+    [E_CONNECT] = "connect failed",
+    [E_SEND] = "send failed",
+    [E_CLOSED] = "closed by the server",
+    [E_TIMEOUT] = "no answer within 10 s",
+    [E_RECV] = "receive failed",
+    [E_RESPONSE] = "wrong response",
+};
+
 static int port;
 static long requests;
-static atomic_long answered, errors;
+static atomic_long answered, errors[E_COUNT];
 
 static int connect_server(void)
 {
@@ -83,10 +95,19 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
+/* The cause of a failed read: k is what read returned. */
+static int read_failure(ssize_t k)
+{
+    if (k == 0)
+        return E_CLOSED;
+    return errno == EAGAIN || errno == EWOULDBLOCK ? E_TIMEOUT : E_RECV;
+}
+
 /*
- * Reads one response from s and checks it. Returns 0 for the row's
- * response, -1 otherwise. The server answers one request at a time, so
- * nothing past the body can be in flight: a byte past it is an error too.
+ * Reads one response from s and checks it. Returns -1 for the row's
+ * response, else the cause of the failure. The server answers one request
+ * at a time, so nothing past the body can be in flight: a byte past it is
+ * an error too.
  */
 static int read_response(int s)
 {
@@ -95,18 +116,18 @@ static int read_response(int s)
     char *blank = NULL;
     while (blank == NULL) {
         if (have == RESP_MAX)
-            return -1;
+            return E_RESPONSE;
         ssize_t k = read(s, buf + have, RESP_MAX - have);
         if (k < 0 && errno == EINTR)
             continue;
         if (k <= 0)
-            return -1;
+            return read_failure(k);
         have += (size_t)k;
         buf[have] = '\0';
         blank = strstr(buf, "\r\n\r\n");
     }
     if (strncmp(buf, "HTTP/1.1 200 ", 13) != 0)
-        return -1;
+        return E_RESPONSE;
     /* Content-Length, the only header we need; names are case-insensitive. */
     long length = -1;
     for (char *line = strstr(buf, "\r\n") + 2; line < blank + 2; line = strstr(line, "\r\n") + 2) {
@@ -115,32 +136,33 @@ static int read_response(int s)
     }
     size_t head = (size_t)(blank + 4 - buf);
     if (length != (long)(sizeof body - 1) || head + (size_t)length > RESP_MAX)
-        return -1;
+        return E_RESPONSE;
     while (have < head + (size_t)length) {
         ssize_t k = read(s, buf + have, head + (size_t)length - have);
         if (k < 0 && errno == EINTR)
             continue;
         if (k <= 0)
-            return -1;
+            return read_failure(k);
         have += (size_t)k;
     }
     if (have != head + (size_t)length || memcmp(buf + head, body, (size_t)length) != 0)
-        return -1;
-    return 0;
+        return E_RESPONSE;
+    return -1;
 }
 
 static void *connection(void *arg)
 {
     (void)arg;
     int s = -1;
-    long ok = 0, bad = 0;
+    long ok = 0, bad[E_COUNT] = {0};
     for (long i = 0; i < requests; i++) {
         if (s < 0 && (s = connect_server()) < 0) {
-            bad++;
+            bad[E_CONNECT]++;
             continue;
         }
-        if (write_all(s, request, sizeof request - 1) != 0 || read_response(s) != 0) {
-            bad++;
+        int cause = write_all(s, request, sizeof request - 1) != 0 ? E_SEND : read_response(s);
+        if (cause >= 0) {
+            bad[cause]++;
             close(s);
             s = -1;
             continue;
@@ -150,7 +172,8 @@ static void *connection(void *arg)
     if (s >= 0)
         close(s);
     atomic_fetch_add(&answered, ok);
-    atomic_fetch_add(&errors, bad);
+    for (int e = 0; e < E_COUNT; e++)
+        atomic_fetch_add(&errors[e], bad[e]);
     return NULL;
 }
 
@@ -176,7 +199,13 @@ int main(int argc, char **argv)
     for (long i = 0; i < conns; i++)
         pthread_join(t[i], NULL);
     double el = bench_now_ns() - t0;
-    long ok = atomic_load(&answered);
-    printf("http_load %.1f %ld %ld\n", (double)ok * 1e9 / el, ok, atomic_load(&errors));
+    long ok = atomic_load(&answered), failed = 0;
+    for (int e = 0; e < E_COUNT; e++) {
+        long k = atomic_load(&errors[e]);
+        if (k > 0)
+            fprintf(stderr, "http_load: %ld requests: %s\n", k, cause_names[e]);
+        failed += k;
+    }
+    printf("http_load %.1f %ld %ld\n", (double)ok * 1e9 / el, ok, failed);
     return 0;
 }
