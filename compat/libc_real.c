@@ -37,6 +37,7 @@ const char *gpm_real_resolve(void)
     GPM_REAL_PRIVATE(RESOLVE)
 #define RESOLVE_BLOCKING(ret, name, params, args) RESOLVE(ret, name, NULL, params)
     GPM_BLOCKING_CALLS(RESOLVE_BLOCKING)
+    GPM_NETIO_CALLS(RESOLVE_BLOCKING)
 #undef RESOLVE_BLOCKING
 #undef RESOLVE
     return missing;

@@ -181,7 +181,25 @@
     X(int, sched_setscheduler, NULL, (pid_t, int, const struct sched_param *))                 \
     X(int, sched_getscheduler, NULL, (pid_t))                                                   \
     X(int, sched_setparam, NULL, (pid_t, const struct sched_param *))                          \
-    X(int, sched_getparam, NULL, (pid_t, struct sched_param *))
+    X(int, sched_getparam, NULL, (pid_t, struct sched_param *))                                \
+    X(int, close, NULL, (int))                                                                  \
+    X(int, close_range, NULL, (unsigned, unsigned, int))                                        \
+    X(void, closefrom, NULL, (int))                                                             \
+    X(int, dup2, NULL, (int, int))                                                              \
+    X(int, dup3, NULL, (int, int, int))                                                         \
+    X(int, socket, NULL, (int, int, int))                                                       \
+    X(int, socketpair, NULL, (int, int, int, int[2]))                                           \
+    X(int, setsockopt, NULL, (int, int, int, const void *, socklen_t))                          \
+    X(int, pipe, NULL, (int[2]))                                                                \
+    X(int, pipe2, NULL, (int[2], int))                                                          \
+    X(int, eventfd, NULL, (unsigned, int))                                                      \
+    X(int, timerfd_create, NULL, (int, int))                                                    \
+    X(int, signalfd, NULL, (int, const sigset_t *, int))                                        \
+    X(int, inotify_init, NULL, (void))                                                          \
+    X(int, inotify_init1, NULL, (int))                                                          \
+    X(int, epoll_create, NULL, (int))                                                           \
+    X(int, epoll_create1, NULL, (int))                                                          \
+    X(int, dup, NULL, (int))
 
 /*
  * GPM_BLOCKING_CALLS(X): libc functions that may block in the kernel, which
@@ -190,59 +208,66 @@
  * syscall) are written out by hand there, with their reals below.
  */
 #define GPM_BLOCKING_CALLS(X)                                                                          \
-    X(ssize_t, read, (int fd, void *buf, size_t n), (fd, buf, n))                                     \
-    X(ssize_t, write, (int fd, const void *buf, size_t n), (fd, buf, n))                              \
-    X(ssize_t, readv, (int fd, const struct iovec *iov, int n), (fd, iov, n))                         \
-    X(ssize_t, writev, (int fd, const struct iovec *iov, int n), (fd, iov, n))                        \
-    X(ssize_t, pread, (int fd, void *buf, size_t n, off_t off), (fd, buf, n, off))                    \
-    X(ssize_t, pread64, (int fd, void *buf, size_t n, off64_t off), (fd, buf, n, off))                \
-    X(ssize_t, pwrite, (int fd, const void *buf, size_t n, off_t off), (fd, buf, n, off))             \
-    X(ssize_t, pwrite64, (int fd, const void *buf, size_t n, off64_t off), (fd, buf, n, off))         \
-    X(ssize_t, preadv, (int fd, const struct iovec *iov, int n, off_t off), (fd, iov, n, off))        \
-    X(ssize_t, preadv64, (int fd, const struct iovec *iov, int n, off64_t off), (fd, iov, n, off))    \
-    X(ssize_t, pwritev, (int fd, const struct iovec *iov, int n, off_t off), (fd, iov, n, off))       \
-    X(ssize_t, pwritev64, (int fd, const struct iovec *iov, int n, off64_t off), (fd, iov, n, off))   \
-    X(ssize_t, preadv2, (int fd, const struct iovec *iov, int n, off_t off, int fl), (fd, iov, n, off, fl)) \
-    X(ssize_t, pwritev2, (int fd, const struct iovec *iov, int n, off_t off, int fl), (fd, iov, n, off, fl)) \
-    X(ssize_t, recv, (int fd, void *buf, size_t n, int fl), (fd, buf, n, fl))                         \
-    X(ssize_t, recvfrom, (int fd, void *buf, size_t n, int fl, struct sockaddr *a, socklen_t *al), (fd, buf, n, fl, a, al)) \
-    X(ssize_t, recvmsg, (int fd, struct msghdr *m, int fl), (fd, m, fl))                              \
-    X(int, recvmmsg, (int fd, struct mmsghdr *v, unsigned n, int fl, struct timespec *t), (fd, v, n, fl, t)) \
-    X(ssize_t, send, (int fd, const void *buf, size_t n, int fl), (fd, buf, n, fl))                   \
-    X(ssize_t, sendto, (int fd, const void *buf, size_t n, int fl, const struct sockaddr *a, socklen_t al), (fd, buf, n, fl, a, al)) \
-    X(ssize_t, sendmsg, (int fd, const struct msghdr *m, int fl), (fd, m, fl))                        \
-    X(int, sendmmsg, (int fd, struct mmsghdr *v, unsigned n, int fl), (fd, v, n, fl))                 \
-    X(int, accept, (int fd, struct sockaddr *a, socklen_t *al), (fd, a, al))                          \
-    X(int, accept4, (int fd, struct sockaddr *a, socklen_t *al, int fl), (fd, a, al, fl))             \
-    X(int, connect, (int fd, const struct sockaddr *a, socklen_t al), (fd, a, al))                    \
-    X(int, poll, (struct pollfd *f, nfds_t n, int t), (f, n, t))                                      \
-    X(int, ppoll, (struct pollfd *f, nfds_t n, const struct timespec *t, const sigset_t *m), (f, n, t, m)) \
-    X(int, select, (int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t), (n, r, w, e, t))     \
-    X(int, pselect, (int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *t, const sigset_t *m), (n, r, w, e, t, m)) \
-    X(int, epoll_wait, (int fd, struct epoll_event *ev, int n, int t), (fd, ev, n, t))               \
-    X(int, epoll_pwait, (int fd, struct epoll_event *ev, int n, int t, const sigset_t *m), (fd, ev, n, t, m)) \
-    X(int, epoll_pwait2, (int fd, struct epoll_event *ev, int n, const struct timespec *t, const sigset_t *m), (fd, ev, n, t, m)) \
+    X(ssize_t, pread, (int fd, void *buf, size_t n, off_t off), (fd, buf, n, off))                     \
+    X(ssize_t, pread64, (int fd, void *buf, size_t n, off64_t off), (fd, buf, n, off))                 \
+    X(ssize_t, pwrite, (int fd, const void *buf, size_t n, off_t off), (fd, buf, n, off))              \
+    X(ssize_t, pwrite64, (int fd, const void *buf, size_t n, off64_t off), (fd, buf, n, off))          \
+    X(ssize_t, preadv, (int fd, const struct iovec *iov, int n, off_t off), (fd, iov, n, off))         \
+    X(ssize_t, preadv64, (int fd, const struct iovec *iov, int n, off64_t off), (fd, iov, n, off))     \
+    X(ssize_t, pwritev, (int fd, const struct iovec *iov, int n, off_t off), (fd, iov, n, off))        \
+    X(ssize_t, pwritev64, (int fd, const struct iovec *iov, int n, off64_t off), (fd, iov, n, off))    \
+    X(ssize_t, preadv2, (int fd, const struct iovec *iov, int n, off_t off, int fl), (fd, iov, n, off, fl))\
+    X(ssize_t, pwritev2, (int fd, const struct iovec *iov, int n, off_t off, int fl), (fd, iov, n, off, fl))\
+    X(int, connect, (int fd, const struct sockaddr *a, socklen_t al), (fd, a, al))                     \
     X(pid_t, wait, (int *st), (st))                                                                    \
     X(pid_t, waitpid, (pid_t p, int *st, int o), (p, st, o))                                           \
-    X(int, waitid, (idtype_t t, id_t id, siginfo_t *i, int o), (t, id, i, o))                         \
+    X(int, waitid, (idtype_t t, id_t id, siginfo_t *i, int o), (t, id, i, o))                          \
     X(pid_t, wait3, (int *st, int o, struct rusage *r), (st, o, r))                                    \
-    X(pid_t, wait4, (pid_t p, int *st, int o, struct rusage *r), (p, st, o, r))                       \
+    X(pid_t, wait4, (pid_t p, int *st, int o, struct rusage *r), (p, st, o, r))                        \
     X(int, fsync, (int fd), (fd))                                                                      \
     X(int, fdatasync, (int fd), (fd))                                                                  \
     X(int, flock, (int fd, int op), (fd, op))                                                          \
     X(int, lockf, (int fd, int cmd, off_t len), (fd, cmd, len))                                        \
     X(int, lockf64, (int fd, int cmd, off64_t len), (fd, cmd, len))                                    \
-    X(ssize_t, msgrcv, (int id, void *m, size_t n, long t, int fl), (id, m, n, t, fl))                \
+    X(ssize_t, msgrcv, (int id, void *m, size_t n, long t, int fl), (id, m, n, t, fl))                 \
     X(int, msgsnd, (int id, const void *m, size_t n, int fl), (id, m, n, fl))                          \
-    X(ssize_t, mq_receive, (mqd_t q, char *m, size_t n, unsigned *pr), (q, m, n, pr))                 \
-    X(int, mq_send, (mqd_t q, const char *m, size_t n, unsigned pr), (q, m, n, pr))                   \
-    X(ssize_t, mq_timedreceive, (mqd_t q, char *m, size_t n, unsigned *pr, const struct timespec *t), (q, m, n, pr, t)) \
-    X(int, mq_timedsend, (mqd_t q, const char *m, size_t n, unsigned pr, const struct timespec *t), (q, m, n, pr, t)) \
-    X(int, getaddrinfo, (const char *n, const char *s, const struct addrinfo *h, struct addrinfo **r), (n, s, h, r)) \
+    X(ssize_t, mq_receive, (mqd_t q, char *m, size_t n, unsigned *pr), (q, m, n, pr))                  \
+    X(int, mq_send, (mqd_t q, const char *m, size_t n, unsigned pr), (q, m, n, pr))                    \
+    X(ssize_t, mq_timedreceive, (mqd_t q, char *m, size_t n, unsigned *pr, const struct timespec *t), (q, m, n, pr, t))\
+    X(int, mq_timedsend, (mqd_t q, const char *m, size_t n, unsigned pr, const struct timespec *t), (q, m, n, pr, t))\
+    X(int, getaddrinfo, (const char *n, const char *s, const struct addrinfo *h, struct addrinfo **r), (n, s, h, r))\
     X(struct hostent *, gethostbyname, (const char *n), (n))                                           \
     X(struct hostent *, gethostbyname2, (const char *n, int af), (n, af))                              \
-    X(int, gethostbyname_r, (const char *n, struct hostent *h, char *b, size_t bl, struct hostent **r, int *e), (n, h, b, bl, r, e)) \
+    X(int, gethostbyname_r, (const char *n, struct hostent *h, char *b, size_t bl, struct hostent **r, int *e), (n, h, b, bl, r, e))\
     X(int, gethostbyname2_r, (const char *n, int af, struct hostent *h, char *b, size_t bl, struct hostent **r, int *e), (n, af, h, b, bl, r, e))
+
+/*
+ * GPM_NETIO_CALLS(X): the blocking calls on files that may be pollable,
+ * which src/shim/netio.c runs through the poller (src/core/netpoll.c),
+ * and the old way (entersyscall) on other files. Same shape as above.
+ */
+#define GPM_NETIO_CALLS(X)                                                                             \
+    X(ssize_t, read, (int fd, void *buf, size_t n), (fd, buf, n))                                      \
+    X(ssize_t, write, (int fd, const void *buf, size_t n), (fd, buf, n))                               \
+    X(ssize_t, readv, (int fd, const struct iovec *iov, int n), (fd, iov, n))                          \
+    X(ssize_t, writev, (int fd, const struct iovec *iov, int n), (fd, iov, n))                         \
+    X(ssize_t, recv, (int fd, void *buf, size_t n, int fl), (fd, buf, n, fl))                          \
+    X(ssize_t, recvfrom, (int fd, void *buf, size_t n, int fl, struct sockaddr *a, socklen_t *al), (fd, buf, n, fl, a, al))\
+    X(ssize_t, recvmsg, (int fd, struct msghdr *m, int fl), (fd, m, fl))                               \
+    X(int, recvmmsg, (int fd, struct mmsghdr *v, unsigned n, int fl, struct timespec *t), (fd, v, n, fl, t))\
+    X(ssize_t, send, (int fd, const void *buf, size_t n, int fl), (fd, buf, n, fl))                    \
+    X(ssize_t, sendto, (int fd, const void *buf, size_t n, int fl, const struct sockaddr *a, socklen_t al), (fd, buf, n, fl, a, al))\
+    X(ssize_t, sendmsg, (int fd, const struct msghdr *m, int fl), (fd, m, fl))                         \
+    X(int, sendmmsg, (int fd, struct mmsghdr *v, unsigned n, int fl), (fd, v, n, fl))                  \
+    X(int, accept, (int fd, struct sockaddr *a, socklen_t *al), (fd, a, al))                           \
+    X(int, accept4, (int fd, struct sockaddr *a, socklen_t *al, int fl), (fd, a, al, fl))              \
+    X(int, poll, (struct pollfd *f, nfds_t n, int t), (f, n, t))                                       \
+    X(int, ppoll, (struct pollfd *f, nfds_t n, const struct timespec *t, const sigset_t *m), (f, n, t, m))\
+    X(int, select, (int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t), (n, r, w, e, t))       \
+    X(int, pselect, (int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *t, const sigset_t *m), (n, r, w, e, t, m))\
+    X(int, epoll_wait, (int fd, struct epoll_event *ev, int n, int t), (fd, ev, n, t))                 \
+    X(int, epoll_pwait, (int fd, struct epoll_event *ev, int n, int t, const sigset_t *m), (fd, ev, n, t, m))\
+    X(int, epoll_pwait2, (int fd, struct epoll_event *ev, int n, const struct timespec *t, const sigset_t *m), (fd, ev, n, t, m))
 
 /* The variadic blocking calls, by hand. */
 #define GPM_REAL_VARIADIC(X)                                                                   \
@@ -253,7 +278,8 @@
     X(int, fcntl, NULL, (int, int, ...))                                                       \
     X(int, fcntl64, NULL, (int, int, ...))                                                     \
     X(long, syscall, NULL, (long, ...))                                                        \
-    X(int, prctl, NULL, (int, ...))
+    X(int, prctl, NULL, (int, ...))                                                            \
+    X(int, ioctl, NULL, (int, unsigned long, ...))
 
 /* GLIBC_PRIVATE functions, all required for per-G TLS. */
 #define GPM_REAL_PRIVATE(X)                                                                    \
@@ -269,6 +295,7 @@ struct gpm_real_libc {
     GPM_REAL_INTERPOSED(GPM_REAL_FIELD)
     GPM_REAL_VARIADIC(GPM_REAL_FIELD)
     GPM_BLOCKING_CALLS(GPM_BLOCKING_FIELD)
+    GPM_NETIO_CALLS(GPM_BLOCKING_FIELD)
     GPM_REAL_PRIVATE(GPM_REAL_FIELD)
 };
 #undef GPM_REAL_FIELD

@@ -288,5 +288,14 @@ void gpm_readconfig(void)
             badvalue("GPM_STACK_GUARD", s, "expected 0 or 1");
     }
 
+    gpm_config.netpoll = true;
+    s = secure_getenv("GPM_NETPOLL");
+    if (s != NULL) {
+        if (strcmp(s, "0") == 0 || strcmp(s, "1") == 0)
+            gpm_config.netpoll = s[0] == '1';
+        else
+            badvalue("GPM_NETPOLL", s, "expected 0 or 1");
+    }
+
     readdebug(secure_getenv("GPM_DEBUG"));
 }

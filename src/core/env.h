@@ -16,6 +16,7 @@ struct gpm_configt {
     size_t stacksize;     /* GPM_STACK_SIZE, 0: glibc's default for new threads */
     int stackguard;       /* GPM_STACK_GUARD: 0 no guard page, 1 glibc's default */
     bool disable;         /* GPM_DISABLE=1: pass every call to libc */
+    bool netpoll;         /* GPM_NETPOLL: 0: blocking calls on files keep entersyscall */
     int32_t schedtrace;   /* GPM_DEBUG=schedtrace=MS */
     bool scheddetail;     /* GPM_DEBUG=scheddetail=1 */
     bool nowrfsbase;      /* GPM_DEBUG=nowrfsbase=1: write %fs with arch_prctl */

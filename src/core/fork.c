@@ -32,6 +32,7 @@
 #include "sema.h"
 #include "sys.h"
 #include "sysmon.h"
+#include "netpoll.h"
 #include "timer.h"
 #include "gsig.h"
 #include "wire.h"
@@ -141,6 +142,7 @@ static void child(void)
     }
     atomic_store(&gpm_sched.nthreads, 1);
     gpm_timers_forkchild();
+    gpm_netpoll_forkchild();
     gpm_sema_forkchild();
     gpm_gstack_forkchild(self);
     gpm_cputime_forkchild(self);

@@ -67,6 +67,10 @@ void gpm_sig_execleave(void);
 /* Delivers the calling G's deliverable signals now: runs their handlers.
    Must be called where the G holds nothing of gpm's (see "Delivery"). */
 void gpm_sigdeliver(void);
+/* The same after an interrupted wait that a handler may restart: says
+   whether handlers ran, and whether one lacked SA_RESTART. */
+enum { GPM_SIGRAN_NONE, GPM_SIGRAN_RESTART, GPM_SIGRAN_NORESTART };
+int gpm_sigdeliver_restart(struct gpm_g *gp);
 static inline bool gpm_sigdeliverable(struct gpm_g *gp)
 {
     return (atomic_load_explicit(&gp->sig.pending, memory_order_relaxed) &

@@ -70,6 +70,8 @@ enum gpm_waitreason {
     WAIT_FUTEX,        /* syscall(SYS_futex), emulated (futex.c) */
     WAIT_SIGNAL,       /* sigsuspend, pause, sigwait and friends */
     WAIT_WIRE,         /* moving onto its wired M ("Wired Gs" in sched.c) */
+    WAIT_IO,           /* read, write, accept... on a file not ready (netpoll.c) */
+    WAIT_POLL,         /* poll, select, epoll_wait (netpoll.c) */
     WAIT_NREASONS
 };
 
@@ -526,6 +528,7 @@ void gpm_entersyscallblock(void);
 void gpm_exitsyscall(void);
 int gpm_retake(int64_t now, int64_t *wakeby);
 void gpm_sysmon_timers(int64_t now);
+void gpm_sysmon_netpoll(int64_t now);
 bool gpm_allpidle(void);
 void gpm_sysmon_wake(void);
 void gpm_ready(struct gpm_g *gp);

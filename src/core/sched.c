@@ -23,11 +23,15 @@
  *   1. every 61st pass, one G from the global queue (fairness, runq.c);
  *   2. runnext, then its local queue;
  *   3. the global queue;
- *   4. steal half of another P's queue (4 rounds over all Ps in random
+ *   4. Gs whose files became ready: the poller, without waiting, unless
+ *      an M blocks in it already (netpoll.c);
+ *   5. steal half of another P's queue (4 rounds over all Ps in random
  *      order; in the last round, runnext too);
- *   5. the due timers of every P (Go's stealWork with checkTimers);
- *   6. give up the P and park the M (stopm), perhaps as the one idle M
- *      that sleeps until the earliest timer ("Who runs timers" in timer.c).
+ *   6. the due timers of every P (Go's stealWork with checkTimers);
+ *   7. give up the P; if Gs wait for files and no M blocks in the poller,
+ *      block in it until the earliest timer; else park the M (stopm),
+ *      perhaps as the one idle M that sleeps until the earliest timer
+ *      ("Who runs timers" in timer.c).
  *
  * Handoff
  * -------
@@ -203,6 +207,7 @@
 #include "env.h"
 #include "glife.h"
 #include "gstack.h"
+#include "netpoll.h"
 #include "sys.h"
 #include "timer.h"
 #include "valgrind.h"
@@ -245,6 +250,8 @@ static const char *const waitreason_names[WAIT_NREASONS] = {
     [WAIT_FUTEX] = "futex",
     [WAIT_SIGNAL] = "signal",
     [WAIT_WIRE] = "moving to its wired M",
+    [WAIT_IO] = "IO wait",
+    [WAIT_POLL] = "poll",
 };
 
 const char *gpm_waitreason_name(uint32_t r)
@@ -771,6 +778,12 @@ void gpm_wakep(void)
  */
 void gpm_wake_timerm(int64_t when)
 {
+    /* The M blocked in the poller sleeps until its own deadline: an
+       earlier timer breaks its wait (same seq_cst argument as below, with
+       the poller's published deadline). */
+    int64_t nu = gpm_netpoll_until();
+    if (nu != 0 && nu > when)
+        gpm_netpoll_break();
     /* seq_cst: pairs with stopm's store of pollUntil and its recheck of
        the heaps (see stopm). */
     int64_t pu = atomic_load(&gpm_sched.pollUntil);
@@ -880,6 +893,59 @@ static void resetspinning(struct gpm_m *mp)
 
 /* ---- Finding work ------------------------------------------------------ */
 
+/*
+ * injectglist makes the Gs of list run (n of them, G_RUNNABLE already,
+ * linked through schedlink): as many as there are idle Ps go to the global
+ * queue, with an M started for each; with mp's P (pinned), the rest go to
+ * its local queue, without one, to the global queue too (Go's
+ * injectglist). The poller's batches come this way.
+ */
+static void injectglist(struct gpm_m *mp, struct gpm_g *list, int32_t n)
+{
+    if (list == NULL)
+        return;
+    struct gpm_p *pp = mp != NULL ? mp->p : NULL;
+    int32_t idle = atomic_load(&gpm_sched.npidle);
+    int32_t toglobal = pp == NULL ? n : idle < n ? idle : n;
+    if (toglobal > 0) {
+        struct gpm_g *head = list, *tail = list;
+        for (int32_t i = 1; i < toglobal; i++)
+            tail = tail->schedlink;
+        list = tail->schedlink;
+        gpm_lock(&gpm_sched.lock);
+        gpm_globrunqputbatch(head, tail, toglobal);
+        gpm_unlock(&gpm_sched.lock);
+        for (int32_t i = 0; i < toglobal && atomic_load(&gpm_sched.npidle) > 0; i++)
+            startm(NULL, false);
+    }
+    while (list != NULL) {
+        struct gpm_g *gp = list;
+        list = gp->schedlink;
+        gpm_runqput(pp, gp, false);
+    }
+}
+
+/* The first G of a poller's batch, to run now; the others injected. */
+static struct gpm_g *netpollbatch(struct gpm_m *mp, struct gpm_g *list, int32_t n)
+{
+    struct gpm_g *rest = list->schedlink;
+    list->schedlink = NULL;
+    injectglist(mp, rest, n - 1);
+    return list;
+}
+
+/* sysmon: polls when nobody has for 10 ms (every P busy computing, or
+   every M asleep on its futex while a G waits for a file). */
+void gpm_sysmon_netpoll(int64_t now)
+{
+    int64_t last = gpm_netpoll_last();
+    if (!gpm_netpoll_waiting() || last == 0 || now - last < 10000000 || !gpm_netpoll_claimnb(last))
+        return;
+    int32_t n;
+    struct gpm_g *list = gpm_netpoll(0, &n);
+    injectglist(NULL, list, n);
+}
+
 /* One G from pp's own queues or the global queue, without blocking, or
    NULL. Executed only by the owner P, pinned. */
 static struct gpm_g *runqget_nonblocking(struct gpm_p *pp, bool *inheritTime)
@@ -956,6 +1022,16 @@ top:;
             return gp;
     }
 
+    /* Files that became ready, without waiting, unless an M blocks in the
+       poller (it will see them). Before stealing, as Go does: a G readied
+       by its file is as runnable as any. */
+    if (gpm_netpoll_waiting() && gpm_netpoll_last() != 0) {
+        int32_t n;
+        struct gpm_g *list = gpm_netpoll(0, &n);
+        if (list != NULL)
+            return netpollbatch(mp, list, n);
+    }
+
     /* Spinning Ms: steal work. Limit the number of spinning Ms to half the
        number of busy Ps: this prevents excessive CPU use when gomaxprocs is
        large but the program's parallelism is low. */
@@ -1010,6 +1086,39 @@ top:;
                 mp->spinning = true;
                 atomic_fetch_add(&gpm_sched.nmspinning, 1);
                 goto top;
+            }
+        }
+    }
+
+    /* Gs wait for files and no M blocks in the poller: this one does,
+       until the earliest timer, instead of sleeping on its futex ("The
+       scheduler's side" in netpoll.c). It publishes its deadline first
+       and then looks at the heaps again, as stopm does for the timer M:
+       an adder either sees the deadline and breaks the wait, or is seen. */
+    if (gpm_netpoll_waiting()) {
+        int64_t when = gpm_timers_earliest();
+        if (gpm_netpoll_claim(when != 0 ? when : INT64_MAX)) {
+            int64_t w2 = gpm_timers_earliest();
+            if (w2 != 0 && (when == 0 || w2 < when))
+                when = w2;
+            int64_t delay = -1;
+            if (when != 0) {
+                delay = when - gpm_nanotime();
+                if (delay < 0)
+                    delay = 0;
+            }
+            gpm_m_useowntls(mp);
+            int32_t n;
+            struct gpm_g *list = gpm_netpoll(delay, &n);
+            gpm_netpoll_unclaim(gpm_nanotime());
+            struct gpm_p *np_ = pidleget_nolock();
+            if (np_ == NULL) {
+                injectglist(NULL, list, n);
+            } else {
+                gpm_acquirep(mp, np_);
+                if (list != NULL)
+                    return netpollbatch(mp, list, n);
+                goto top; /* timers, or work that came meanwhile */
             }
         }
     }

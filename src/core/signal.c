@@ -618,6 +618,23 @@ static uint64_t deliverall(struct gpm_g *gp, void *uc, bool tryonly)
     return norestart;
 }
 
+int gpm_sigdeliver_restart(struct gpm_g *gp)
+{
+    uint64_t norestart = 0;
+    bool any = false;
+    siginfo_t si;
+    while (takeone(gp, ~atomic_load(&gp->sig.blocked), &si, false)) {
+        const struct sigaction *a = &progact[si.si_signo];
+        if (ishandler(a)) {
+            any = true;
+            if (!(a->sa_flags & SA_RESTART))
+                norestart |= gpm_sigbit(si.si_signo);
+        }
+        deliver_one(gp, &si, NULL);
+    }
+    return norestart != 0 ? GPM_SIGRAN_NORESTART : any ? GPM_SIGRAN_RESTART : GPM_SIGRAN_NONE;
+}
+
 void gpm_sigdeliver(void)
 {
     struct gpm_g *gp = gpm_getg();

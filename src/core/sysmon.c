@@ -105,6 +105,7 @@ static void *sysmon(void *arg)
                 delay = 10000000;
         }
         gpm_sysmon_timers(now);
+        gpm_sysmon_netpoll(now);
         gpm_sig_sysmon();
         if (now >= nexttrace) {
             gpm_schedtrace(gpm_config.scheddetail);

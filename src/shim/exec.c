@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../core/gsig.h"
+#include "../core/netpoll.h"
 #include "shim.h"
 
 #define EXEC(name, params, args)                        \
@@ -64,5 +65,7 @@ GPM_EXPORT FILE *popen(const char *cmd, const char *mode)
     gpm_sig_execenter();
     FILE *f = gpm_real.popen(cmd, mode);
     gpm_sig_execleave();
+    if (f != NULL)
+        gpm_netfd_new(fileno(f)); /* the poller's knowledge of the number is stale */
     return f;
 }

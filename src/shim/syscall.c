@@ -10,7 +10,8 @@
  * G's own (its TLS moves with it), so exitsyscall moving the G to another
  * kernel thread cannot disturb it.
  *
- * The list is GPM_BLOCKING_CALLS in compat/libc_real.h, plus the variadic
+ * The list is GPM_BLOCKING_CALLS in compat/libc_real.h (the calls on files
+ * that may be pollable are netio.c's: they go through the poller), plus the variadic
  * open, openat, fcntl (only the waiting lock commands) and syscall (the
  * numbers of blocking calls; SYS_futex goes to src/core/futex.c, which
  * parks Gs on private futexes and passes the rest to the kernel; SYS_gettid,
@@ -23,11 +24,13 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "../core/futex.h"
 #include "../core/gsig.h"
+#include "../core/netpoll.h"
 #include "shim.h"
 
 /* Handlers run after the call keep its errno (deliver_one restores it). */
@@ -69,6 +72,8 @@ static mode_t openmode(int flags, va_list ap)
         gpm_entersyscall();                                 \
         int r = gpm_real.name(path, flags, mode);           \
         gpm_exitsyscall();                                  \
+        if (r >= 0)                                         \
+            gpm_netfd_new(r);                               \
         gpm_afterwrapped_errno();                           \
         return r;                                           \
     }
@@ -87,6 +92,8 @@ OPEN(open64)
         gpm_entersyscall();                                         \
         int r = gpm_real.name(dirfd, path, flags, mode);            \
         gpm_exitsyscall();                                          \
+        if (r >= 0)                                                 \
+            gpm_netfd_new(r);                                       \
         gpm_afterwrapped_errno();                                   \
         return r;                                                   \
     }
@@ -103,6 +110,22 @@ OPENAT(openat64)
         void *arg = va_arg(ap, void *);                                       \
         va_end(ap);                                                           \
         bool blocks = cmd == F_SETLKW || cmd == F_OFD_SETLKW || cmd == F_SETLKW64; \
+        if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && gpm_active()) {     \
+            if (gpm_netfd_isown(fd)) {                                        \
+                errno = EBADF;                                                \
+                return -1;                                                    \
+            }                                                                 \
+            int r = gpm_real.name(fd, cmd, arg);                              \
+            if (r >= 0)                                                       \
+                gpm_netfd_new(r);                                             \
+            return r;                                                         \
+        }                                                                     \
+        if (cmd == F_SETFL) {                                                 \
+            int r = gpm_real.name(fd, cmd, arg);                              \
+            if (r == 0)                                                       \
+                gpm_netfd_flagschanged(); /* O_NONBLOCK, for the poller */   \
+            return r;                                                         \
+        }                                                                     \
         if (!blocks || !gpm_active())                                         \
             return gpm_real.name(fd, cmd, arg);                               \
         gpm_entersyscall();                                                   \
@@ -171,6 +194,8 @@ GPM_EXPORT long syscall(long nr, ...)
         }
         return r;
     }
+    if ((nr == SYS_fcntl && a1 == F_SETFL) || (nr == SYS_ioctl && (unsigned long)a1 == FIONBIO))
+        gpm_netfd_flagschanged(); /* O_NONBLOCK, for the poller (netio.c) */
     if (!blocking_nr(nr))
         return gpm_real.syscall(nr, a0, a1, a2, a3, a4, a5);
     gpm_entersyscall();
