@@ -21,15 +21,14 @@
  *   - makes the call in its own non-blocking form where one exists: on a
  *     socket, MSG_DONTWAIT (read on a socket is recv with no flags, write
  *     is send); epoll_wait, poll and select with a zero timeout;
- *   - where none exists (pipes, FIFOs, terminals, eventfds, accept on a
- *     listening socket), asks readiness first with poll(2) and a zero
- *     timeout, and makes the blocking call only when the file is ready.
- *     Another thread may take the data between the two: then the call
- *     blocks its kernel thread, as without the poller (sysmon hands the P
- *     on). Readiness-first is also right when the descriptor turned out to
- *     be another file than gpm believed (a regular file is always ready),
- *     which is why gpm does not use RWF_NOWAIT on pipes: on a regular file
- *     it may return a short read.
+ *     on a pipe or FIFO, read, write, readv and writev become preadv2 and
+ *     pwritev2 with RWF_NOWAIT (offset -1: the file's position, as read);
+ *   - where none exists (terminals, eventfds, accept on a listening
+ *     socket, a kernel that refuses RWF_NOWAIT on pipes), asks readiness
+ *     first with poll(2) and a zero timeout, and makes the blocking call
+ *     only when the file is ready. Another thread may take the data
+ *     between the two: then the call blocks its kernel thread, as without
+ *     the poller (sysmon hands the P on).
  * When the call would block and the program made the file non-blocking
  * (O_NONBLOCK, read with F_GETFL before gpm parks anyone), the program
  * gets its EAGAIN, exactly as before. Otherwise the G parks until the file
@@ -46,10 +45,13 @@
  * pollable), per direction a sequence number the poller bumps on every
  * event, and the list of waiters. The kind is a cache that may go stale
  * when libc closes and reuses a number behind gpm's back (fclose, then
- * fopen): every kind fails safe. A "socket" that is not answers ENOTSOCK
- * and is looked at again; "other pollable" uses readiness first, right for
- * any file; "not pollable" keeps entersyscall, right for any file. close,
- * dup2, dup3 and close_range forget the kind.
+ * fopen). A "socket" that is not answers ENOTSOCK and is looked at again;
+ * "other pollable" uses readiness first, right for any file; "not
+ * pollable" keeps entersyscall, right for any file. A "pipe" that is a
+ * regular file now would read with RWF_NOWAIT, which may return less
+ * than a plain read where the page cache holds part of the data: that
+ * needs libc to reuse the number of a pipe the program read for a file
+ * the program then reads with read(2) (see "Registration").
  *
  * Registration: every file a G waits on is added to the epoll instance,
  * edge-triggered for reading and writing, with the descriptor number as
@@ -158,7 +160,7 @@
 
 /* ---- The pollfd table ------------------------------------------------- */
 
-enum { PD_UNKNOWN, PD_NOTPOLL, PD_SOCKET, PD_OTHER };
+enum { PD_UNKNOWN, PD_NOTPOLL, PD_SOCKET, PD_PIPE, PD_OTHER };
 
 struct pollwaiter;
 
@@ -224,6 +226,8 @@ static uint8_t classify(int fd, struct pollfd_ *pd)
         k = PD_SOCKET;
         break;
     case S_IFIFO:
+        k = PD_PIPE;
+        break;
     case S_IFCHR:
     case 0: /* anonymous inodes: eventfd, timerfd, signalfd, epoll, ... */
         k = PD_OTHER;
@@ -250,6 +254,7 @@ static struct {
     _Atomic int64_t lastpoll;     /* last poll; 0 while an M blocks in one */
     _Atomic int64_t until;        /* when the blocked M wakes; 0: none blocks */
     _Atomic uint32_t flagsepoch;  /* bumped by every F_SETFL and FIONBIO */
+    _Atomic bool nopipenowait;    /* the kernel refuses RWF_NOWAIT on pipes */
 } np;
 
 /* Moves a descriptor of gpm's out of the program's usual range. */
@@ -605,6 +610,14 @@ static bool pollable_g(struct gpm_g *gp)
            gpm_config.netpoll && gpm_sigrouting();
 }
 
+/* What is known of O_NONBLOCK on fd's file: 1 set, 0 clear, -1 nothing. */
+static int nbcached(struct pollfd_ *pd)
+{
+    uint32_t e = (atomic_load_explicit(&np.flagsepoch, memory_order_relaxed) + 1) << 1;
+    uint32_t st = atomic_load_explicit(&pd->nbstate, memory_order_relaxed);
+    return (st & ~1u) == e ? (int)(st & 1) : -1;
+}
+
 /* Whether the program made fd's file non-blocking. Read with F_GETFL and
    kept until some status flags change anywhere (one file description may
    have several numbers, so F_SETFL on one changes the others). */
@@ -652,7 +665,7 @@ static int64_t sockdeadline(struct pollfd_ *pd, int fd, uint8_t dir)
 static long blockingattempt(struct gpm_netop *op, int fd)
 {
     gpm_entersyscall();
-    long r = op->attempt(op, fd, false);
+    long r = op->attempt(op, fd, GPM_NETIO_BLOCK);
     gpm_exitsyscall();
     gpm_afterwrapped();
     return r;
@@ -695,16 +708,30 @@ long gpm_netio(int fd, struct gpm_netop *op)
         kind = classify(fd, pd);
     if (kind == PD_UNKNOWN || kind == PD_NOTPOLL)
         return GPM_NETIO_FALLBACK;
-    bool nowait = op->anynowait || (kind == PD_SOCKET && op->socknowait);
+    /* A file the program made non-blocking: its own call, which cannot
+       block, is all there is to do. */
+    if (op->datacall && nbcached(pd) == 1)
+        return op->attempt(op, fd, GPM_NETIO_BLOCK);
+    int how = GPM_NETIO_BLOCK;
+    if (op->anynowait || (kind == PD_SOCKET && op->socknowait))
+        how = GPM_NETIO_SOCKNOWAIT;
+    else if (kind == PD_PIPE && op->filenowait && !atomic_load_explicit(&np.nopipenowait, memory_order_relaxed))
+        how = GPM_NETIO_FILENOWAIT;
     int opfd = fd;
     int64_t deadline = op->deadline;
     long ontimeout = op->ontimeout;
     bool timeo = false, timeoread = false, direct = false;
-    long r;
+    long r = 0;
     for (;;) {
         uint32_t seq = seqof(pd, op->dir);
-        if (nowait) {
-            r = op->attempt(op, opfd, true);
+        if (how != GPM_NETIO_BLOCK) {
+            r = op->attempt(op, opfd, how);
+            if ((r == -EOPNOTSUPP || r == -EINVAL) && how == GPM_NETIO_FILENOWAIT) {
+                /* A kernel without RWF_NOWAIT on pipes: readiness first. */
+                atomic_store(&np.nopipenowait, true);
+                how = GPM_NETIO_BLOCK;
+                continue;
+            }
             if (r == -ENOTSOCK && kind == PD_SOCKET) {
                 pdforget(pd); /* a stale kind: the file is another now */
                 r = opfd == fd ? GPM_NETIO_FALLBACK : r;
@@ -727,8 +754,8 @@ long gpm_netio(int fd, struct gpm_netop *op)
         }
         /* The call would block. */
         if (op->datacall && nonblocking(pd, opfd)) {
-            if (!nowait)
-                r = op->attempt(op, opfd, false); /* the program's own EAGAIN */
+            if (how == GPM_NETIO_BLOCK)
+                r = op->attempt(op, opfd, GPM_NETIO_BLOCK); /* the program's own EAGAIN */
             break;
         }
         if (op->datacall && kind == PD_SOCKET && !timeoread) {
@@ -791,7 +818,7 @@ long gpm_netio_many(const int *fds, const uint8_t *dirs, int n, struct gpm_netop
     for (;;) {
         for (int i = 0; i < m; i++)
             ws[i].seq = seqof(atomic_load(&ws[i].pd), ws[i].dir);
-        long r = op->attempt(op, -1, true);
+        long r = op->attempt(op, -1, GPM_NETIO_SOCKNOWAIT);
         if (r != 0 || op->deadline == -1)
             return r;
         /* Nothing ready. A file epoll refuses is one poll reports always

@@ -15,23 +15,29 @@
 /* What a call waits for. */
 enum { GPM_NETIO_READ = 1, GPM_NETIO_WRITE = 2 };
 
+/* How an attempt makes its call: the plain (blocking) form; the socket
+   form with MSG_DONTWAIT (or the call's zero timeout); RWF_NOWAIT on a
+   pipe or FIFO. */
+enum { GPM_NETIO_BLOCK, GPM_NETIO_SOCKNOWAIT, GPM_NETIO_FILENOWAIT };
+
 /* gpm_netio's "not mine": the caller runs the call the old way, between
    entersyscall and exitsyscall. */
 #define GPM_NETIO_FALLBACK LONG_MIN
 
 /*
- * A blocking call on one file. attempt(op, fd, nowait) makes the call once
- * and returns its result, or -errno; with nowait it uses the call's own
+ * A blocking call on one file. attempt(op, fd, how) makes the call once
+ * and returns its result, or -errno; but for GPM_NETIO_BLOCK it uses a
  * non-blocking form and returns -EAGAIN where the call would block. fd is
  * the file the call works on (after a close by another thread it is a
  * duplicate gpm keeps for the call, as the kernel keeps the file of a call
  * in progress).
  */
 struct gpm_netop {
-    long (*attempt)(struct gpm_netop *op, int fd, bool nowait);
+    long (*attempt)(struct gpm_netop *op, int fd, int how);
     uint8_t dir;        /* GPM_NETIO_READ or GPM_NETIO_WRITE */
     bool socknowait;    /* attempt(nowait) exists on sockets (MSG_DONTWAIT) */
     bool anynowait;     /* attempt(nowait) exists on every file (a zero timeout) */
+    bool filenowait;    /* attempt(GPM_NETIO_FILENOWAIT) exists (read, write, readv, writev) */
     bool datacall;      /* moves data: O_NONBLOCK and SO_RCVTIMEO/SO_SNDTIMEO apply */
     bool norestart;     /* EINTR even after an SA_RESTART handler (poll, epoll_wait) */
     bool cancelpoint;   /* a pending cancellation ends the wait */
@@ -51,7 +57,7 @@ long gpm_netio(int fd, struct gpm_netop *op);
 
 /*
  * Waits, as poll(2) with a timeout, for readiness of several files.
- * attempt(op, -1, true) makes the whole call with a zero timeout and
+ * attempt(op, -1, GPM_NETIO_SOCKNOWAIT) makes the whole call with a zero timeout and
  * returns its result (0: nothing ready) or -errno. fds[i] < 0 are skipped;
  * dirs[i] is what fds[i] waits for (GPM_NETIO_READ | GPM_NETIO_WRITE).
  * Returns as gpm_netio.

@@ -99,10 +99,16 @@ struct rd {
     struct timespec *tmo;
 };
 
-static long read_attempt(struct gpm_netop *op, int fd, bool nowait)
+static long read_attempt(struct gpm_netop *op, int fd, int how)
 {
     struct rd *a = (struct rd *)op;
-    return neg(nowait ? gpm_real.recv(fd, a->buf, a->n, MSG_DONTWAIT) : gpm_real.read(fd, a->buf, a->n));
+    if (how == GPM_NETIO_SOCKNOWAIT)
+        return neg(gpm_real.recv(fd, a->buf, a->n, MSG_DONTWAIT));
+    if (how == GPM_NETIO_FILENOWAIT) {
+        struct iovec v = {a->buf, a->n};
+        return neg(gpm_real.preadv2(fd, &v, 1, -1, RWF_NOWAIT));
+    }
+    return neg(gpm_real.read(fd, a->buf, a->n));
 }
 
 GPM_EXPORT ssize_t read(int fd, void *buf, size_t n)
@@ -110,17 +116,20 @@ GPM_EXPORT ssize_t read(int fd, void *buf, size_t n)
     if (!gpm_active())
         return gpm_real.read(fd, buf, n);
     struct rd a = {.op = DATAOP(read_attempt, GPM_NETIO_READ), .buf = buf, .n = n};
+    a.op.filenowait = true;
     long r = gpm_netio(fd, &a.op);
     if (r == GPM_NETIO_FALLBACK)
         return OLDWAY(gpm_real.read(fd, buf, n));
     return result(r);
 }
 
-static long readv_attempt(struct gpm_netop *op, int fd, bool nowait)
+static long readv_attempt(struct gpm_netop *op, int fd, int how)
 {
     struct rd *a = (struct rd *)op;
-    if (!nowait)
+    if (how == GPM_NETIO_BLOCK)
         return neg(gpm_real.readv(fd, a->iov, a->iovcnt));
+    if (how == GPM_NETIO_FILENOWAIT)
+        return neg(gpm_real.preadv2(fd, a->iov, a->iovcnt, -1, RWF_NOWAIT));
     struct msghdr m = {.msg_iov = (struct iovec *)a->iov, .msg_iovlen = (size_t)a->iovcnt};
     return neg(gpm_real.recvmsg(fd, &m, MSG_DONTWAIT));
 }
@@ -130,16 +139,17 @@ GPM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
     if (!gpm_active())
         return gpm_real.readv(fd, iov, iovcnt);
     struct rd a = {.op = DATAOP(readv_attempt, GPM_NETIO_READ), .iov = iov, .iovcnt = iovcnt};
+    a.op.filenowait = true;
     long r = gpm_netio(fd, &a.op);
     if (r == GPM_NETIO_FALLBACK)
         return OLDWAY(gpm_real.readv(fd, iov, iovcnt));
     return result(r);
 }
 
-static long recvfrom_attempt(struct gpm_netop *op, int fd, bool nowait)
+static long recvfrom_attempt(struct gpm_netop *op, int fd, int how)
 {
     struct rd *a = (struct rd *)op;
-    return neg(gpm_real.recvfrom(fd, a->buf, a->n, a->flags | (nowait ? MSG_DONTWAIT : 0), a->addr, a->alen));
+    return neg(gpm_real.recvfrom(fd, a->buf, a->n, a->flags | (how ? MSG_DONTWAIT : 0), a->addr, a->alen));
 }
 
 /* Flags with which a receive cannot block, or must keep the old way. */
@@ -163,10 +173,10 @@ GPM_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
     return recvfrom(fd, buf, n, flags, NULL, NULL);
 }
 
-static long recvmsg_attempt(struct gpm_netop *op, int fd, bool nowait)
+static long recvmsg_attempt(struct gpm_netop *op, int fd, int how)
 {
     struct rd *a = (struct rd *)op;
-    return neg(gpm_real.recvmsg(fd, a->msg, a->flags | (nowait ? MSG_DONTWAIT : 0)));
+    return neg(gpm_real.recvmsg(fd, a->msg, a->flags | (how ? MSG_DONTWAIT : 0)));
 }
 
 GPM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
@@ -180,10 +190,10 @@ GPM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
     return result(r);
 }
 
-static long recvmmsg_attempt(struct gpm_netop *op, int fd, bool nowait)
+static long recvmmsg_attempt(struct gpm_netop *op, int fd, int how)
 {
     struct rd *a = (struct rd *)op;
-    return neg(gpm_real.recvmmsg(fd, a->vec, a->vlen, a->flags | (nowait ? MSG_DONTWAIT : 0), a->tmo));
+    return neg(gpm_real.recvmmsg(fd, a->vec, a->vlen, a->flags | (how ? MSG_DONTWAIT : 0), a->tmo));
 }
 
 /* Without MSG_WAITFORONE a blocking recvmmsg waits for all vlen messages:
@@ -226,17 +236,23 @@ static long wrresult(struct wr *a, long r)
     return result(r);
 }
 
-static long write_attempt(struct gpm_netop *op, int fd, bool nowait)
+static long write_attempt(struct gpm_netop *op, int fd, int how)
 {
     struct wr *a = (struct wr *)op;
     for (;;) {
-        ssize_t r = nowait ? gpm_real.sendto(fd, a->buf + a->done, a->n - a->done, a->flags | MSG_DONTWAIT,
-                                             a->addr, a->alen)
-                           : gpm_real.write(fd, a->buf + a->done, a->n - a->done);
+        ssize_t r;
+        if (how == GPM_NETIO_SOCKNOWAIT) {
+            r = gpm_real.sendto(fd, a->buf + a->done, a->n - a->done, MSG_DONTWAIT, NULL, 0);
+        } else if (how == GPM_NETIO_FILENOWAIT) {
+            struct iovec v = {(void *)(a->buf + a->done), a->n - a->done};
+            r = gpm_real.pwritev2(fd, &v, 1, -1, RWF_NOWAIT);
+        } else {
+            r = gpm_real.write(fd, a->buf + a->done, a->n - a->done);
+        }
         if (r < 0)
             return -errno;
         a->done += (size_t)r;
-        if (!nowait || a->done >= a->n || r == 0)
+        if (how == GPM_NETIO_BLOCK || a->done >= a->n || r == 0)
             return (long)a->done;
     }
 }
@@ -246,6 +262,7 @@ GPM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
     if (!gpm_active())
         return gpm_real.write(fd, buf, n);
     struct wr a = {.op = DATAOP(write_attempt, GPM_NETIO_WRITE), .buf = buf, .n = n};
+    a.op.filenowait = true;
     long r = gpm_netio(fd, &a.op);
     if (r == GPM_NETIO_FALLBACK) {
         if (a.done == 0)
@@ -256,16 +273,16 @@ GPM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
     return wrresult(&a, r);
 }
 
-static long sendto_attempt(struct gpm_netop *op, int fd, bool nowait)
+static long sendto_attempt(struct gpm_netop *op, int fd, int how)
 {
     struct wr *a = (struct wr *)op;
     for (;;) {
-        ssize_t r = gpm_real.sendto(fd, a->buf + a->done, a->n - a->done, a->flags | (nowait ? MSG_DONTWAIT : 0),
+        ssize_t r = gpm_real.sendto(fd, a->buf + a->done, a->n - a->done, a->flags | (how ? MSG_DONTWAIT : 0),
                                     a->addr, a->alen);
         if (r < 0)
             return -errno;
         a->done += (size_t)r;
-        if (!nowait || a->done >= a->n || r == 0)
+        if (how == GPM_NETIO_BLOCK || a->done >= a->n || r == 0)
             return (long)a->done;
     }
 }
@@ -321,7 +338,7 @@ static size_t iovtotal(const struct iovec *iov, size_t cnt)
 }
 
 /* sendmsg's and writev's attempt: a->msg (a->iov for writev) from done. */
-static long sendmsg_attempt(struct gpm_netop *op, int fd, bool nowait)
+static long sendmsg_attempt(struct gpm_netop *op, int fd, int how)
 {
     struct wr *a = (struct wr *)op;
     const struct iovec *iov = a->msg != NULL ? a->msg->msg_iov : a->iov;
@@ -337,8 +354,10 @@ static long sendmsg_attempt(struct gpm_netop *op, int fd, bool nowait)
             m.msg_controllen = 0;
         }
         ssize_t r;
-        if (nowait)
+        if (how == GPM_NETIO_SOCKNOWAIT)
             r = gpm_real.sendmsg(fd, &m, a->flags | MSG_DONTWAIT);
+        else if (how == GPM_NETIO_FILENOWAIT)
+            r = gpm_real.pwritev2(fd, rest, (int)m.msg_iovlen, -1, RWF_NOWAIT);
         else if (a->msg != NULL)
             r = gpm_real.sendmsg(fd, &m, a->flags);
         else
@@ -346,7 +365,7 @@ static long sendmsg_attempt(struct gpm_netop *op, int fd, bool nowait)
         if (r < 0)
             return -errno;
         a->done += (size_t)r;
-        if (!nowait || a->done >= a->n || r == 0)
+        if (how == GPM_NETIO_BLOCK || a->done >= a->n || r == 0)
             return (long)a->done;
     }
 }
@@ -373,6 +392,7 @@ GPM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
     if (!gpm_active())
         return gpm_real.writev(fd, iov, iovcnt);
     struct wr a = {.op = DATAOP(sendmsg_attempt, GPM_NETIO_WRITE), .iov = iov, .iovcnt = iovcnt};
+    a.op.filenowait = true;
     long r = GPM_NETIO_FALLBACK;
     if (iovcnt >= 0 && iovcnt <= IOV_COPY) {
         a.n = iovtotal(iov, (size_t)iovcnt);
@@ -387,16 +407,16 @@ GPM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 
 /* sendmmsg: done counts messages; a blocking one sends them all unless
    stopped, as the kernel's does. */
-static long sendmmsg_attempt(struct gpm_netop *op, int fd, bool nowait)
+static long sendmmsg_attempt(struct gpm_netop *op, int fd, int how)
 {
     struct wr *a = (struct wr *)op;
     for (;;) {
         int r = gpm_real.sendmmsg(fd, a->vec + a->done, a->vlen - (unsigned)a->done,
-                                  a->flags | (nowait ? MSG_DONTWAIT : 0));
+                                  a->flags | (how ? MSG_DONTWAIT : 0));
         if (r < 0)
             return -errno;
         a->done += (size_t)r;
-        if (!nowait || a->done >= a->vlen || r == 0)
+        if (how == GPM_NETIO_BLOCK || a->done >= a->vlen || r == 0)
             return (long)a->done;
     }
 }
@@ -423,9 +443,9 @@ struct acc {
     int flags;
 };
 
-static long accept_attempt(struct gpm_netop *op, int fd, bool nowait)
+static long accept_attempt(struct gpm_netop *op, int fd, int how)
 {
-    (void)nowait; /* accept has no non-blocking form of its own */
+    (void)how; /* accept has no non-blocking form of its own */
     struct acc *a = (struct acc *)op;
     return neg(gpm_real.accept4(fd, a->addr, a->alen, a->flags));
 }
@@ -480,10 +500,10 @@ struct pl {
     nfds_t n;
 };
 
-static long poll_attempt(struct gpm_netop *op, int fd, bool nowait)
+static long poll_attempt(struct gpm_netop *op, int fd, int how)
 {
     (void)fd;
-    (void)nowait;
+    (void)how;
     struct pl *a = (struct pl *)op;
     int r = gpm_real.poll(a->f, a->n, 0);
     /* A zero-timeout poll says EINTR when a signal is pending, a poke of
@@ -547,10 +567,10 @@ struct sel {
     fd_set in[3];
 };
 
-static long select_attempt(struct gpm_netop *op, int fd, bool nowait)
+static long select_attempt(struct gpm_netop *op, int fd, int how)
 {
     (void)fd;
-    (void)nowait;
+    (void)how;
     struct sel *a = (struct sel *)op;
     fd_set work[3];
     fd_set *w[3];
@@ -648,9 +668,9 @@ struct ep {
     int max;
 };
 
-static long epoll_attempt(struct gpm_netop *op, int fd, bool nowait)
+static long epoll_attempt(struct gpm_netop *op, int fd, int how)
 {
-    (void)nowait;
+    (void)how;
     struct ep *a = (struct ep *)op;
     int r = gpm_real.epoll_wait(fd, a->ev, a->max, 0);
     return r == 0 ? -EAGAIN : neg(r);
