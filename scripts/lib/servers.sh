@@ -210,57 +210,96 @@ server_check() {
     return 1
 }
 
-# server_load NAME DIR PORT: runs NAME's load generator against it, its
-# output in DIR/load.out, and prints one line per load: its label, the
-# throughput (requests or operations per second; "-" when the generator
-# printed none) and the errors the generator reported (and "1" for a status
-# other than 0 or a missing result), tab-separated.
+# server_cpu_ticks PID: the CPU time (user and system, in clock ticks) of
+# process PID, all its threads, and of its children (nginx's workers).
+server_cpu_ticks() {
+    local total=0 p stat f
+    for p in "$1" $(server_children "$1"); do
+        { read -r stat <"/proc/$p/stat"; } 2>/dev/null || continue
+        stat=${stat##*) }
+        read -ra f <<<"$stat"
+        # after the name: state is field 3, utime 14, stime 15
+        total=$((total + f[11] + f[12]))
+    done
+    echo "$total"
+}
+
+# server_us_per TICKS N: microseconds of CPU per request, TICKS clock ticks
+# over N requests ("-" for none).
+server_us_per() {
+    awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v n="$2" \
+        'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print "-" }'
+}
+
+# server_load NAME DIR PORT PID: runs NAME's load generator against the
+# server PID, its output in DIR/load.out, and prints one line per load,
+# tab-separated: its label; the throughput (requests or operations per
+# second; "-" when the generator printed none); the server's CPU time per
+# request in microseconds over the whole run (for redis, over SET and GET
+# together; "-" when unknown), which the machine's other users disturb less
+# than the throughput; and the errors the generator reported (and 1 for a
+# status other than 0 or a missing result).
 server_load() {
-    local name=$1 dir=$2 port=$3 out=$2/load.out rc
+    local name=$1 dir=$2 port=$3 pid=$4 out=$2/load.out rc errs rate requests cpu0 cpu1
+    cpu0=$(server_cpu_ticks "$pid")
     case $name in
     redis)
         timeout 300 redis-benchmark -p "$port" -t set,get -n "$server_redis_requests" \
             -c "$server_clients" --csv >"$out" 2>&1
         rc=$?
-        # redis-benchmark prints "Error: ..." (and, for replies,
-        # "Error from server: ...") and stops on a failed connection.
-        local errs test rate
-        errs=$(grep -ci error "$out")
-        for test in SET GET; do
-            rate=$(awk -F'"' -v t="$test" '$2 == t { print $4 }' "$out")
-            printf '%s\t%s\t%s\n' "$test -n $server_redis_requests -c $server_clients" \
-                "${rate:--}" $((errs + (rc != 0 || ${#rate} == 0)))
-        done
         ;;
     memcached)
         # -v 0.1: a tenth of the gets compare the value with the one set.
         timeout $((server_seconds + 60)) memcaslap -s "127.0.0.1:$port" -T "$server_client_threads" \
             -c "$server_clients" -t "${server_seconds}s" -v 0.1 >"$out" 2>&1
         rc=$?
-        local rate errs
-        rate=$(awk '/^Run time:/ { for (i = 1; i < NF; i++) if ($i == "TPS:") print $(i + 1) }' "$out")
-        # The counters of misses and failed verifications, and the messages
-        # memcaslap prints on a failed request ("<fd ERROR ...", "data
-        # verification failed", "Failed to write").
-        errs=$(awk '/^(get_misses|verify_misses|verify_failed):/ { n += $2; next }
-                    tolower($0) ~ /error|fail/ { n++ } END { print n + 0 }' "$out")
-        printf '%s\t%s\t%s\n' "get/set 9:1 -c $server_clients, ${server_seconds} s" \
-            "${rate:--}" $((errs + (rc != 0 || ${#rate} == 0)))
         ;;
     nginx)
         timeout $((server_seconds + 60)) wrk -t "$server_client_threads" -c "$server_clients" \
             -d "${server_seconds}s" "http://127.0.0.1:$port/64k.bin" >"$out" 2>&1
         rc=$?
-        local rate errs
+        ;;
+    esac
+    cpu1=$(server_cpu_ticks "$pid")
+    local ticks=$((cpu1 - cpu0))
+    case $name in
+    redis)
+        # redis-benchmark prints "Error: ..." (and, for replies,
+        # "Error from server: ...") and stops on a failed connection.
+        local test rates=0
+        errs=$(grep -ci error "$out")
+        for test in SET GET; do
+            grep -q "^\"$test\"," "$out" && rates=$((rates + 1))
+        done
+        for test in SET GET; do
+            rate=$(awk -F'"' -v t="$test" '$2 == t { print $4 }' "$out")
+            printf '%s\t%s\t%s\t%s\n' "$test -n $server_redis_requests -c $server_clients" "${rate:--}" \
+                "$(server_us_per "$ticks" $((rates == 2 ? 2 * server_redis_requests : 0)))" \
+                $((errs + (rc != 0 || ${#rate} == 0)))
+        done
+        ;;
+    memcached)
+        rate=$(awk '/^Run time:/ { for (i = 1; i < NF; i++) if ($i == "TPS:") print $(i + 1) }' "$out")
+        requests=$(awk '/^Run time:/ { for (i = 1; i < NF; i++) if ($i == "Ops:") print $(i + 1) }' "$out")
+        # The counters of misses and failed verifications, and the messages
+        # memcaslap prints on a failed request ("<fd ERROR ...", "data
+        # verification failed", "Failed to write").
+        errs=$(awk '/^(get_misses|verify_misses|verify_failed):/ { n += $2; next }
+                    tolower($0) ~ /error|fail/ { n++ } END { print n + 0 }' "$out")
+        printf '%s\t%s\t%s\t%s\n' "get/set 9:1 -c $server_clients, ${server_seconds} s" "${rate:--}" \
+            "$(server_us_per "$ticks" "${requests:-0}")" $((errs + (rc != 0 || ${#rate} == 0)))
+        ;;
+    nginx)
         rate=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
+        requests=$(awk '/ requests in / { print $1 }' "$out")
         # "Socket errors: connect 0, read 0, write 0, timeout 0" and
         # "Non-2xx or 3xx responses: N" appear only when not zero; the
         # server's own error log counts too.
         errs=$(awk '/Socket errors:/ { gsub(",", ""); n += $4 + $6 + $8 + $10 }
                     /Non-2xx or 3xx responses:/ { n += $NF } END { print n + 0 }' "$out")
         errs=$((errs + $(grep -cE '\[(alert|crit|emerg|error)\]' "$dir/logs/error.log" 2>/dev/null)))
-        printf '%s\t%s\t%s\n' "GET 64 KiB file (thread pool) -c $server_clients, ${server_seconds} s" \
-            "${rate:--}" $((errs + (rc != 0 || ${#rate} == 0)))
+        printf '%s\t%s\t%s\t%s\n' "GET 64 KiB file (thread pool) -c $server_clients, ${server_seconds} s" \
+            "${rate:--}" "$(server_us_per "$ticks" "${requests:-0}")" $((errs + (rc != 0 || ${#rate} == 0)))
         ;;
     esac
     return 0

@@ -73,11 +73,11 @@ run_item() {
     *) echo "unknown mode $mode" >&2; exit 2 ;;
     esac || { why=$server_why; return; }
     running=$server_pid
-    while IFS=$'\t' read -r label rate errs; do
+    while IFS=$'\t' read -r label rate _ errs; do
         if ((errs)) || [[ $rate == - ]]; then
             why="${why:+$why; }$label: $errs error(s) reported, throughput $rate"
         fi
-    done < <(server_load "$item" "$dir" "$port")
+    done < <(server_load "$item" "$dir" "$port" "$server_pid")
     server_check "$item" "$dir" "$port" || why="${why:+$why; }$server_why"
     local how=term
     [[ $item == redis ]] && how=shutdown
