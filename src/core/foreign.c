@@ -10,12 +10,18 @@
  *
  * A foreign thread holds no P and is not on any run queue: it is always
  * "running" on its own kernel thread.
+ *
+ * Adopting happens inside the thread's first pthread call, which may come
+ * from the program's malloc (jemalloc locks with pthread mutexes, and its
+ * background threads are foreign: it starts them with glibc's
+ * pthread_create, found with dlsym(RTLD_NEXT)). So adopting calls no malloc
+ * (the G struct is gstack.c's, gpm_foreign_galloc), and the thread's G is
+ * in gpm_tls_g before anything that could enter gpm again.
  */
 #define _GNU_SOURCE
 #include "foreign.h"
 
 #include <pthread.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "../../compat/glibc_abi.h"
@@ -34,10 +40,8 @@ static void foreign_exit(void *arg)
     struct gpm_g *gp = arg;
     gpm_tsd_runall(gp);
     gpm_mutex_robust_exit(gp);
-    gpm_allgs_remove(gp);
-    gp->magic = 0;
     gpm_tls_g = NULL;
-    free(gp);
+    gpm_foreign_gfree(gp);
 }
 
 int gpm_foreign_init(void)
@@ -50,9 +54,7 @@ struct gpm_g *gpm_getg_adopt(void)
     struct gpm_g *gp = gpm_getg();
     if (gp != NULL)
         return gp;
-    if (posix_memalign((void **)&gp, 64, sizeof *gp) != 0)
-        return NULL;
-    memset(gp, 0, sizeof *gp);
+    gp = gpm_foreign_galloc();
     gp->magic = GPM_G_MAGIC;
     gp->kind = G_KIND_FOREIGN;
     gp->tcb = gpm_rdtp();
@@ -63,8 +65,9 @@ struct gpm_g *gpm_getg_adopt(void)
     sigset_t kmask;
     gpm_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, 0, (long)&kmask, 8);
     gpm_sig_newg(gp, NULL, &kmask);
-    gpm_real.pthread_setspecific(foreign_key, gp);
-    gpm_tls_g = gp;
     gpm_allgs_add(gp);
+    gpm_tls_g = gp;
+    /* Last: for a key past glibc's first 32, this allocates. */
+    gpm_real.pthread_setspecific(foreign_key, gp);
     return gp;
 }

@@ -58,6 +58,7 @@
 
 #include "../../compat/glibc_abi.h"
 #include "../../compat/libc_real.h"
+#include "alloc.h"
 #include "env.h"
 #include "sys.h"
 #include "valgrind.h"
@@ -255,9 +256,8 @@ void gpm_allgs_add(struct gpm_g *gp)
     gpm_unlock(&allglock);
 }
 
-void gpm_allgs_remove(struct gpm_g *gp)
+static void allgs_remove_locked(struct gpm_g *gp)
 {
-    gpm_lock(&allglock);
     if (gp->allprev)
         gp->allprev->allnext = gp->allnext;
     else
@@ -265,6 +265,39 @@ void gpm_allgs_remove(struct gpm_g *gp)
     if (gp->allnext)
         gp->allnext->allprev = gp->allprev;
     gp->allnext = gp->allprev = NULL;
+}
+
+void gpm_allgs_remove(struct gpm_g *gp)
+{
+    gpm_lock(&allglock);
+    allgs_remove_locked(gp);
+    gpm_unlock(&allglock);
+}
+
+/* Foreign threads' G structs whose threads have ended, linked by allnext;
+   protected by allglock. */
+static struct gpm_g *foreignfree;
+
+struct gpm_g *gpm_foreign_galloc(void)
+{
+    gpm_lock(&allglock);
+    struct gpm_g *gp = foreignfree;
+    if (gp != NULL)
+        foreignfree = gp->allnext;
+    gpm_unlock(&allglock);
+    if (gp == NULL)
+        return gpm_persistentalloc(GSIZE, 64); /* zeroed */
+    memset(gp, 0, sizeof *gp);
+    return gp;
+}
+
+void gpm_foreign_gfree(struct gpm_g *gp)
+{
+    gpm_lock(&allglock);
+    allgs_remove_locked(gp);
+    gp->magic = 0;
+    gp->allnext = foreignfree;
+    foreignfree = gp;
     gpm_unlock(&allglock);
 }
 

@@ -70,6 +70,15 @@ void gpm_gstack_forkchild(struct gpm_g *self);
 
 /* Removes gp from allgs (it has finished). */
 void gpm_allgs_remove(struct gpm_g *gp);
+/* A zeroed G struct for a foreign thread (foreign.c), and back: never from
+   the program's malloc, since adopting happens inside the program's own
+   pthread calls, and a malloc that locks with pthread mutexes (jemalloc)
+   would enter gpm again and adopt again, without end. Freed structs stay
+   mapped, on a free list, so the memory is that of the most foreign threads
+   alive at once. gpm_foreign_gfree also takes gp off allgs and clears its
+   magic. Take allglock; throw when out of memory. */
+struct gpm_g *gpm_foreign_galloc(void);
+void gpm_foreign_gfree(struct gpm_g *gp);
 /* Adds a G that has no block (G1, foreign threads) to allgs. */
 void gpm_allgs_add(struct gpm_g *gp);
 /* Calls fn on every live G under allglock. fn must not take allglock. */

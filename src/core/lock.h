@@ -15,7 +15,8 @@
  *                        which takes the timer, semtable and scheduler
  *                        locks below)
  *       pool.lock        (signal.c: free signal-instance nodes; a leaf)
- *   allglock             (gstack.c: list of live Gs; held across TLS setup)
+ *   allglock             (gstack.c: list of live Gs, free foreign G
+ *                        structs; held across TLS setup)
  *     gpool.lock         (gstack.c: global pool of free G blocks)
  *       p->timerslock    (timer.c: a P's timer heap; timer functions run
  *                        under it and take the two below)
