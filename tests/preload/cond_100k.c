@@ -3,7 +3,7 @@
  * each increments `waiting` under the mutex and waits while `go == 0`; the
  * last to arrive signals a second condition variable, on which main waits
  * until all are waiting. Main counts the kernel threads (under gpm at most
- * GPM_MAXPROCS + 5 (tasks.h): parked Gs need none), sets go = 1, broadcasts once, and
+ * GPM_MAXPROCS + 8 (tasks.h): parked Gs need none), sets go = 1, broadcasts once, and
  * joins them all; every one must have seen go = 1 and returned its own
  * value. Under gpm the whole run must take under 60 s (about 6-12 s on 2
  * CPUs).

@@ -3,7 +3,7 @@
  * loop until main releases them, run on a handful of kernel threads. Once
  * every thread has started, main counts the entries of /proc/self/task:
  * under gpm there must be at most GPM_MAXPROCS (default: the CPUs of the
- * affinity mask) + 5 kernel threads (tasks.h); natively the count is only printed
+ * affinity mask) + 8 kernel threads (tasks.h); natively the count is only printed
  * (it is 10,001). Then main releases the threads, joins them all, and each
  * must return its own index. Natively the threads put themselves under
  * SCHED_IDLE, only so that main gets the CPU to create them all quickly.

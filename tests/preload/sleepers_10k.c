@@ -1,7 +1,7 @@
 /*
  * 10,000 threads (64 KiB stacks) each sleeping 100 ms in nanosleep at once,
  * all joined; no sleep ends early. Under gpm the sleeps park their Gs, so:
- *  - while they sleep the process has at most GPM_MAXPROCS + 5 kernel
+ *  - while they sleep the process has at most GPM_MAXPROCS + 8 kernel
  *    threads (counted in /proc/self/task during creation and after it);
  *  - the sleeps overlap: from the last pthread_create to the last join takes
  *    about 100 ms (checked: under 1 s; one after the other the sleeps would

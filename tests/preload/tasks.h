@@ -74,9 +74,10 @@ static inline int count_running_tasks(void)
 
 /* The most kernel threads gpm may use: GPM_MAXPROCS (default: the CPUs of
    the affinity mask) Ms running Gs, plus a small constant: sysmon, the M
-   maker, M0 when it does not hold a P, an M whose P sysmon revoked while
-   it slept in the kernel (an mmap lock, a page fault) and which has not
-   parked yet, an idle M. */
+   maker, the signal receiver, the M blocked in the poller, M0 when it
+   does not hold a P, an M or two whose P sysmon revoked while it slept in
+   the kernel (an mmap lock, a page fault) and which has not parked yet,
+   an idle M. */
 static inline int max_tasks_under_gpm(void)
 {
     const char *e = getenv("GPM_MAXPROCS");
@@ -85,7 +86,7 @@ static inline int max_tasks_under_gpm(void)
         cpu_set_t set;
         procs = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
     }
-    return procs + 5;
+    return procs + 8;
 }
 
 #endif
