@@ -1015,6 +1015,7 @@ void gpm_netpoll_forkchild(void)
             struct pollfd_ *pd = &chunk[i];
             pd->lock = (struct gpm_mutex)GPM_MUTEX_INIT;
             pd->head = pd->tail = NULL;
+            atomic_store_explicit(&pd->registered, false, memory_order_relaxed); /* a new epoll set */
             if (atomic_load(&pd->holders) > 0) {
                 atomic_store(&pd->holders, 0);
                 pdforget(pd);
