@@ -41,6 +41,7 @@ static void prepare(void)
 {
     if (atomic_load(&gpm_state) != GPM_ACTIVE)
         return;
+    gpm_netfd_sharing(); /* the child shares the file descriptions */
     /* Lock order (lock.h): signal.c's, allglock, gpool.lock, sched.lock,
        persistent. */
     gpm_sig_forklock();

@@ -82,9 +82,8 @@
  * at once. Its seq++ is either before the waiter's check (which then tries
  * again) or after, when the waiter is queued. An event
  * wakes every waiter of its direction (several threads may read one pipe,
- * or accept on one socket); each tries again, and the losers park again.
- * A waiter woken along with others polls before its blocking call, one
- * woken alone makes it at once.
+ * or accept on one socket); each tries again from the start (readiness
+ * first where that applies), and the losers park again.
  *
  * A wait (struct pollwait, on the G's stack) may span several files (poll
  * and select) and has three ways to end: an event, its timer, or an
@@ -103,11 +102,17 @@
  * ---------------------
  * Linux keeps the file of a blocked read alive when another thread closes
  * its descriptor: the read goes on, and returns when the peer sends. A
- * parked G holds no reference, so close would end the file under it. So
- * close (and dup2 onto it, and close_range) of a descriptor with waiters
- * first duplicates it: the waiters move to the duplicate, their call goes
- * on there, and the last of them closes the duplicate. The program cannot
- * see or close it (gpm_netfd_isown), as natively the file has no number.
+ * parked G holds no reference, so close would end the file under it. So a
+ * call that found its file not ready lists itself on the pollfd (struct
+ * pollcall) until it returns, parked or between tries, and close (and
+ * dup2 onto it, and close_range) of a descriptor with such calls first
+ * duplicates it, among gpm's own high numbers: the calls (and their
+ * waiters) move to the duplicate, go on there, and the last of them closes
+ * it. The program cannot see or close it (gpm_netfd_isown), as natively
+ * the file has no number. A call interrupted by a handler leaves the list
+ * first (a handler may longjmp, a cancellation unwinds); if it goes on
+ * (SA_RESTART), it starts again from the number, as the kernel's restart
+ * does.
  *
  * The scheduler's side (sched.c)
  * ------------------------------
@@ -172,8 +177,19 @@ struct pollfd_ {
     _Atomic bool registered;         /* in the epoll set (as far as gpm knows) */
     _Atomic uint32_t nbstate;        /* O_NONBLOCK as read in a flags epoch: (epoch + 1) << 1 | set */
     _Atomic int32_t holders;         /* Gs whose call goes on here after a close */
+    _Atomic int32_t born;            /* forks + 1 when the program made it; 0: unknown */
     _Atomic int64_t rcvtimeo, sndtimeo; /* ns, 0: none */
     struct pollwaiter *head, *tail;  /* under lock */
+    struct pollcall *calls;          /* calls that waited here and go on (under lock) */
+};
+
+/* A call that found its file not ready: it goes on with that file, not
+   with the number, even if another thread closes it ("Close while a G
+   waits"). On its G's stack, listed on its pollfd until the call ends. */
+struct pollcall {
+    struct pollcall *next, *prev;
+    _Atomic(struct pollfd_ *) pd;
+    int *opfd;
 };
 
 #define PD_CHUNK 4096
@@ -213,6 +229,7 @@ static void pdforget(struct pollfd_ *pd)
     atomic_store_explicit(&pd->nbstate, 0, memory_order_relaxed);
     atomic_store_explicit(&pd->registered, false, memory_order_relaxed);
     atomic_store_explicit(&pd->timeoknown, false, memory_order_relaxed);
+    atomic_store_explicit(&pd->born, 0, memory_order_relaxed);
 }
 
 static uint8_t classify(int fd, struct pollfd_ *pd)
@@ -255,16 +272,23 @@ static struct {
     _Atomic int64_t until;        /* when the blocked M wakes; 0: none blocks */
     _Atomic uint32_t flagsepoch;  /* bumped by every F_SETFL and FIONBIO */
     _Atomic bool nopipenowait;    /* the kernel refuses RWF_NOWAIT on pipes */
+    _Atomic int32_t forks;        /* forks and spawns so far: a child shares file descriptions */
 } np;
 
-/* Moves a descriptor of gpm's out of the program's usual range. */
-static int movehigh(int fd)
+/* Where gpm's own descriptors go: out of the program's usual range (the
+   kernel gives the lowest free number, which programs rely on). */
+static long highfd(void)
 {
     struct rlimit rl;
     long lo = 1000;
     if (gpm_syscall4(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, (long)&rl) == 0 && rl.rlim_cur < 1100)
         lo = rl.rlim_cur > 128 ? (long)rl.rlim_cur - 64 : 3;
-    long nfd = gpm_syscall3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, lo);
+    return lo;
+}
+
+static int movehigh(int fd)
+{
+    long nfd = gpm_syscall3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, highfd());
     if (nfd < 0)
         return fd;
     gpm_syscall1(SYS_close, fd);
@@ -313,7 +337,6 @@ enum { PW_ARMING, PW_PARKED, PW_READY, PW_TIMEDOUT, PW_INTERRUPTED };
 struct pollwait {
     struct gpm_g *g;
     _Atomic uint32_t state;
-    bool crowd;             /* woken along with other waiters of its file */
     struct gpm_intr intr;
     struct gpm_timer t;
 };
@@ -437,17 +460,14 @@ static void waiterremove(struct pollwaiter *wt)
 
 /*
  * Parks the calling G on ws[0..n) until an event for one of them, the
- * deadline (0: none) or an interruption. Returns how the wait ended, and
- * in *crowd whether other waiters were woken with it.
+ * deadline (0: none) or an interruption. Returns how the wait ended.
  */
-static uint32_t pollpark(struct pollwaiter *ws, int n, int64_t deadline, bool cancelpoint, uint16_t reason,
-                         bool *crowd)
+static uint32_t pollpark(struct pollwaiter *ws, int n, int64_t deadline, bool cancelpoint, uint16_t reason)
 {
     struct gpm_g *gp = gpm_getg();
     struct pollwait w = {.g = gp, .state = PW_ARMING};
     w.intr.fn = pollwait_interrupt;
     w.intr.cancelpoint = cancelpoint;
-    *crowd = false;
     if (deadline != 0) {
         if (deadline <= gpm_nanotime())
             return PW_TIMEDOUT;
@@ -478,7 +498,6 @@ static uint32_t pollpark(struct pollwaiter *ws, int n, int64_t deadline, bool ca
     if (deadline != 0)
         gpm_deltimer(&w.t);
     gpm_intr_end(gp, &w.intr);
-    *crowd = w.crowd;
     return atomic_load(&w.state);
 }
 
@@ -511,7 +530,6 @@ static void pdevent(struct pollfd_ *pd, uint32_t ev, struct glist *out)
            take wt off, after any wake-up. */
         struct pollwait *w = wt->w;
         struct gpm_g *gp = w->g;
-        w->crowd = nmatch > 1;
         if (fire(w, PW_READY)) {
             gpm_casgstatus(gp, G_WAITING, G_RUNNABLE);
             gp->waitreason = WAIT_NONE;
@@ -562,8 +580,7 @@ bool gpm_netpoll_waiting(void)
 
 bool gpm_netpoll_claim(int64_t until)
 {
-    int64_t last = atomic_load(&np.lastpoll);
-    if (last == 0 || !atomic_compare_exchange_strong(&np.lastpoll, &last, 0))
+    if (atomic_load(&np.lastpoll) == 0 || atomic_exchange(&np.lastpoll, 0) == 0)
         return false;
     atomic_store(&np.until, until);
     return true;
@@ -618,14 +635,22 @@ static int nbcached(struct pollfd_ *pd)
     return (st & ~1u) == e ? (int)(st & 1) : -1;
 }
 
-/* Whether the program made fd's file non-blocking. Read with F_GETFL and
-   kept until some status flags change anywhere (one file description may
-   have several numbers, so F_SETFL on one changes the others). */
+/*
+ * Whether the program made fd's file non-blocking, before a G parks.
+ * F_GETFL, kept until some status flags change anywhere in the process (one
+ * file description may have several numbers, so F_SETFL on one changes the
+ * others). Another process sharing the description may change it too: a
+ * kept "blocking" is trusted only for a file this process made since its
+ * last fork or spawn; other files are asked at every park. A kept
+ * "non-blocking" that went stale costs nothing worse than a blocking call
+ * made the old way (gpm_netio).
+ */
 static bool nonblocking(struct pollfd_ *pd, int fd)
 {
     uint32_t e = (atomic_load(&np.flagsepoch) + 1) << 1;
     uint32_t st = atomic_load_explicit(&pd->nbstate, memory_order_relaxed);
-    if ((st & ~1u) == e)
+    bool ours = atomic_load_explicit(&pd->born, memory_order_relaxed) == atomic_load(&np.forks) + 1;
+    if ((st & ~1u) == e && ((st & 1) || ours))
         return st & 1;
     long fl = gpm_syscall2(SYS_fcntl, fd, F_GETFL);
     if (fl < 0)
@@ -675,9 +700,9 @@ static long blockingattempt(struct gpm_netop *op, int fd)
    Returns whether the call must return EINTR. */
 static bool interrupted(struct gpm_g *gp, struct gpm_netop *op, bool timeo)
 {
-    int d = gpm_sigdeliver_restart(gp);
     if (op->cancelpoint)
         gpm_testcancel();
+    int d = gpm_sigdeliver_restart(gp);
     /* Without a handler run (a cancellation that is disabled, a signal
        that went elsewhere), the call simply goes on. */
     return d == GPM_SIGRAN_NORESTART || (d == GPM_SIGRAN_RESTART && (op->norestart || timeo));
@@ -695,6 +720,44 @@ static void unhold(int fd)
     gpm_syscall1(SYS_close, fd);
 }
 
+/* Lists call on pd: from now on a close hands it the file. */
+static void enroll(struct pollcall *call, struct pollfd_ *pd, int *opfd)
+{
+    call->opfd = opfd;
+    atomic_store_explicit(&call->pd, pd, memory_order_relaxed);
+    gpm_lock(&pd->lock);
+    call->prev = NULL;
+    call->next = pd->calls;
+    if (pd->calls != NULL)
+        pd->calls->prev = call;
+    pd->calls = call;
+    gpm_unlock(&pd->lock);
+}
+
+/* Takes call off its pollfd; if a close handed it a duplicate, lets go of
+   that. Returns the number the call began with. */
+static int leave(struct pollcall *call, int fd)
+{
+    struct pollfd_ *pd;
+    for (;;) {
+        pd = atomic_load(&call->pd);
+        gpm_lock(&pd->lock);
+        if (atomic_load(&call->pd) == pd)
+            break;
+        gpm_unlock(&pd->lock);
+    }
+    if (call->prev != NULL)
+        call->prev->next = call->next;
+    else
+        pd->calls = call->next;
+    if (call->next != NULL)
+        call->next->prev = call->prev;
+    gpm_unlock(&pd->lock);
+    if (*call->opfd != fd)
+        unhold(*call->opfd);
+    return fd;
+}
+
 long gpm_netio(int fd, struct gpm_netop *op)
 {
     struct gpm_g *gp = gpm_getg();
@@ -708,10 +771,11 @@ long gpm_netio(int fd, struct gpm_netop *op)
         kind = classify(fd, pd);
     if (kind == PD_UNKNOWN || kind == PD_NOTPOLL)
         return GPM_NETIO_FALLBACK;
-    /* A file the program made non-blocking: its own call, which cannot
-       block, is all there is to do. */
+    /* A file the program made non-blocking: its own call is all there is
+       to do. Wrapped all the same, in case another process cleared the
+       flag meanwhile: then the call blocks, the old way. */
     if (op->datacall && nbcached(pd) == 1)
-        return op->attempt(op, fd, GPM_NETIO_BLOCK);
+        return blockingattempt(op, fd);
     int how = GPM_NETIO_BLOCK;
     if (op->anynowait || (kind == PD_SOCKET && op->socknowait))
         how = GPM_NETIO_SOCKNOWAIT;
@@ -720,7 +784,8 @@ long gpm_netio(int fd, struct gpm_netop *op)
     int opfd = fd;
     int64_t deadline = op->deadline;
     long ontimeout = op->ontimeout;
-    bool timeo = false, timeoread = false, direct = false;
+    bool timeo = false, timeoread = false, enrolled = false;
+    struct pollcall call;
     long r = 0;
     for (;;) {
         uint32_t seq = seqof(pd, op->dir);
@@ -732,16 +797,13 @@ long gpm_netio(int fd, struct gpm_netop *op)
                 how = GPM_NETIO_BLOCK;
                 continue;
             }
-            if (r == -ENOTSOCK && kind == PD_SOCKET) {
+            if (r == -ENOTSOCK && kind == PD_SOCKET && opfd == fd && !op->moved) {
                 pdforget(pd); /* a stale kind: the file is another now */
-                r = opfd == fd ? GPM_NETIO_FALLBACK : r;
+                r = GPM_NETIO_FALLBACK;
                 break;
             }
             if (r != -EAGAIN && r != -EWOULDBLOCK)
                 break;
-        } else if (direct) {
-            r = blockingattempt(op, opfd);
-            break;
         } else {
             struct pollfd pf = {.fd = opfd, .events = op->dir == GPM_NETIO_READ ? POLLIN : POLLOUT};
             /* -EINTR: a signal is pending (perhaps a poke of gpm's), which
@@ -773,28 +835,37 @@ long gpm_netio(int fd, struct gpm_netop *op)
         if (rr != 0) {
             if (rr == -EPERM)
                 atomic_store_explicit(&pd->kind, PD_NOTPOLL, memory_order_relaxed);
-            r = opfd == fd ? GPM_NETIO_FALLBACK : blockingattempt(op, opfd);
+            r = opfd == fd && !op->moved ? GPM_NETIO_FALLBACK : blockingattempt(op, opfd);
             break;
         }
+        if (!enrolled) {
+            /* From here the call has its file: as a blocked kernel call,
+               it keeps it if another thread closes the number. */
+            enroll(&call, pd, &opfd);
+            enrolled = true;
+        }
         struct pollwaiter wt = {.pd = pd, .opfd = &opfd, .seq = seq, .dir = op->dir};
-        bool crowd;
-        uint32_t st = pollpark(&wt, 1, deadline, op->cancelpoint, op->reason, &crowd);
+        uint32_t st = pollpark(&wt, 1, deadline, op->cancelpoint, op->reason);
         pd = atomic_load(&wt.pd);
         if (st == PW_TIMEDOUT) {
             r = ontimeout;
             break;
         }
         if (st == PW_INTERRUPTED) {
-            if (interrupted(gp, op, timeo)) {
-                r = -EINTR;
+            /* Handlers may longjmp, a cancellation unwinds: neither may
+               find the call listed. A call the kernel restarts looks the
+               number up again, so one that goes on starts afresh too. */
+            opfd = leave(&call, fd);
+            enrolled = false;
+            pd = pdget(fd, true);
+            if (interrupted(gp, op, timeo) || op->moved) {
+                r = -EINTR; /* after a partial send: what was sent */
                 break;
             }
-            continue;
         }
-        direct = !crowd;
     }
-    if (opfd != fd)
-        unhold(opfd);
+    if (enrolled)
+        leave(&call, fd);
     return r;
 }
 
@@ -832,8 +903,7 @@ long gpm_netio_many(const int *fds, const uint8_t *dirs, int n, struct gpm_netop
                 return GPM_NETIO_FALLBACK;
             atomic_store_explicit(&pd->registered, true, memory_order_relaxed);
         }
-        bool crowd;
-        uint32_t st = pollpark(ws, m, op->deadline, op->cancelpoint, op->reason, &crowd);
+        uint32_t st = pollpark(ws, m, op->deadline, op->cancelpoint, op->reason);
         if (st == PW_TIMEDOUT)
             return op->ontimeout;
         if (st == PW_INTERRUPTED && interrupted(gp, op, false))
@@ -885,14 +955,11 @@ int gpm_netfd_ownin(unsigned lo, unsigned hi, int *out, int max)
 static void handover(int fd, struct pollfd_ *pd)
 {
     gpm_lock(&pd->lock);
-    bool any = false;
-    for (struct pollwaiter *wt = pd->head; wt != NULL && !any; wt = wt->next)
-        any = wt->opfd != NULL;
-    if (!any) {
+    if (pd->calls == NULL) {
         gpm_unlock(&pd->lock);
         return;
     }
-    long nfd = gpm_syscall3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 0);
+    long nfd = gpm_syscall3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, highfd());
     struct pollfd_ *npd = nfd >= 0 ? pdget((int)nfd, true) : NULL;
     if (npd == NULL || registerfd((int)nfd) != 0) {
         /* No duplicate: the waiters keep waiting on the number, as a
@@ -906,17 +973,28 @@ static void handover(int fd, struct pollfd_ *pd)
     atomic_store_explicit(&npd->registered, true, memory_order_relaxed);
     gpm_lock(&npd->lock);
     struct pollwaiter *nx;
-    int32_t moved = 0;
     for (struct pollwaiter *wt = pd->head; wt != NULL; wt = nx) {
         nx = wt->next;
         if (wt->opfd == NULL)
-            continue;
+            continue; /* poll and select look the number up again, as the kernel's */
         unlink_(pd, wt);
         link_(npd, wt);
         atomic_store(&wt->pd, npd);
-        *wt->opfd = (int)nfd;
+    }
+    int32_t moved = 0;
+    struct pollcall *cnx;
+    for (struct pollcall *c = pd->calls; c != NULL; c = cnx) {
+        cnx = c->next;
+        c->prev = NULL;
+        c->next = npd->calls;
+        if (npd->calls != NULL)
+            npd->calls->prev = c;
+        npd->calls = c;
+        atomic_store(&c->pd, npd);
+        *c->opfd = (int)nfd;
         moved++;
     }
+    pd->calls = NULL;
     if (atomic_fetch_add(&npd->holders, moved) == 0)
         atomic_fetch_add(&np.nheld, 1);
     gpm_unlock(&npd->lock);
@@ -931,7 +1009,7 @@ bool gpm_netfd_closing(int fd)
     if (pd == NULL)
         return true;
     pdforget(pd);
-    if (__atomic_load_n(&pd->head, __ATOMIC_RELAXED) != NULL)
+    if (__atomic_load_n(&pd->calls, __ATOMIC_RELAXED) != NULL)
         handover(fd, pd);
     return true;
 }
@@ -947,7 +1025,7 @@ void gpm_netfd_closingrange(unsigned lo, unsigned hi)
             if (fd < lo || fd > hi || gpm_netfd_isown((int)fd))
                 continue;
             pdforget(&chunk[i]);
-            if (__atomic_load_n(&chunk[i].head, __ATOMIC_RELAXED) != NULL)
+            if (__atomic_load_n(&chunk[i].calls, __ATOMIC_RELAXED) != NULL)
                 handover((int)fd, &chunk[i]);
         }
     }
@@ -978,15 +1056,23 @@ void gpm_netfd_newsocket(int fd, bool nonblocking_)
         return;
     pdforget(pd);
     atomic_store_explicit(&pd->kind, PD_SOCKET, memory_order_relaxed);
+    atomic_store_explicit(&pd->born, atomic_load(&np.forks) + 1, memory_order_relaxed);
     atomic_store_explicit(&pd->nbstate, ((atomic_load(&np.flagsepoch) + 1) << 1) | nonblocking_,
                           memory_order_relaxed);
 }
 
 void gpm_netfd_new(int fd)
 {
-    struct pollfd_ *pd = pdget(fd, false);
-    if (pd != NULL)
-        pdforget(pd);
+    struct pollfd_ *pd = pdget(fd, true);
+    if (pd == NULL)
+        return;
+    pdforget(pd);
+    atomic_store_explicit(&pd->born, atomic_load(&np.forks) + 1, memory_order_relaxed);
+}
+
+void gpm_netfd_sharing(void)
+{
+    atomic_fetch_add(&np.forks, 1);
 }
 
 void gpm_netfd_flagschanged(void)
@@ -1015,6 +1101,7 @@ void gpm_netpoll_forkchild(void)
             struct pollfd_ *pd = &chunk[i];
             pd->lock = (struct gpm_mutex)GPM_MUTEX_INIT;
             pd->head = pd->tail = NULL;
+            pd->calls = NULL;
             atomic_store_explicit(&pd->registered, false, memory_order_relaxed); /* a new epoll set */
             if (atomic_load(&pd->holders) > 0) {
                 atomic_store(&pd->holders, 0);

@@ -44,6 +44,7 @@ struct gpm_netop {
     int64_t deadline;   /* the call's own timeout (monotonic ns), 0: none */
     long ontimeout;     /* what the call returns when deadline passes */
     uint16_t reason;    /* wait reason while parked */
+    bool moved;         /* set by attempt: part of the data went (a send goes on) */
 };
 
 /*
@@ -89,6 +90,9 @@ void gpm_netfd_newsocket(int fd, bool nonblocking);
 /* fd was just made (open, pipe, dup, ...): what gpm knew of the number
    is stale. */
 void gpm_netfd_new(int fd);
+/* A fork or a spawn: a child now shares the file descriptions, and may
+   change their flags. */
+void gpm_netfd_sharing(void);
 /* The status flags of some file description changed (F_SETFL, FIONBIO):
    cached O_NONBLOCK knowledge is stale everywhere (a description may be
    shared by several fds). */

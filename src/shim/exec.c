@@ -26,6 +26,7 @@
         if (!gpm_active())                              \
             return gpm_real.name args;                  \
         gpm_sig_execenter();                            \
+        gpm_netfd_sharing();                            \
         int r = gpm_real.name args;                     \
         gpm_sig_execleave();                            \
         return r;                                       \
@@ -51,6 +52,7 @@ GPM_EXPORT int system(const char *cmd)
         return gpm_real.system(cmd);
     gpm_entersyscall();
     gpm_sig_execenter();
+    gpm_netfd_sharing();
     int r = gpm_real.system(cmd);
     gpm_sig_execleave();
     gpm_exitsyscall();
@@ -63,6 +65,7 @@ GPM_EXPORT FILE *popen(const char *cmd, const char *mode)
     if (!gpm_active())
         return gpm_real.popen(cmd, mode);
     gpm_sig_execenter();
+    gpm_netfd_sharing();
     FILE *f = gpm_real.popen(cmd, mode);
     gpm_sig_execleave();
     if (f != NULL)

@@ -153,7 +153,7 @@ static long recvfrom_attempt(struct gpm_netop *op, int fd, int how)
 }
 
 /* Flags with which a receive cannot block, or must keep the old way. */
-#define RECV_DIRECT MSG_DONTWAIT
+#define RECV_DIRECT (MSG_DONTWAIT | MSG_ERRQUEUE) /* the error queue never blocks */
 #define RECV_OLDWAY MSG_WAITALL
 
 GPM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr, socklen_t *alen)
@@ -252,6 +252,7 @@ static long write_attempt(struct gpm_netop *op, int fd, int how)
         if (r < 0)
             return -errno;
         a->done += (size_t)r;
+        op->moved = a->done > 0;
         if (how == GPM_NETIO_BLOCK || a->done >= a->n || r == 0)
             return (long)a->done;
     }
@@ -282,6 +283,7 @@ static long sendto_attempt(struct gpm_netop *op, int fd, int how)
         if (r < 0)
             return -errno;
         a->done += (size_t)r;
+        op->moved = a->done > 0;
         if (how == GPM_NETIO_BLOCK || a->done >= a->n || r == 0)
             return (long)a->done;
     }
@@ -365,6 +367,7 @@ static long sendmsg_attempt(struct gpm_netop *op, int fd, int how)
         if (r < 0)
             return -errno;
         a->done += (size_t)r;
+        op->moved = a->done > 0;
         if (how == GPM_NETIO_BLOCK || a->done >= a->n || r == 0)
             return (long)a->done;
     }
@@ -416,6 +419,7 @@ static long sendmmsg_attempt(struct gpm_netop *op, int fd, int how)
         if (r < 0)
             return -errno;
         a->done += (size_t)r;
+        op->moved = a->done > 0;
         if (how == GPM_NETIO_BLOCK || a->done >= a->vlen || r == 0)
             return (long)a->done;
     }

@@ -194,10 +194,12 @@ GPM_EXPORT long syscall(long nr, ...)
         }
         return r;
     }
-    if ((nr == SYS_fcntl && a1 == F_SETFL) || (nr == SYS_ioctl && (unsigned long)a1 == FIONBIO))
-        gpm_netfd_flagschanged(); /* O_NONBLOCK, for the poller (netio.c) */
-    if (!blocking_nr(nr))
-        return gpm_real.syscall(nr, a0, a1, a2, a3, a4, a5);
+    if (!blocking_nr(nr)) {
+        long r = gpm_real.syscall(nr, a0, a1, a2, a3, a4, a5);
+        if ((nr == SYS_fcntl && a1 == F_SETFL) || (nr == SYS_ioctl && (unsigned long)a1 == FIONBIO))
+            gpm_netfd_flagschanged(); /* O_NONBLOCK, for the poller (netio.c), once changed */
+        return r;
+    }
     gpm_entersyscall();
     long r = gpm_real.syscall(nr, a0, a1, a2, a3, a4, a5);
     gpm_exitsyscall();
