@@ -18,6 +18,9 @@
  *             100 bytes written, read(4,096) returns 100, on a pipe, a
  *             UNIX stream socket and TCP; and a thread blocked in a
  *             4,096-byte read (recv, readv) wakes on a 10-byte write with 10;
+ *   waitall   recv(100, MSG_WAITALL) on a UNIX stream socket and on TCP
+ *             waits through ten 10-byte sends, 5 ms apart, and returns all
+ *             100 bytes;
  *   atomic    four threads write records of 16 to PIPE_BUF bytes to one
  *             pipe, each in a single write; writes of at most PIPE_BUF
  *             bytes are atomic (POSIX), so the reader, reading 1,000 bytes
@@ -241,6 +244,55 @@ static void case_short(void)
     short_pair("tcp", p[0], p[1], 1);
 }
 
+/* ---- waitall ---- */
+
+struct waitall {
+    int fd;
+    ssize_t ret;
+    unsigned char buf[100];
+    atomic_int entering, finished;
+};
+
+static void *waitall_reader(void *arg)
+{
+    struct waitall *w = arg;
+    atomic_store(&w->entering, 1);
+    w->ret = recv(w->fd, w->buf, sizeof w->buf, MSG_WAITALL);
+    atomic_store(&w->finished, 1);
+    return NULL;
+}
+
+static void case_waitall(void)
+{
+    for (int tcp = 0; tcp < 2; tcp++) {
+        const char *what = tcp ? "tcp" : "unix";
+        wd_step(10, "partial waitall: %s", what);
+        int sv[2];
+        if (tcp)
+            tcp_pair(sv, 0);
+        else
+            CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+        struct waitall w = {.fd = sv[1]};
+        pthread_t t = spawn(waitall_reader, &w);
+        await_at_least(&w.entering, 1);
+        unsigned char piece[10];
+        for (int i = 0; i < 10; i++) {
+            sleep_ms(5);
+            CHECK(!atomic_load(&w.finished), "%s: recv(100, MSG_WAITALL) returned %zd after %d bytes", what, w.ret,
+                  i * 10);
+            for (int k = 0; k < 10; k++)
+                piece[k] = (unsigned char)(i * 10 + k);
+            CHECK_EQ(send(sv[0], piece, 10, 0), 10);
+        }
+        CHECK_EQ(pthread_join(t, NULL), 0);
+        CHECK(w.ret == 100, "%s: recv(100, MSG_WAITALL) returned %zd", what, w.ret);
+        for (int k = 0; k < 100; k++)
+            CHECK(w.buf[k] == k, "%s: MSG_WAITALL byte %d is %d", what, k, w.buf[k]);
+        CHECK_EQ(close(sv[0]), 0);
+        CHECK_EQ(close(sv[1]), 0);
+    }
+}
+
 /* ---- atomic ---- */
 
 enum { WRITERS = 4, RECORDS = 1500, HDR = 12 };
@@ -361,7 +413,7 @@ static void case_messages(void)
 
 static const struct wd_case cases[] = {
     {"pipe", case_pipe},   {"unix", case_unix},     {"tcp", case_tcp},
-    {"short", case_short}, {"atomic", case_atomic}, {"messages", case_messages},
+    {"short", case_short}, {"waitall", case_waitall}, {"atomic", case_atomic}, {"messages", case_messages},
 };
 
 int main(int argc, char **argv)
