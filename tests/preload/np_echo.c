@@ -31,6 +31,7 @@
  * for all.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -214,6 +215,38 @@ static int netpoll_check(void)
     return under_gpm() && e != NULL && strcmp(e, "1") == 0;
 }
 
+/* For a failed count: each kernel thread's name, state and system call
+   (the number /proc/self/task/TID/syscall shows, "running" if none). */
+static void list_tasks(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    CHECK(d != NULL, "cannot open /proc/self/task");
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300], comm[64] = "?", stat[512] = "", sc[64] = "?";
+        const char *files[3] = {"comm", "stat", "syscall"};
+        char *bufs[3] = {comm, stat, sc};
+        size_t sizes[3] = {sizeof comm, sizeof stat, sizeof sc};
+        for (int i = 0; i < 3; i++) {
+            snprintf(path, sizeof path, "/proc/self/task/%s/%s", e->d_name, files[i]);
+            FILE *f = fopen(path, "r");
+            if (f == NULL)
+                continue;
+            size_t k = fread(bufs[i], 1, sizes[i] - 1, f);
+            fclose(f);
+            bufs[i][k] = '\0';
+            bufs[i][strcspn(bufs[i], "\n")] = '\0';
+        }
+        char *paren = strrchr(stat, ')');
+        char state = paren != NULL && paren[1] == ' ' ? paren[2] : '?';
+        sc[strcspn(sc, " ")] = '\0';
+        fprintf(stderr, "  task %s %s: state %c, system call %s\n", e->d_name, comm, state, sc);
+    }
+    closedir(d);
+}
+
 /* Every server is in read and nothing is in flight: counts the kernel
    threads. */
 static int idle_tasks(const char *when)
@@ -223,6 +256,8 @@ static int idle_tasks(const char *when)
         sleep_ms(1);
     sleep_ms(200); /* the last ones get from the counter into the call */
     int tasks = count_tasks();
+    if (netpoll_check() && tasks > procs() + SLACK)
+        list_tasks();
     if (netpoll_check())
         CHECK(tasks <= procs() + SLACK,
               "echo %s, %s: %d kernel threads for %d connections idle in read (GPM_MAXPROCS=%d): at most %d wanted",

@@ -59,6 +59,16 @@ static long bare(long nr, long a, long b, long c)
 #endif
 }
 
+/* A child of ours, forked or exec'd, gets a watchdog of its own: a child
+   that hangs must not outlive the test. After fork the watchdog's state
+   is the parent's copy, but its thread is not there: start another. */
+static void child_watchdog(const char *what)
+{
+    WD_STORE(wd_ready, 0);
+    wd_start();
+    wd_step(15, "%s", what); /* before the parent's 20 s */
+}
+
 static void wait_child(pid_t pid, const char *what)
 {
     int st;
@@ -131,6 +141,12 @@ static void child(void)
     for (int i = 0; i < 4; i++)
         if (bare(SYS_fcntl, fds[i], F_GETFL, 0) != fl[i])
             _exit(10 + i);
+    child_watchdog("shared: the forked child");
+    /* The parent's ends: closed, so that the parent's end is the end of
+       our stream. */
+    close(dataw);
+    if (ackr != dataw)
+        close(ackr);
     if (bare(SYS_write, ack, (long)"R", 1) != 1)
         _exit(20);
     char buf[16];
@@ -149,9 +165,8 @@ static void child(void)
         _exit(25);
     if (write(ack, "B", 1) != 1)
         _exit(26);
-    for (int i = 0; i < 4; i++)
-        if (bare(SYS_fcntl, fds[i], F_GETFL, 0) != fl[i])
-            _exit(30 + i);
+    if (bare(SYS_fcntl, data, F_GETFL, 0) != fl[0] || bare(SYS_fcntl, ack, F_GETFL, 0) != fl[1])
+        _exit(30);
     _exit(0);
 }
 
@@ -164,6 +179,7 @@ static void shared(const char *what)
         CHECK(!(fl[i] & O_NONBLOCK), "%s: fd %d starts non-blocking", what, fds[i]);
     }
     /* Our own blocked reader first, on the end the child will read. */
+    wd_step(20, "shared %s: a thread of ours reads it", what);
     thread_reads(data, "one", write_data_one);
     check_flags("after our reader returned");
     fflush(stdout);
@@ -171,15 +187,19 @@ static void shared(const char *what)
     CHECK(pid >= 0, "fork: %s", strerror(errno));
     if (pid == 0)
         child();
+    wd_step(20, "shared %s: the forked child says it is ready", what);
     thread_reads(ackr, "R", NULL);
     sleep_ms(100); /* the child gets into its bare read (or not: it must wait either way) */
     check_flags("while the child reads");
+    wd_step(20, "shared %s: the child's bare read gets what we write", what);
     CHECK_EQ(write(dataw, "two", 3), 3);
     char c = 0;
     CHECK(read(ackr, &c, 1) == 1 && c == 'A', "%s: the child's bare read did not answer (got %d)", what, c);
     sleep_ms(50);
+    wd_step(20, "shared %s: a thread of the child reads what we write", what);
     CHECK_EQ(write(dataw, "six", 3), 3);
     CHECK(read(ackr, &c, 1) == 1 && c == 'B', "%s: the child's thread did not answer (got %d)", what, c);
+    wd_step(20, "shared %s: the child exits", what);
     wait_child(pid, what);
     check_flags("after the child exited");
     CHECK_EQ(close(data), 0);
@@ -216,6 +236,7 @@ static const char fifo_msg[] = "through the fifo\n";
    the next step: open for writing, write, close. */
 static int fifo_writer(const char *path, int go)
 {
+    child_watchdog("fifo-writer");
     char c;
     if (read(go, &c, 1) != 1)
         return 2;
@@ -318,6 +339,8 @@ static void case_fifo(void)
     pid = fork();
     CHECK(pid >= 0, "fork");
     if (pid == 0) {
+        child_watchdog("fifo: the forked reader");
+        close(go[1]);
         char c, buf[64];
         if (read(go[0], &c, 1) != 1)
             _exit(2);
@@ -367,6 +390,7 @@ static void *stdin_thread(void *arg)
 /* Exec'd with stdin and stdout pipes to the test. */
 static int stdin_reader(void)
 {
+    child_watchdog("stdin-reader");
     CHECK(!isatty(0), "stdin-reader: stdin is a tty");
     int f0 = fl_of(0);
     write_full(1, "ready\n", 6);
