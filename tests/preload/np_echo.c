@@ -20,8 +20,8 @@
  *
  * The kernel thread count is printed in every mode. Under gpm with the
  * netpoller, idle connections hold no kernel thread: with GPM_TEST_MODE=gpm
- * and GPM_TEST_NETPOLL=1 it must be at most GPM_MAXPROCS + 8 (the Ms of the
- * Ps, sysmon, the M maker, the watchdog, spares). Without the netpoller
+ * and GPM_TEST_NETPOLL=1 it must be at most GPM_MAXPROCS + 8
+ * (max_tasks_under_gpm in tasks.h). Without the netpoller
  * each blocked read holds a kernel thread, so that check is off until
  * tests/preload/meson.build sets GPM_TEST_NETPOLL.
  *
@@ -46,7 +46,7 @@
 #include "tasks.h"
 #include "watchdog.h"
 
-enum { ROUNDS = 3, MAXMSG = 6000, CLIENTS = 8, INFLIGHT = 128, SLACK = 8 };
+enum { ROUNDS = 3, MAXMSG = 6000, CLIENTS = 8, INFLIGHT = 128 };
 enum kind { TCP, UNIX_STREAM, PIPE };
 static const char *const kind_names[] = {"tcp", "unix", "pipe"};
 
@@ -197,18 +197,6 @@ static void *client(void *arg)
     return NULL;
 }
 
-/* GPM_MAXPROCS, or the CPUs gpm would use by default. */
-static int procs(void)
-{
-    const char *e = getenv("GPM_MAXPROCS");
-    int p = e ? atoi(e) : 0;
-    if (p <= 0) {
-        cpu_set_t set;
-        p = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
-    }
-    return p;
-}
-
 static int netpoll_check(void)
 {
     const char *e = getenv("GPM_TEST_NETPOLL");
@@ -256,12 +244,12 @@ static int idle_tasks(const char *when)
         sleep_ms(1);
     sleep_ms(200); /* the last ones get from the counter into the call */
     int tasks = count_tasks();
-    if (netpoll_check() && tasks > procs() + SLACK)
+    int most = max_tasks_under_gpm();
+    if (netpoll_check() && tasks > most)
         list_tasks();
     if (netpoll_check())
-        CHECK(tasks <= procs() + SLACK,
-              "echo %s, %s: %d kernel threads for %d connections idle in read (GPM_MAXPROCS=%d): at most %d wanted",
-              kind_names[kind], when, tasks, nconn, procs(), procs() + SLACK);
+        CHECK(tasks <= most, "echo %s, %s: %d kernel threads for %d connections idle in read: at most %d wanted",
+              kind_names[kind], when, tasks, nconn, most);
     return tasks;
 }
 
