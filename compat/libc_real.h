@@ -218,7 +218,6 @@
     X(ssize_t, pwritev64, (int fd, const struct iovec *iov, int n, off64_t off), (fd, iov, n, off))    \
     X(ssize_t, preadv2, (int fd, const struct iovec *iov, int n, off_t off, int fl), (fd, iov, n, off, fl))\
     X(ssize_t, pwritev2, (int fd, const struct iovec *iov, int n, off_t off, int fl), (fd, iov, n, off, fl))\
-    X(int, connect, (int fd, const struct sockaddr *a, socklen_t al), (fd, a, al))                     \
     X(pid_t, wait, (int *st), (st))                                                                    \
     X(pid_t, waitpid, (pid_t p, int *st, int o), (p, st, o))                                           \
     X(int, waitid, (idtype_t t, id_t id, siginfo_t *i, int o), (t, id, i, o))                          \
@@ -259,6 +258,7 @@
     X(ssize_t, sendto, (int fd, const void *buf, size_t n, int fl, const struct sockaddr *a, socklen_t al), (fd, buf, n, fl, a, al))\
     X(ssize_t, sendmsg, (int fd, const struct msghdr *m, int fl), (fd, m, fl))                         \
     X(int, sendmmsg, (int fd, struct mmsghdr *v, unsigned n, int fl), (fd, v, n, fl))                  \
+    X(int, connect, (int fd, const struct sockaddr *a, socklen_t al), (fd, a, al))                     \
     X(int, accept, (int fd, struct sockaddr *a, socklen_t *al), (fd, a, al))                           \
     X(int, accept4, (int fd, struct sockaddr *a, socklen_t *al, int fl), (fd, a, al, fl))              \
     X(int, poll, (struct pollfd *f, nfds_t n, int t), (f, n, t))                                       \

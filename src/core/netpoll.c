@@ -295,11 +295,23 @@ static int movehigh(int fd)
     return (int)nfd;
 }
 
+/* Makes the epoll instance, on the first wait. Gs that come meanwhile
+   yield instead of sleeping on the lock: a thousand threads that all read
+   at once must not each cost a kernel thread blocked on it (sysmon would
+   take every P from under them). Runs on a G's stack. */
 static bool netpollinit(void)
 {
     if (atomic_load_explicit(&np.inited, memory_order_acquire))
         return true;
-    gpm_lock(&np.initlock);
+    for (;;) {
+        uint32_t unlocked = 0;
+        if (atomic_compare_exchange_strong_explicit(&np.initlock.key, &unlocked, 1, memory_order_acquire,
+                                                    memory_order_relaxed))
+            break;
+        gpm_yield();
+        if (atomic_load_explicit(&np.inited, memory_order_acquire))
+            return true;
+    }
     if (!atomic_load_explicit(&np.inited, memory_order_relaxed)) {
         long ep = gpm_syscall1(SYS_epoll_create1, EPOLL_CLOEXEC);
         long bf = ep < 0 ? ep : gpm_syscall2(SYS_eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -820,12 +832,12 @@ long gpm_netio(int fd, struct gpm_netop *op)
                 r = op->attempt(op, opfd, GPM_NETIO_BLOCK); /* the program's own EAGAIN */
             break;
         }
-        if (op->datacall && kind == PD_SOCKET && !timeoread) {
+        if ((op->datacall || op->sotimeo) && kind == PD_SOCKET && !timeoread) {
             timeoread = true;
             int64_t d = sockdeadline(pd, opfd, op->dir);
             if (d != 0) {
                 deadline = d;
-                ontimeout = -EAGAIN;
+                ontimeout = op->datacall ? -EAGAIN : op->ontimeout;
                 timeo = true;
             }
         }
@@ -1068,6 +1080,13 @@ void gpm_netfd_new(int fd)
         return;
     pdforget(pd);
     atomic_store_explicit(&pd->born, atomic_load(&np.forks) + 1, memory_order_relaxed);
+}
+
+bool gpm_netfd_private(int fd)
+{
+    struct pollfd_ *pd = pdget(fd, false);
+    return pd != NULL && atomic_load_explicit(&pd->kind, memory_order_relaxed) == PD_SOCKET &&
+           atomic_load_explicit(&pd->born, memory_order_relaxed) == atomic_load(&np.forks) + 1;
 }
 
 void gpm_netfd_sharing(void)

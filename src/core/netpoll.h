@@ -39,6 +39,7 @@ struct gpm_netop {
     bool anynowait;     /* attempt(nowait) exists on every file (a zero timeout) */
     bool filenowait;    /* attempt(GPM_NETIO_FILENOWAIT) exists (read, write, readv, writev) */
     bool datacall;      /* moves data: O_NONBLOCK and SO_RCVTIMEO/SO_SNDTIMEO apply */
+    bool sotimeo;       /* SO_RCVTIMEO/SO_SNDTIMEO apply (by dir), ending it with ontimeout */
     bool norestart;     /* EINTR even after an SA_RESTART handler (poll, epoll_wait) */
     bool cancelpoint;   /* a pending cancellation ends the wait */
     int64_t deadline;   /* the call's own timeout (monotonic ns), 0: none */
@@ -90,6 +91,9 @@ void gpm_netfd_newsocket(int fd, bool nonblocking);
 /* fd was just made (open, pipe, dup, ...): what gpm knew of the number
    is stale. */
 void gpm_netfd_new(int fd);
+/* fd is a socket this process made (socket, socketpair, accept) since its
+   last fork or spawn: no other process can have its file description. */
+bool gpm_netfd_private(int fd);
 /* A fork or a spawn: a child now shares the file descriptions, and may
    change their flags. */
 void gpm_netfd_sharing(void);

@@ -1132,8 +1132,15 @@ top:;
  */
 static struct gpm_g *schedule(struct gpm_m *mp, bool *inheritTime)
 {
-    if (mp->p == NULL)
-        stopm(mp);
+    if (mp->p == NULL) {
+        /* Gs wait for files and nobody polls: take an idle P and look,
+           findrunnable polls (blocking) when there is nothing else. */
+        struct gpm_p *pp = gpm_netpoll_unwatched() ? pidleget_nolock() : NULL;
+        if (pp != NULL)
+            gpm_acquirep(mp, pp);
+        else
+            stopm(mp);
+    }
     if (atomic_load_explicit(&mp->p->timer0when, memory_order_relaxed) != 0)
         gpm_checktimers(mp, mp->p, gpm_nanotime());
     struct gpm_g *gp = runqget_nonblocking(mp->p, inheritTime);
@@ -1710,9 +1717,24 @@ static void handoffp(struct gpm_p *pp)
         startm(pp, true);
         return;
     }
+    /* The last P going idle while Gs wait for files and no M blocks in
+       the poller: an M takes it to poll (Go's handoffp does the same), or
+       nobody would see those files become ready. */
+    if (gpm_netpoll_waiting() && gpm_netpoll_last() != 0 &&
+        atomic_load(&gpm_sched.npidle) == gpm_sched.gomaxprocs - 1) {
+        startm(pp, false);
+        return;
+    }
     gpm_lock(&gpm_sched.lock);
     pidleput(pp);
     gpm_unlock(&gpm_sched.lock);
+}
+
+/* Whether sysmon must keep watching although every P is idle: Gs wait for
+   files and no M blocks in the poller. */
+bool gpm_netpoll_unwatched(void)
+{
+    return gpm_netpoll_waiting() && gpm_netpoll_last() != 0;
 }
 
 /* mp's P goes from P_USER(mp) to P_SYSCALL(mp). Returns false, with

@@ -4,11 +4,13 @@
  *
  * Each round it takes Ps from Ms that keep others waiting: retake from Gs
  * in long system calls, revoke from Ms asleep in the kernel outside gpm,
- * preempt Gs that compute (gpm_retake, "sysmon" in sched.c), and starts an
- * M for timers nobody runs (gpm_sysmon_timers). It wakes every 20 µs
+ * preempt Gs that compute (gpm_retake, "sysmon" in sched.c), starts an
+ * M for timers nobody runs (gpm_sysmon_timers), and polls for ready files
+ * when nobody has for 10 ms (gpm_sysmon_netpoll). It wakes every 20 µs
  * while that finds something to do, and backs off, doubling its sleep
  * after 50 idle rounds, to 10 ms, as Go's sysmon does; it sleeps until
- * woken (acquirep) while every P is idle.
+ * woken (acquirep) while every P is idle, unless Gs wait for files and no
+ * M blocks in the poller.
  *
  * It also prints the scheduler's state every GPM_DEBUG=schedtrace=MS
  * milliseconds, in Go's format plus gpm's own counters, to stderr:
@@ -115,10 +117,10 @@ static void *sysmon(void *arg)
            until some M takes a P, and acquirep wakes us. The flag is set
            before the recheck, and acquirep stores the P's state before it
            loads the flag (seq_cst both), so one of them sees the other. */
-        if (period <= 0 && gpm_allpidle() && !gpm_sig_repoking()) {
+        if (period <= 0 && gpm_allpidle() && !gpm_sig_repoking() && !gpm_netpoll_unwatched()) {
             gpm_noteclear(&gpm_sched.sysmonnote);
             atomic_store(&gpm_sched.sysmonwait, 1);
-            if (gpm_allpidle() && !gpm_sig_repoking())
+            if (gpm_allpidle() && !gpm_sig_repoking() && !gpm_netpoll_unwatched())
                 gpm_notesleep(&gpm_sched.sysmonnote);
             atomic_store(&gpm_sched.sysmonwait, 0);
             idle = 0;

@@ -475,6 +475,63 @@ GPM_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *alen)
     return accept4(fd, addr, alen, 0);
 }
 
+/* ---- Connecting ----------------------------------------------------------- */
+
+static long connect_attempt(struct gpm_netop *op, int fd, int how)
+{
+    (void)op;
+    (void)how;
+    struct pollfd pf = {.fd = fd, .events = POLLOUT};
+    int r = gpm_real.poll(&pf, 1, 0);
+    return r == 0 || (r < 0 && errno == EINTR) ? -EAGAIN : 0;
+}
+
+/*
+ * A blocking connect has no non-blocking form of its own and nothing to
+ * be ready for before it starts. On a TCP socket no other process can share
+ * (made by this process since its last fork or spawn: gpm_netfd_private),
+ * connect runs non-blocking for the moment of the call, and the G parks
+ * until the socket is writable, as Go's connect does; the flags are put
+ * back before anything returns, and SO_ERROR says the outcome. A handler
+ * without SA_RESTART makes it return EINTR while the connection goes on,
+ * SO_SNDTIMEO makes it return EINPROGRESS, both as the kernel's. Any other
+ * socket connects the old way.
+ */
+GPM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t alen)
+{
+    if (!gpm_active())
+        return gpm_real.connect(fd, addr, alen);
+    /* TCP's non-blocking connect says EINPROGRESS and the socket becomes
+       writable when done; a UNIX socket's says EAGAIN while the
+       listener's backlog is full, and nothing on the socket tells when
+       it has room: those connect the old way. */
+    bool inet = addr != NULL && (addr->sa_family == AF_INET || addr->sa_family == AF_INET6);
+    int fl = inet && gpm_netfd_private(fd) ? gpm_real.fcntl(fd, F_GETFL) : -1;
+    if (fl < 0 || (fl & O_NONBLOCK) || gpm_real.fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
+        return OLDWAY(gpm_real.connect(fd, addr, alen));
+    int r = gpm_real.connect(fd, addr, alen);
+    int err = errno;
+    if (r == 0 || err != EINPROGRESS) {
+        gpm_real.fcntl(fd, F_SETFL, fl);
+        errno = err;
+        return r;
+    }
+    struct gpm_netop op = {.attempt = connect_attempt, .dir = GPM_NETIO_WRITE, .anynowait = true, .sotimeo = true,
+                           .cancelpoint = true, .ontimeout = -EINPROGRESS, .reason = WAIT_IO};
+    long w = gpm_netio(fd, &op);
+    gpm_real.fcntl(fd, F_SETFL, fl);
+    if (w == GPM_NETIO_FALLBACK) {
+        struct pollfd pf = {.fd = fd, .events = POLLOUT};
+        w = OLDWAY(gpm_real.poll(&pf, 1, -1)) < 0 ? -errno : 0;
+    }
+    if (w < 0)
+        return (int)result(w);
+    socklen_t len = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        return (int)result(-errno);
+    return (int)result(err != 0 ? -err : 0);
+}
+
 /* ---- Waiting for readiness ---------------------------------------------- */
 
 /* A zero timeout: the call cannot block, and goes the old way (wrapped,
