@@ -239,7 +239,7 @@ static void list_tasks(void)
    threads. */
 static int idle_tasks(const char *when)
 {
-    wd_step(60, "echo %s: %s: every server thread enters read", kind_names[kind], when);
+    wd_step(30, "echo %s: %s: every server thread enters read", kind_names[kind], when);
     while (atomic_load(&in_read) < nconn)
         sleep_ms(1);
     sleep_ms(200); /* the last ones get from the counter into the call */
@@ -264,7 +264,7 @@ static void run(enum kind k, int n)
     atomic_store(&in_read, 0);
     CHECK_EQ(pthread_barrier_init(&phase, NULL, CLIENTS + 1), 0);
     CHECK_EQ(sem_init(&slots, 0, INFLIGHT), 0);
-    wd_step(60, "echo %s: %d connections set up", kind_names[k], n);
+    wd_step(30, "echo %s: %d connections set up", kind_names[k], n);
     pthread_t acc = 0;
     if (k == TCP)
         listener = tcp_listener(512, &port);
@@ -291,11 +291,11 @@ static void run(enum kind k, int n)
         CHECK_EQ(pthread_join(acc, NULL), 0);
     int before = idle_tasks("before the exchange");
     phase_wait(); /* 2 */
-    wd_step(60, "echo %s: first round", kind_names[k]);
+    wd_step(30, "echo %s: first round", kind_names[k]);
     phase_wait(); /* 3 */
     int after = idle_tasks("after the first round");
     phase_wait(); /* 4 */
-    wd_step(60, "echo %s: last rounds and close", kind_names[k]);
+    wd_step(30, "echo %s: last rounds and close", kind_names[k]);
     for (int i = 0; i < CLIENTS; i++)
         CHECK_EQ(pthread_join(c[i], NULL), 0);
     long echoed = 0, sent = 0;
