@@ -7,7 +7,9 @@
  *           reads the same end with the system call itself (the syscall
  *           instruction: no gpm, no libc), blocking until we write, and
  *           answers on the other; then a thread of the child reads once
- *           more through libc. fcntl(F_GETFL) of every end is the same in
+ *           more through libc (under gpm: on a file the parent's poller
+ *           already knew, which the child's new poller must learn afresh).
+ *           fcntl(F_GETFL) of every end is the same in
  *           the parent before, while our reader is blocked, and after, and
  *           in the child (read with the bare system call too); a bare
  *           read that found O_NONBLOCK would get EAGAIN instead of waiting;
@@ -24,8 +26,9 @@
  *           returns 0 when we close the pipe; F_GETFL(0) is unchanged.
  * Each "blocks" is checked by what cannot have happened yet: the call has
  * not returned 100 ms after the thread got to it, and the other process is
- * told to go only then. The watchdog (watchdog.h) names a case that hangs.
- * Argument: one case name, or none for all ("fifo-writer" and
+ * told to go only then. The watchdog (watchdog.h) names a case that hangs;
+ * each child has one of its own, so that a hung child does not outlive the
+ * test. Argument: one case name, or none for all ("fifo-writer" and
  * "stdin-reader" are the exec'd helpers).
  */
 #define _GNU_SOURCE
