@@ -66,7 +66,7 @@ int gpm_cond_wait(struct gpm_pcond *c, struct gpm_pmutex *m, clockid_t clock, co
     int r = gpm_sema_wait(&c->seq, seq, deadline, 0, &wv, WAIT_COND);
     if (r != 0)
         atomic_fetch_sub(&c->nwaiters, 1); /* nobody woke us: count ourselves out */
-    int lerr = gpm_mutex_relock(m, r == 0 && gpm_mutex_is_handoff(wv));
+    int lerr = gpm_mutex_relock(m, r == 0, wv);
     if (lerr != 0)
         return lerr;
     if (r == EINTR)
