@@ -143,7 +143,7 @@ static void robust_unlink(struct gpm_pmutex *m)
 static uint32_t unlock_decide(void *arg, const struct gpm_sema_waiter *w, bool more)
 {
     struct gpm_pmutex *m = arg;
-    if (w != NULL && gpm_nanotime() - w->waitsince > STARVATION_NS) {
+    if (w != NULL && w->waitsince != 0 && gpm_nanotime() - w->waitsince > STARVATION_NS) {
         atomic_store(&m->owner, (int32_t)w->g->tid);
         atomic_store(&m->word, more ? 2 : 1);
         return WAKE_HANDOFF;
@@ -180,10 +180,15 @@ static int word_lock_slow(struct gpm_pmutex *m, clockid_t clock, const struct ti
             gpm_cpu_relax();
         }
     }
-    int64_t since = gpm_nanotime();
+    /* When it started to wait, for unlock_decide: read once, when it is
+       first about to park (a lock taken at the first exchange needs no
+       clock). */
+    int64_t since = 0;
     for (;;) {
         if (atomic_exchange(&m->word, 2) == 0)
             return 0;
+        if (since == 0)
+            since = gpm_nanotime();
         uint32_t wv = 0;
         int err = gpm_sema_wait(&m->word, 2, deadline, since, &wv, WAIT_MUTEX);
         if (err == ETIMEDOUT)

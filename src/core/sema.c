@@ -204,10 +204,11 @@ static int semawait(_Atomic uint32_t *addr, uint32_t val, const struct gpm_sema_
     if (gp == NULL)
         return ws == NULL ? EAGAIN : ENOMEM; /* no memory for a G */
     struct sudog s = {.w = {.g = gp}, .addr = addr};
-    /* Only gpm_sema_wait's waiters have a start time (for wake1's
-       decide): a clock read per wait is not free. */
+    /* The start time is the caller's to give (wake1's decide reads it;
+       gpm_sema_requeue stamps the waiters it moves): a clock read per wait
+       is not free. */
     if (ws == NULL) {
-        s.w.waitsince = waitsince ? waitsince : gpm_nanotime();
+        s.w.waitsince = waitsince;
     } else {
         s.w.tag = ws->tag;
         s.w.kind = ws->kind;
@@ -385,6 +386,7 @@ int gpm_sema_requeue(_Atomic uint32_t *from, int nwake, uint32_t wakeval, _Atomi
     lock2(rf, rt);
     struct sudog *woken = NULL, **tail = &woken;
     int k = 0, moved = 0;
+    int64_t now = 0;
     struct sudog *s = first(rf, from);
     while (s != NULL && (k < nwake || moved < nrequeue)) {
         struct sudog *nx = nextwaiter(s->next, from);
@@ -395,6 +397,11 @@ int gpm_sema_requeue(_Atomic uint32_t *from, int nwake, uint32_t wakeval, _Atomi
             tail = &s->next;
             k++;
         } else {
+            /* It starts waiting for `to` now (wake1's decide on a mutex
+               word measures from here). */
+            if (now == 0)
+                now = gpm_nanotime();
+            s->w.waitsince = now;
             move(rf, rt, s, to, false);
             moved++;
         }
