@@ -32,16 +32,26 @@
  *   nwait++            (seq_cst)    *word = new   (seq_cst RMW, or any
  *   *word == val?      (seq_cst)                   store then a seq_cst fence)
  *     yes: enqueue; park            nwait == 0?   (seq_cst)
- *     (unlock after the switch)       no: lock(bucket); wake
+ *     no: nwait--                     no: lock(bucket); wake
+ *     (unlock after the switch)
  *
  * Either the waiter's check comes after the waker's change in the single
  * order of seq_cst operations, and it sees the new word and does not
  * park, or the increment comes before the waker's load, which then sees a
- * count of at least one (the sudog keeps it up while queued) and takes
- * the lock, which it gets only once the waiter is queued. Wakers whose
- * change of the word is not itself seq_cst (a program's plain store
- * before FUTEX_WAKE) must put a seq_cst fence between it and the load
- * (futex.c does).
+ * count of at least one (the queued sudog keeps the waiter's increment: it
+ * is the count of that sudog) and takes the lock, which it gets only once
+ * the waiter is queued. Wakers whose change of the word is not itself
+ * seq_cst (a program's plain store before FUTEX_WAKE) must put a seq_cst
+ * fence between it and the load (futex.c does).
+ *
+ * Every change of nwait is made under its bucket's lock, so only the
+ * waiter's increment, which must come before its check in the seq_cst
+ * order, needs to be a locked instruction; the decrements (a sudog taken
+ * off, a waiter that does not park) are a relaxed load and store. A
+ * waker's lock-free load that reads such a decrement reads a count that
+ * the lock made later than every increment before it (the increment
+ * happens-before the decrement), so it cannot hide a waiter that is still
+ * queued.
  *
  * Lock order: a P's timerslock, then bucket locks (two at once only in
  * requeue, in address order), then sched.lock. See lock.h.
@@ -101,7 +111,21 @@ static void enqueue(struct semroot *r, struct sudog *s)
        s from it). */
     __atomic_store_n(&s->root, r, __ATOMIC_RELAXED);
     s->state = SUDOG_QUEUED;
+}
+
+/* nwait++ for a waiter about to check its word (see "nwait"); its sudog
+   keeps the count while queued. r's lock held. */
+static void announce(struct semroot *r)
+{
     atomic_fetch_add(&r->nwait, 1);
+}
+
+/* nwait-- for a sudog taken off, or a waiter that did not queue: a plain
+   decrement, since every change is made under r's lock ("nwait"). */
+static void unannounce(struct semroot *r)
+{
+    atomic_store_explicit(&r->nwait, atomic_load_explicit(&r->nwait, memory_order_relaxed) - 1,
+                          memory_order_relaxed);
 }
 
 static void dequeue(struct semroot *r, struct sudog *s, uint8_t state)
@@ -116,7 +140,7 @@ static void dequeue(struct semroot *r, struct sudog *s, uint8_t state)
         r->tail = s->prev;
     s->next = s->prev = NULL;
     s->state = state;
-    atomic_fetch_sub(&r->nwait, 1);
+    unannounce(r);
 }
 
 /* The first sudog waiting on addr at or after s in its list, or NULL. */
@@ -241,7 +265,7 @@ static int semawait(_Atomic uint32_t *addr, uint32_t val, const struct gpm_sema_
         return EINTR;
     }
     gpm_lock(&r->lock);
-    atomic_fetch_add(&r->nwait, 1); /* announce before the check ("nwait") */
+    announce(r); /* before the check ("nwait"); the queued sudog keeps it */
     int err;
     if (ws == NULL) {
         err = s.state == SUDOG_TIMEDOUT ? ETIMEDOUT : atomic_load(addr) != val ? EAGAIN : 0;
@@ -253,7 +277,7 @@ static int semawait(_Atomic uint32_t *addr, uint32_t val, const struct gpm_sema_
     if (err == 0 && s.state == SUDOG_INTERRUPTED)
         err = EINTR;
     if (err != 0) {
-        atomic_fetch_sub(&r->nwait, 1);
+        unannounce(r);
         gpm_unlock(&r->lock);
         if (deadline != 0 && !expired)
             gpm_deltimer(&s.t);
@@ -263,8 +287,7 @@ static int semawait(_Atomic uint32_t *addr, uint32_t val, const struct gpm_sema_
             gpm_sigcheck(gp);
         return err;
     }
-    enqueue(r, &s); /* counts itself: then drop the announcement */
-    atomic_fetch_sub(&r->nwait, 1);
+    enqueue(r, &s);
     bool timed = deadline != 0 && !expired;
     gpm_park_timed(sema_unlockf, r, ws != NULL ? ws->reason : reason, timed ? &s.t : NULL);
     if (timed)
@@ -361,6 +384,7 @@ static void move(struct semroot *rf, struct semroot *rt, struct sudog *s, _Atomi
     s->addr = to;
     if (!keeptimeout)
         s->requeued = true;
+    announce(rt);
     enqueue(rt, s);
 }
 
