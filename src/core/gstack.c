@@ -637,12 +637,8 @@ int gpm_gstackalloc(const struct gpm_geometry *geo, struct gpm_g **out)
     atomic_store_explicit(&gp->wirewant, 0, memory_order_relaxed);
     gp->result = NULL;
     atomic_store(&gp->joinword, JOIN_JOINABLE);
-    memset(gp->tsd1, 0, sizeof gp->tsd1);
-    for (int i = 0; i < GPM_TSD_2NDLEVEL; i++) {
-        free(gp->tsd2[i]);
-        gp->tsd2[i] = NULL;
-    }
-    gp->tsd_used = false;
+    /* TSD: clean, as gpm_tsd_runall left it at the block's last exit (or
+       zero from mmap); see there. */
     gp->exiting = false;
     memset(gp->exc, 0, sizeof gp->exc);
     memset(gp->name, 0, sizeof gp->name);
