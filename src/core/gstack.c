@@ -26,9 +26,9 @@
  * --------
  * Finished blocks are kept, not unmapped (DESIGN.md section 5): glibc frees
  * a thread's malloc cache (tcache) only in an unexported function, and an
- * unmapped block would leak it, ~6 KB per thread. A reused block gets fresh
- * TLS images from _dl_allocate_tls but keeps libc's own TLS block (the
- * tcache and arena pointers), which is the point. Blocks of the default
+ * unmapped block would leak it, ~6 KB per thread. A reused block keeps
+ * libc's own TLS block (the tcache and arena pointers), which is the point,
+ * and its DTV, and gets fresh TLS images (resettls). Blocks of the default
  * geometry are cached per P (like Go's gFree), up to 64, and move to the
  * global pool 32 at a time, where their stack pages are returned to the
  * kernel with madvise; other geometries go straight to the global pool.
@@ -546,9 +546,27 @@ void gpm_gstackfree(struct gpm_p *pp, struct gpm_g *gp)
 }
 
 /*
- * Gives a reused block fresh static TLS. libc's own TLS block survives (its
- * malloc cache and arena, see "The pool"); its errno and h_errno start at 0
- * as in a new thread.
+ * Gives a reused block fresh thread-local state, as a new thread has, at
+ * what it costs to reuse a block rather than to build one. What a block
+ * keeps from one life to the next, and why that is safe:
+ *
+ *   - Its DTV (the array, and the TCB's pointer to it). A DTV belongs to
+ *     its TCB, not to a life: glibc keeps the DTV of its own cached thread
+ *     stacks the same way, and _dl_allocate_tls_init, which glibc calls
+ *     on those, accepts one that is too small (it grows it) or stale (its
+ *     generation is set anew). What the last life put in it goes: the
+ *     blocks of dynamic TLS (modules dlopen'ed with global-dynamic TLS,
+ *     allocated by __tls_get_addr on first use, to_free) are freed and
+ *     every slot emptied, so the next life allocates fresh, initialised
+ *     ones on first use.
+ *   - libc's own TLS block, the point of the pool ("The pool"), except
+ *     errno and h_errno, which a new thread finds at 0.
+ *   - Nothing else: every other module's static TLS gets its initial image
+ *     again (_dl_allocate_tls_init copies .tdata and zeroes .tbss of each
+ *     module it knows, including those dlopen'ed since the block's last
+ *     life), and the rest of the TCB is zeroed for fill_tcb, so no field
+ *     of struct pthread that glibc wrote during the last life survives.
+ * Runs with allglock held (see "dlopen and initial-exec TLS").
  */
 static void resettls(struct gpm_g *gp)
 {
@@ -558,10 +576,20 @@ static void resettls(struct gpm_g *gp)
     if (n == 0)
         gpm_throw("gstackalloc: libc's TLS block is larger than expected");
     memcpy(saved, tcb - gpm_tls.libc_tpoff, n);
-    /* Frees the DTV and the G's dynamically allocated TLS blocks. */
-    gpm_real._dl_deallocate_tls(tcb, false);
+    /* glibc's dtv_t: dtv[-1] holds the number of slots, dtv[0] the
+       generation, dtv[i] = {val, to_free} for module i. */
+    struct dtv_slot {
+        void *val;
+        void *to_free;
+    } *dtv = TCB_FIELD(tcb, TCB_OFF_DTV, struct dtv_slot *);
+    size_t nslots = (size_t)dtv[-1].val;
+    for (size_t i = 1; i <= nslots; i++)
+        if (dtv[i].to_free != NULL)
+            free(dtv[i].to_free);
+    memset(dtv, 0, (nslots + 1) * sizeof *dtv);
     memset(tcb, 0, TCB_SIZE);
-    if (gpm_real._dl_allocate_tls(tcb) == NULL)
+    TCB_FIELD(tcb, TCB_OFF_DTV, void *) = dtv;
+    if (gpm_real._dl_allocate_tls_init(tcb, true) == NULL)
         gpm_throw("gstackalloc: out of memory for a reused thread's TLS");
     memcpy(tcb - gpm_tls.libc_tpoff, saved, n);
     *(int *)(tcb - gpm_tls.errno_tpoff) = 0;
