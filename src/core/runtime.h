@@ -103,6 +103,8 @@ enum {
     JOIN_DETACHED = 1, /* running; nobody will ever join it */
     JOIN_EXITED = 2,   /* dead; result kept until a join or detach */
     JOIN_FREED = 3,    /* joined (or detached and dead): block may be reused */
+    JOIN_EXITING = 4,  /* finished, leaving its stack for its joiner, which
+                          it switches to directly; exited once off it */
 };
 
 #define GPM_G_MAGIC 0x4750475f4c495645ULL /* "GPG_LIVE" */

@@ -1462,7 +1462,19 @@ void gpm_goexit_switch(struct gpm_g *gp)
     gpm_pin(mp); /* or no P: g0 frees the G to the global pool */
     mp->after = AFTER_EXIT;
     mp->afterg = gp;
-    switchout(mp, gp);
+    /* A joiner waits: switch to it directly ("Exit handoff" in glife.c).
+       It resumes in its park with this M's P pinned, as after any switch
+       from a G, and runs gpm_goexit0 for gp first thing. */
+    struct gpm_g *jg = mp->p != NULL ? gpm_join_claim(gp) : NULL;
+    if (jg != NULL) {
+        gpm_casgstatus(jg, G_WAITING, G_RUNNABLE);
+        jg->waitreason = WAIT_NONE;
+        execute(mp, jg, true);
+        mp->curfs = jg->tcb;
+        gpm_ctx_switch(&gp->sched_sp, jg->sched_sp, jg->tcb);
+    } else {
+        switchout(mp, gp);
+    }
     gpm_throw("goexit: dead G resumed");
 }
 
