@@ -322,7 +322,7 @@ static void goexit1(struct gpm_g *gp)
 
 void gpm_goexit0(struct gpm_m *mp, struct gpm_g *gp)
 {
-    gpm_casgstatus(gp, G_RUNNING, G_DEAD);
+    gpm_setgstatus(gp, G_RUNNING, G_DEAD);
     gpm_allgs_remove(gp);
     if (gp->valgrind_stack_id != 0 && gp->user_stack != NULL) {
         gpm_valgrind_stack_deregister(gp->valgrind_stack_id);

@@ -677,7 +677,7 @@ int gpm_gstackalloc(const struct gpm_geometry *geo, struct gpm_g **out)
     atomic_store(&gp->cputime, 0); /* cpustart is 0 since the last switch-out */
     gp->kind = G_KIND_BLOCK;
     gp->goid = atomic_fetch_add(&gpm_sched.goidgen, 1) + 1;
-    gpm_casgstatus(gp, G_DEAD, G_IDLE);
+    gpm_setgstatus(gp, G_DEAD, G_IDLE);
     *out = gp;
     return 0;
 }

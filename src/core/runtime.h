@@ -22,8 +22,9 @@ struct gpm_m;
 struct gpm_p;
 
 /*
- * G states. A G's status is changed only by gpm_casgstatus, which throws on
- * any transition not listed here.
+ * G states. A G's status is changed only by gpm_casgstatus, or by
+ * gpm_setgstatus for the transitions that it lists, and both throw on any
+ * transition not listed here.
  *
  * G_IDLE      Just allocated (or taken from the pool) and being set up by
  *             gpm_newproc. Not on any queue. Owned by the creating thread.
@@ -158,7 +159,7 @@ struct gpm_g {
        on the stack below it. Offset 0: known to asm/x86_64/switch.S. */
     void *sched_sp;
     uint64_t magic; /* GPM_G_MAGIC while this memory holds a G */
-    _Atomic uint32_t atomicstatus; /* enum gpm_gstatus; gpm_casgstatus only */
+    _Atomic uint32_t atomicstatus; /* enum gpm_gstatus; gpm_casgstatus/gpm_setgstatus only */
     uint16_t waitreason;           /* valid in G_WAITING */
     uint8_t kind;                  /* enum gpm_gkind */
     bool c11;                      /* made by thrd_create: result is an int */
@@ -511,6 +512,7 @@ static inline void gpm_preemptpoint(void)
 
 /* sched.c */
 void gpm_casgstatus(struct gpm_g *gp, uint32_t oldval, uint32_t newval);
+void gpm_setgstatus(struct gpm_g *gp, uint32_t oldval, uint32_t newval);
 static inline uint32_t gpm_readgstatus(struct gpm_g *gp)
 {
     return atomic_load_explicit(&gp->atomicstatus, memory_order_acquire);
