@@ -227,17 +227,24 @@ static int semawait(_Atomic uint32_t *addr, uint32_t val, const struct gpm_sema_
     struct gpm_g *gp = gpm_getg_adopt();
     if (gp == NULL)
         return ws == NULL ? EAGAIN : ENOMEM; /* no memory for a G */
-    struct sudog s = {.w = {.g = gp}, .addr = addr};
+    /* Field by field, not with an initialiser: zeroing the whole sudog
+       (its timer too, which only a timed wait uses) costs more than the
+       rest of a wait's bookkeeping. next and prev are enqueue's, wakeval
+       its waker's. */
+    struct sudog s;
+    s.w.g = gp;
     /* The start time is the caller's to give (wake1's decide reads it;
        gpm_sema_requeue stamps the waiters it moves): a clock read per wait
        is not free. */
-    if (ws == NULL) {
-        s.w.waitsince = waitsince;
-    } else {
-        s.w.tag = ws->tag;
-        s.w.kind = ws->kind;
-        s.w.aux = ws->aux;
-    }
+    s.w.waitsince = ws == NULL ? waitsince : 0;
+    s.w.tag = ws != NULL ? ws->tag : 0;
+    s.w.kind = ws != NULL ? ws->kind : 0;
+    s.w.aux = ws != NULL ? ws->aux : NULL;
+    s.addr = addr;
+    s.next = s.prev = NULL;
+    s.wakeval = 0;
+    s.state = SUDOG_IDLE;
+    s.requeued = false;
     struct semroot *r = semroot(addr);
     s.root = r;
     /* Sleeps and semaphores return EINTR to the program, condition
