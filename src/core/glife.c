@@ -325,7 +325,8 @@ static void goexit1(struct gpm_g *gp)
 void gpm_goexit0(struct gpm_m *mp, struct gpm_g *gp)
 {
     gpm_setgstatus(gp, G_RUNNING, G_DEAD);
-    gpm_allgs_remove(gp);
+    if (gp->kind != G_KIND_BLOCK)
+        gpm_allgs_remove(gp); /* a block's G stays on allgs, pooled ("allgs" in gstack.c) */
     if (gp->valgrind_stack_id != 0 && gp->user_stack != NULL) {
         gpm_valgrind_stack_deregister(gp->valgrind_stack_id);
         gp->valgrind_stack_id = 0;

@@ -33,6 +33,20 @@
  * global pool 32 at a time, where their stack pages are returned to the
  * kernel with madvise; other geometries go straight to the global pool.
  *
+ * allgs
+ * -----
+ * Every G that may run is on allgs, under allglock: the dlopen fix-up
+ * reaches Gs through it (below), gpm_tid_to_g finds them, signals are
+ * routed to them, dumps list them. G1 and foreign Gs come and go with
+ * their thread. A block's G joins at its first life and stays, pooled
+ * and reused, until the process ends: one walk of the list per create
+ * and exit is saved, and a pooled block is G_DEAD, which every user of
+ * the list skips (gpm_forallg does it for them; the dlopen fix-up copies
+ * into it too, harmlessly, since nothing runs on it and resettls gives it
+ * fresh images anyway). In a forked child the list holds only the forking
+ * G; allgsepoch changes then, so a pooled block from before the fork
+ * joins the child's list again when it is reused.
+ *
  * Fake tids
  * ---------
  * glibc's recursive locks (ld.so's, stdio's are by TCB) record the owner's
@@ -75,6 +89,7 @@ struct gpm_tlsinfo gpm_tls;
 
 static struct gpm_mutex allglock;
 static uint64_t tlsgen; /* protected by allglock; stamped into gp->tlsgen (dlopen fix-up) */
+static uint64_t allgsepoch = 1; /* protected by allglock; see "allgs" */
 static void record_startup_modules(void);
 static struct gpm_g *allgs;
 /* G1, for gpm_tid_to_g: the one G whose id is not a fake tid (its memory
@@ -239,6 +254,7 @@ void gpm_tcb_release(void *tcb)
 
 static void allgs_add_locked(struct gpm_g *gp)
 {
+    gp->allgsepoch = allgsepoch;
     gp->allprev = NULL;
     gp->allnext = allgs;
     if (allgs)
@@ -265,6 +281,7 @@ void gpm_allgs_remove(struct gpm_g *gp)
     if (gp->allnext)
         gp->allnext->allprev = gp->allprev;
     gp->allnext = gp->allprev = NULL;
+    gp->allgsepoch = 0;
     gpm_unlock(&allglock);
 }
 
@@ -307,17 +324,25 @@ struct gpm_g *gpm_tid_to_g(pid_t tid)
     return s.found;
 }
 
+/* A pooled block's G, on allgs but no thread's ("allgs"). */
+static bool pooled(struct gpm_g *gp)
+{
+    return gp->kind == G_KIND_BLOCK && gpm_readgstatus(gp) == G_DEAD;
+}
+
 void gpm_forallg_unlocked(void (*fn)(struct gpm_g *, void *), void *arg)
 {
     for (struct gpm_g *gp = allgs; gp; gp = gp->allnext)
-        fn(gp, arg);
+        if (!pooled(gp))
+            fn(gp, arg);
 }
 
 void gpm_forallg(void (*fn)(struct gpm_g *, void *), void *arg)
 {
     gpm_lock(&allglock);
     for (struct gpm_g *gp = allgs; gp; gp = gp->allnext)
-        fn(gp, arg);
+        if (!pooled(gp))
+            fn(gp, arg);
     gpm_unlock(&allglock);
 }
 
@@ -341,6 +366,7 @@ void gpm_gstack_forkchild(struct gpm_g *self)
 {
     gpm_lock(&allglock);
     allgs = NULL;
+    allgsepoch++; /* pooled blocks are off the list now ("allgs") */
     if (self != NULL)
         allgs_add_locked(self);
     gpm_unlock(&allglock);
@@ -650,7 +676,9 @@ int gpm_gstackalloc(const struct gpm_geometry *geo, struct gpm_g **out)
     fill_tcb(tcb, gp->tid, stackblock, stackblock_size, geo->user_stack ? 0 : gp->guardsize);
     *(struct gpm_g **)(tcb - gpm_tls.g_tpoff) = gp;
     gp->tlsgen = ++tlsgen;
-    allgs_add_locked(gp);
+    gp->kind = G_KIND_BLOCK; /* before the dlopen fix-up can see it */
+    if (gp->allgsepoch != allgsepoch)
+        allgs_add_locked(gp); /* its first life, or the first since a fork ("allgs") */
     gpm_unlock(&allglock);
 
     /* Reset the G struct for its new life; keep the block's identity. */

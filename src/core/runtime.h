@@ -187,8 +187,10 @@ struct gpm_g {
        sched.c). Touched only by the G itself. */
     uint32_t syscalldepth;
 
-    /* allgs list: protected by allglock (gstack.c). */
+    /* allgs list: protected by allglock (gstack.c). allgsepoch is the
+       list's epoch when the G was put on it ("allgs" in gstack.c). */
     struct gpm_g *allnext, *allprev;
+    uint64_t allgsepoch;
 
     /* Start routine and result. Written by the creator before the G is
        runnable, by the G itself afterwards. */
