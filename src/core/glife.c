@@ -338,8 +338,9 @@ void gpm_goexit0(struct gpm_m *mp, struct gpm_g *gp)
                 return;
         } else if (w == JOIN_EXITING) {
             /* Its joiner runs already ("Exit handoff"): we are on its
-               stack, and gp's block is free to go. */
-            atomic_store(&gp->joinword, JOIN_EXITED);
+               stack, and gp's block is free to go. Release: the joiner's
+               collect (or a detach) that sees EXITED sees gp's result. */
+            atomic_store_explicit(&gp->joinword, JOIN_EXITED, memory_order_release);
             return;
         } else if (w == JOIN_DETACHED) {
             atomic_store(&gp->joinword, JOIN_FREED);

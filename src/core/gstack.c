@@ -692,18 +692,22 @@ int gpm_gstackalloc(const struct gpm_geometry *geo, struct gpm_g **out)
     gp->unwirewanted = false;
     atomic_store_explicit(&gp->wirewant, 0, memory_order_relaxed);
     gp->result = NULL;
-    atomic_store(&gp->joinword, JOIN_JOINABLE);
+    /* Relaxed, as the other stores here: the G is nobody's until its
+       creator publishes it (the run queue's release, or the pthread_t). */
+    atomic_store_explicit(&gp->joinword, JOIN_JOINABLE, memory_order_relaxed);
     /* TSD: clean, as gpm_tsd_runall left it at the block's last exit (or
        zero from mmap); see there. */
     gp->exiting = false;
     memset(gp->exc, 0, sizeof gp->exc);
     memset(gp->name, 0, sizeof gp->name);
-    free(gp->cpuset);
-    gp->cpuset = NULL;
+    if (gp->cpuset != NULL) {
+        free(gp->cpuset);
+        gp->cpuset = NULL;
+    }
     gp->cpusetsize = 0;
     gp->sigmask_set = false;
-    atomic_store(&gp->cputime, 0); /* cpustart is 0 since the last switch-out */
-    gp->kind = G_KIND_BLOCK;
+    /* cpustart is 0 since the last switch-out */
+    atomic_store_explicit(&gp->cputime, 0, memory_order_relaxed);
     gp->goid = atomic_fetch_add(&gpm_sched.goidgen, 1) + 1;
     gpm_setgstatus(gp, G_DEAD, G_IDLE);
     *out = gp;
