@@ -342,14 +342,12 @@ static void readylist(struct sudog *list)
     }
 }
 
-int gpm_sema_wake(_Atomic uint32_t *addr, int n, uint32_t wakeval)
+/* Takes up to n sudogs waiting on addr off r's list, oldest first, each
+   woken with wakeval, into *woken (linked through next). r's lock held. */
+static int takewoken(struct semroot *r, _Atomic uint32_t *addr, int n, uint32_t wakeval, struct sudog **woken)
 {
-    struct semroot *r = semroot(addr);
-    if (atomic_load(&r->nwait) == 0)
-        return 0;
-    struct sudog *woken = NULL, **tail = &woken;
+    struct sudog **tail = woken;
     int k = 0;
-    gpm_lock(&r->lock);
     for (struct sudog *s = first(r, addr); s != NULL && k < n; k++) {
         struct sudog *nx = nextwaiter(s->next, addr);
         dequeue(r, s, SUDOG_WOKEN);
@@ -358,6 +356,33 @@ int gpm_sema_wake(_Atomic uint32_t *addr, int n, uint32_t wakeval)
         tail = &s->next;
         s = nx;
     }
+    *tail = NULL;
+    return k;
+}
+
+int gpm_sema_wake(_Atomic uint32_t *addr, int n, uint32_t wakeval)
+{
+    struct semroot *r = semroot(addr);
+    if (atomic_load(&r->nwait) == 0)
+        return 0;
+    struct sudog *woken;
+    gpm_lock(&r->lock);
+    int k = takewoken(r, addr, n, wakeval, &woken);
+    gpm_unlock(&r->lock);
+    readylist(woken);
+    return k;
+}
+
+int gpm_sema_bumpwake(_Atomic uint32_t *addr, int n, uint32_t wakeval)
+{
+    struct semroot *r = semroot(addr);
+    struct sudog *woken;
+    gpm_lock(&r->lock);
+    /* Every writer of *addr holds this lock (the caller's contract), and
+       waiters check it under the lock: a plain increment is enough, and
+       no seq_cst order with nwait is needed, since this always locks. */
+    atomic_store_explicit(addr, atomic_load_explicit(addr, memory_order_relaxed) + 1, memory_order_relaxed);
+    int k = takewoken(r, addr, n, wakeval, &woken);
     gpm_unlock(&r->lock);
     readylist(woken);
     return k;

@@ -34,6 +34,12 @@ int gpm_sema_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline, int64_
    Returns how many. */
 int gpm_sema_wake(_Atomic uint32_t *addr, int n, uint32_t wakeval);
 
+/* Adds one to *addr and wakes up to n Gs parked on it, as one step under
+   the queue's lock (no waiter can check *addr in between). For a word
+   that only ever changes this way: every writer of *addr must write it
+   through gpm_sema_bumpwake. Returns how many were woken. */
+int gpm_sema_bumpwake(_Atomic uint32_t *addr, int n, uint32_t wakeval);
+
 /*
  * A parked G as the layers above see it. g and waitsince (when it
  * started waiting; 0 for gpm_sema_waitx's waiters, which need no clock
