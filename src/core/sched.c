@@ -1496,13 +1496,13 @@ void gpm_goexit_switch(struct gpm_g *gp)
     }
     leftsyscall(gp);
     struct gpm_m *mp = gp->m;
-    gpm_pin(mp); /* or no P: g0 frees the G to the global pool */
+    bool pinnedp = gpm_pin(mp); /* or no P: g0 frees the G to the global pool */
     mp->after = AFTER_EXIT;
     mp->afterg = gp;
     /* A joiner waits: switch to it directly ("Exit handoff" in glife.c).
        It resumes in its park with this M's P pinned, as after any switch
        from a G, and runs gpm_goexit0 for gp first thing. */
-    struct gpm_g *jg = mp->p != NULL ? gpm_join_claim(gp) : NULL;
+    struct gpm_g *jg = pinnedp ? gpm_join_claim(gp) : NULL;
     if (jg != NULL) {
         gpm_setgstatus(jg, G_WAITING, G_RUNNABLE);
         jg->waitreason = WAIT_NONE;
