@@ -362,7 +362,7 @@ void gpm_sig_newg(struct gpm_g *gp, struct gpm_g *creator, const sigset_t *attrm
                     : creator != NULL ? atomic_load(&creator->sig.blocked)
                                       : 0;
     mask &= ~UNBLOCKABLE;
-    atomic_store(&gp->sig.blocked, mask);
+    atomic_store_explicit(&gp->sig.blocked, mask, memory_order_relaxed); /* as above */
     gp->sig.routed = gp->kind != G_KIND_FOREIGN;
     gp->sig.counted = 0;
     if (gp->sig.routed) {
@@ -384,7 +384,8 @@ void gpm_sig_exitg(struct gpm_g *gp)
     gpm_lock(&gp->sig.lock);
     struct gpm_signode *q = gp->sig.q;
     gp->sig.q = NULL;
-    atomic_store(&gp->sig.pending, 0);
+    /* Under sig.lock, where senders set it: no order with anything else. */
+    atomic_store_explicit(&gp->sig.pending, 0, memory_order_relaxed);
     gpm_unlock(&gp->sig.lock);
     while (q != NULL) {
         struct gpm_signode *n = q;
