@@ -7,7 +7,9 @@
  * happen (no lost wake-up), and a thread that starts waiting after a
  * signal reads the new seq, so it cannot take that signal from an earlier
  * waiter (no stolen wake-up). Spurious wake-ups remain possible, as POSIX
- * allows.
+ * allows. seq changes only through gpm_sema_bumpwake, under the lock of
+ * its semtable queue, where waiters check it: one step, no locked
+ * increment of its own.
  *
  * Wakers, not the woken, take woken waiters out of nwaiters, so a waiter
  * touches the condition variable's memory no more once it is woken:
@@ -66,7 +68,7 @@ int gpm_cond_wait(struct gpm_pcond *c, struct gpm_pmutex *m, clockid_t clock, co
     int r = gpm_sema_wait(&c->seq, seq, deadline, 0, &wv, WAIT_COND);
     if (r != 0)
         atomic_fetch_sub(&c->nwaiters, 1); /* nobody woke us: count ourselves out */
-    int lerr = gpm_mutex_relock(m, r == 0 && gpm_mutex_is_handoff(wv));
+    int lerr = gpm_mutex_relock(m, r == 0, wv);
     if (lerr != 0)
         return lerr;
     if (r == EINTR)
@@ -78,8 +80,7 @@ int gpm_cond_signal(struct gpm_pcond *c)
 {
     if (atomic_load(&c->nwaiters) == 0)
         return 0;
-    atomic_fetch_add(&c->seq, 1);
-    int n = gpm_sema_wake(&c->seq, 1, WAKE_COND);
+    int n = gpm_sema_bumpwake(&c->seq, 1, WAKE_COND);
     if (n > 0)
         atomic_fetch_sub(&c->nwaiters, (uint32_t)n);
     return 0;
@@ -89,17 +90,16 @@ int gpm_cond_broadcast(struct gpm_pcond *c)
 {
     if (atomic_load(&c->nwaiters) == 0)
         return 0;
-    atomic_fetch_add(&c->seq, 1);
     struct gpm_pmutex *m = c->mutex;
     int n;
     if (m != NULL && m->kind >= 0 && !(m->kind & GPM_MUTEX_PSHARED)) {
-        int woken = gpm_sema_wake(&c->seq, 1, WAKE_COND);
+        int woken = gpm_sema_bumpwake(&c->seq, 1, WAKE_COND);
         int moved = gpm_sema_requeue(&c->seq, 0, 0, &m->word, INT_MAX);
         if (moved > 0)
             gpm_mutex_requeued(m);
         n = woken + moved;
     } else {
-        n = gpm_sema_wake(&c->seq, INT_MAX, WAKE_COND);
+        n = gpm_sema_bumpwake(&c->seq, INT_MAX, WAKE_COND);
     }
     if (n > 0)
         atomic_fetch_sub(&c->nwaiters, (uint32_t)n);

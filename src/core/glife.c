@@ -9,6 +9,8 @@
  *   JOIN_JOINABLE  running; nobody waits.
  *   JOIN_DETACHED  running; nobody will wait.
  *   a G pointer    running; that G is parked in pthread_join waiting.
+ *   JOIN_EXITING   finished, and switching from its own stack straight to
+ *                  its joiner (below); nobody may free the block yet.
  *   JOIN_EXITED    finished; the result waits for a join or a detach.
  *   JOIN_FREED     collected: the block went back to the pool (or, for G1,
  *                  nothing to free); a later join or detach gets ESRCH.
@@ -19,13 +21,32 @@
  *                            off its M, so the exiting G can always ready it
  *   JOINABLE -> DETACHED     pthread_detach
  *   JOINABLE -> EXITED       the exiting G (goexit0)
+ *   joiner ptr -> EXITING    the exiting G, still on its stack, which then
+ *                            switches to the joiner (gpm_join_claim)
+ *   EXITING -> EXITED        goexit0, on the joiner's stack, right after
  *   joiner ptr -> EXITED     the exiting G, which then readies the joiner
  *   DETACHED -> FREED        the exiting G, which frees its own block
  *   EXITED -> FREED          pthread_join (taking the result) or detach
  *
  * pthread_detach while someone waits in pthread_join leaves the word alone
- * and returns 0, as glibc does. Two joiners of one G: the second sees a
- * joiner pointer, or loses the CAS in its unlockf, and gets EINVAL.
+ * and returns 0, as glibc does (JOIN_EXITING counts as waiting). Two
+ * joiners of one G: the second sees a joiner pointer or JOIN_EXITING, or
+ * loses the CAS in its unlockf, and gets EINVAL.
+ *
+ * Exit handoff
+ * ------------
+ * A joiner parked in pthread_join is the G its target readies last, and
+ * the target then leaves its M for good: it is what runnext is for
+ * ("Handoff" in sched.c). The target does better than readying it: it
+ * claims the joiner (joiner ptr -> JOIN_EXITING, the CAS the joiner's
+ * timer and interrupts race for: whoever wins readies it, so exactly one
+ * does) and switches to it directly (gpm_goexit_switch), with no trip
+ * through g0 and no run queue. Its block must outlive the switch: until
+ * goexit0, which runs on the joiner's stack first thing (AFTER_EXIT),
+ * stores JOIN_EXITED, no join, detach or collect can free it, since none
+ * frees a block in JOIN_EXITING. A joiner that is wired or foreign runs
+ * on a kernel thread of its own, which a switch cannot reach: it is
+ * readied the ordinary way, after the switch, by goexit0.
  *
  * Exit order
  * ----------
@@ -59,7 +80,7 @@
 #include "valgrind.h"
 #include "wire.h"
 
-#define JOIN_STATE_MAX JOIN_FREED
+#define JOIN_STATE_MAX JOIN_EXITING
 
 /* A cleanup buffer holds only the part of a jmp_buf that _setjmp and
    longjmp use without a saved signal mask (glibc relies on the same): gcc
@@ -92,7 +113,9 @@ static void gmain(void *arg)
      * __pthread_register_cancel keeps them in this G's TCB).
      */
     struct glibc_unwind_buf ub;
-    memset(&ub.priv, 0, sizeof ub.priv);
+    /* Slot by slot: the compiler makes a memset of these 32 bytes a
+       `rep stos`, which costs more than the stores. */
+    ub.priv.pad[0] = ub.priv.pad[1] = ub.priv.pad[2] = ub.priv.pad[3] = NULL;
     if (_setjmp((struct __jmp_buf_tag *)(void *)ub.cancel_jmp_buf) == 0) {
         TCB_FIELD(gp->tcb, TCB_OFF_CLEANUP_JMP_BUF, void *) = &ub;
         if (gp->c11) {
@@ -301,8 +324,9 @@ static void goexit1(struct gpm_g *gp)
 
 void gpm_goexit0(struct gpm_m *mp, struct gpm_g *gp)
 {
-    gpm_casgstatus(gp, G_RUNNING, G_DEAD);
-    gpm_allgs_remove(gp);
+    gpm_setgstatus(gp, G_RUNNING, G_DEAD);
+    if (gp->kind != G_KIND_BLOCK)
+        gpm_allgs_remove(gp); /* a block's G stays on allgs, pooled ("allgs" in gstack.c) */
     if (gp->valgrind_stack_id != 0 && gp->user_stack != NULL) {
         gpm_valgrind_stack_deregister(gp->valgrind_stack_id);
         gp->valgrind_stack_id = 0;
@@ -312,6 +336,12 @@ void gpm_goexit0(struct gpm_m *mp, struct gpm_g *gp)
         if (w == JOIN_JOINABLE) {
             if (atomic_compare_exchange_strong(&gp->joinword, &w, JOIN_EXITED))
                 return;
+        } else if (w == JOIN_EXITING) {
+            /* Its joiner runs already ("Exit handoff"): we are on its
+               stack, and gp's block is free to go. Release: the joiner's
+               collect (or a detach) that sees EXITED sees gp's result. */
+            atomic_store_explicit(&gp->joinword, JOIN_EXITED, memory_order_release);
+            return;
         } else if (w == JOIN_DETACHED) {
             atomic_store(&gp->joinword, JOIN_FREED);
             if (gp->kind == G_KIND_BLOCK)
@@ -326,6 +356,29 @@ void gpm_goexit0(struct gpm_m *mp, struct gpm_g *gp)
             gpm_throwf("goexit0: G%lu exits in join state %lu", (unsigned long)gp->goid, (unsigned long)w);
         }
     }
+}
+
+/*
+ * The parked joiner of gp, which has finished, claimed for a direct switch
+ * ("Exit handoff"): returns it, G_WAITING, with gp's joinword now
+ * JOIN_EXITING, or NULL when nobody waits, the joiner runs on a kernel
+ * thread of its own, or its timer or an interrupt withdrew it first.
+ * Runs on gp's stack.
+ */
+struct gpm_g *gpm_join_claim(struct gpm_g *gp)
+{
+    uintptr_t w = atomic_load(&gp->joinword);
+    if (w <= JOIN_STATE_MAX)
+        return NULL;
+    /* The joiner published itself (seq_cst, in join_unlockf) after it
+       parked, so its kind and lockedm, which only it changes and not
+       while parked, are what they will be when it resumes. */
+    struct gpm_g *jg = (struct gpm_g *)w;
+    if (jg->kind == G_KIND_FOREIGN || jg->lockedm != NULL)
+        return NULL;
+    if (!atomic_compare_exchange_strong(&gp->joinword, &w, JOIN_EXITING))
+        return NULL;
+    return jg;
 }
 
 /* ---- Join and detach ------------------------------------------------------ */
@@ -426,7 +479,7 @@ again:;
     /* gp waits to join us: joining it would wait forever. */
     if (self != NULL && atomic_load(&self->joinword) == (uintptr_t)gp)
         return EDEADLK;
-    if (w > JOIN_STATE_MAX)
+    if (w > JOIN_STATE_MAX || w == JOIN_EXITING)
         return EINVAL; /* someone else is joining it */
     if (w == JOIN_JOINABLE) {
         if (!block)

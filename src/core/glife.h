@@ -58,6 +58,11 @@ int gpm_detach(struct gpm_g *gp);
    Runs on the next context of mp, which may be g0: no TLS. */
 void gpm_goexit0(struct gpm_m *mp, struct gpm_g *gp);
 
+/* gp has finished and is about to leave its stack for good: its parked
+   joiner, claimed for a direct switch (joinword -> JOIN_EXITING), or NULL
+   ("Exit handoff" in glife.c). Runs on gp's stack. */
+struct gpm_g *gpm_join_claim(struct gpm_g *gp);
+
 /* Gives the calling thread's G's name (pthread_getname_np). */
 void gpm_getname(struct gpm_g *gp, char *buf, size_t len);
 

@@ -26,12 +26,26 @@
  * --------
  * Finished blocks are kept, not unmapped (DESIGN.md section 5): glibc frees
  * a thread's malloc cache (tcache) only in an unexported function, and an
- * unmapped block would leak it, ~6 KB per thread. A reused block gets fresh
- * TLS images from _dl_allocate_tls but keeps libc's own TLS block (the
- * tcache and arena pointers), which is the point. Blocks of the default
+ * unmapped block would leak it, ~6 KB per thread. A reused block keeps
+ * libc's own TLS block (the tcache and arena pointers), which is the point,
+ * and its DTV, and gets fresh TLS images (resettls). Blocks of the default
  * geometry are cached per P (like Go's gFree), up to 64, and move to the
  * global pool 32 at a time, where their stack pages are returned to the
  * kernel with madvise; other geometries go straight to the global pool.
+ *
+ * allgs
+ * -----
+ * Every G that may run is on allgs, under allglock: the dlopen fix-up
+ * reaches Gs through it (below), gpm_tid_to_g finds them, signals are
+ * routed to them, dumps list them. G1 and foreign Gs come and go with
+ * their thread. A block's G joins at its first life and stays, pooled
+ * and reused, until the process ends: one walk of the list per create
+ * and exit is saved, and a pooled block is G_DEAD, which every user of
+ * the list skips (gpm_forallg does it for them; the dlopen fix-up copies
+ * into it too, harmlessly, since nothing runs on it and resettls gives it
+ * fresh images anyway). In a forked child the list holds only the forking
+ * G; allgsepoch changes then, so a pooled block from before the fork
+ * joins the child's list again when it is reused.
  *
  * Fake tids
  * ---------
@@ -76,6 +90,7 @@ struct gpm_tlsinfo gpm_tls;
 
 static struct gpm_mutex allglock;
 static uint64_t tlsgen; /* protected by allglock; stamped into gp->tlsgen (dlopen fix-up) */
+static uint64_t allgsepoch = 1; /* protected by allglock; see "allgs" */
 static void record_startup_modules(void);
 static struct gpm_g *allgs;
 /* G1, for gpm_tid_to_g: the one G whose id is not a fake tid (its memory
@@ -240,6 +255,7 @@ void gpm_tcb_release(void *tcb)
 
 static void allgs_add_locked(struct gpm_g *gp)
 {
+    gp->allgsepoch = allgsepoch;
     gp->allprev = NULL;
     gp->allnext = allgs;
     if (allgs)
@@ -265,6 +281,7 @@ static void allgs_remove_locked(struct gpm_g *gp)
     if (gp->allnext)
         gp->allnext->allprev = gp->allprev;
     gp->allnext = gp->allprev = NULL;
+    gp->allgsepoch = 0;
 }
 
 void gpm_allgs_remove(struct gpm_g *gp)
@@ -340,17 +357,25 @@ struct gpm_g *gpm_tid_to_g(pid_t tid)
     return s.found;
 }
 
+/* A pooled block's G, on allgs but no thread's ("allgs"). */
+static bool pooled(struct gpm_g *gp)
+{
+    return gp->kind == G_KIND_BLOCK && gpm_readgstatus(gp) == G_DEAD;
+}
+
 void gpm_forallg_unlocked(void (*fn)(struct gpm_g *, void *), void *arg)
 {
     for (struct gpm_g *gp = allgs; gp; gp = gp->allnext)
-        fn(gp, arg);
+        if (!pooled(gp))
+            fn(gp, arg);
 }
 
 void gpm_forallg(void (*fn)(struct gpm_g *, void *), void *arg)
 {
     gpm_lock(&allglock);
     for (struct gpm_g *gp = allgs; gp; gp = gp->allnext)
-        fn(gp, arg);
+        if (!pooled(gp))
+            fn(gp, arg);
     gpm_unlock(&allglock);
 }
 
@@ -374,6 +399,7 @@ void gpm_gstack_forkchild(struct gpm_g *self)
 {
     gpm_lock(&allglock);
     allgs = NULL;
+    allgsepoch++; /* pooled blocks are off the list now ("allgs") */
     if (self != NULL)
         allgs_add_locked(self);
     gpm_unlock(&allglock);
@@ -579,9 +605,27 @@ void gpm_gstackfree(struct gpm_p *pp, struct gpm_g *gp)
 }
 
 /*
- * Gives a reused block fresh static TLS. libc's own TLS block survives (its
- * malloc cache and arena, see "The pool"); its errno and h_errno start at 0
- * as in a new thread.
+ * Gives a reused block fresh thread-local state, as a new thread has, at
+ * what it costs to reuse a block rather than to build one. What a block
+ * keeps from one life to the next, and why that is safe:
+ *
+ *   - Its DTV (the array, and the TCB's pointer to it). A DTV belongs to
+ *     its TCB, not to a life: glibc keeps the DTV of its own cached thread
+ *     stacks the same way, and _dl_allocate_tls_init, which glibc calls
+ *     on those, accepts one that is too small (it grows it) or stale (its
+ *     generation is set anew). What the last life put in it goes: the
+ *     blocks of dynamic TLS (modules dlopen'ed with global-dynamic TLS,
+ *     allocated by __tls_get_addr on first use, to_free) are freed and
+ *     every slot emptied, so the next life allocates fresh, initialised
+ *     ones on first use.
+ *   - libc's own TLS block, the point of the pool ("The pool"), except
+ *     errno and h_errno, which a new thread finds at 0.
+ *   - Nothing else: every other module's static TLS gets its initial image
+ *     again (_dl_allocate_tls_init copies .tdata and zeroes .tbss of each
+ *     module it knows, including those dlopen'ed since the block's last
+ *     life), and the rest of the TCB is zeroed for fill_tcb, so no field
+ *     of struct pthread that glibc wrote during the last life survives.
+ * Runs with allglock held (see "dlopen and initial-exec TLS").
  */
 static void resettls(struct gpm_g *gp)
 {
@@ -591,10 +635,20 @@ static void resettls(struct gpm_g *gp)
     if (n == 0)
         gpm_throw("gstackalloc: libc's TLS block is larger than expected");
     memcpy(saved, tcb - gpm_tls.libc_tpoff, n);
-    /* Frees the DTV and the G's dynamically allocated TLS blocks. */
-    gpm_real._dl_deallocate_tls(tcb, false);
+    /* glibc's dtv_t: dtv[-1] holds the number of slots, dtv[0] the
+       generation, dtv[i] = {val, to_free} for module i. */
+    struct dtv_slot {
+        void *val;
+        void *to_free;
+    } *dtv = TCB_FIELD(tcb, TCB_OFF_DTV, struct dtv_slot *);
+    size_t nslots = (size_t)dtv[-1].val;
+    for (size_t i = 1; i <= nslots; i++)
+        if (dtv[i].to_free != NULL)
+            free(dtv[i].to_free);
+    memset(dtv, 0, (nslots + 1) * sizeof *dtv);
     memset(tcb, 0, TCB_SIZE);
-    if (gpm_real._dl_allocate_tls(tcb) == NULL)
+    TCB_FIELD(tcb, TCB_OFF_DTV, void *) = dtv;
+    if (gpm_real._dl_allocate_tls_init(tcb, true) == NULL)
         gpm_throw("gstackalloc: out of memory for a reused thread's TLS");
     memcpy(tcb - gpm_tls.libc_tpoff, saved, n);
     *(int *)(tcb - gpm_tls.errno_tpoff) = 0;
@@ -655,7 +709,9 @@ int gpm_gstackalloc(const struct gpm_geometry *geo, struct gpm_g **out)
     fill_tcb(tcb, gp->tid, stackblock, stackblock_size, geo->user_stack ? 0 : gp->guardsize);
     *(struct gpm_g **)(tcb - gpm_tls.g_tpoff) = gp;
     gp->tlsgen = ++tlsgen;
-    allgs_add_locked(gp);
+    gp->kind = G_KIND_BLOCK; /* before the dlopen fix-up can see it */
+    if (gp->allgsepoch != allgsepoch)
+        allgs_add_locked(gp); /* its first life, or the first since a fork ("allgs") */
     gpm_unlock(&allglock);
 
     /* Reset the G struct for its new life; keep the block's identity. */
@@ -669,24 +725,24 @@ int gpm_gstackalloc(const struct gpm_geometry *geo, struct gpm_g **out)
     gp->unwirewanted = false;
     atomic_store_explicit(&gp->wirewant, 0, memory_order_relaxed);
     gp->result = NULL;
-    atomic_store(&gp->joinword, JOIN_JOINABLE);
-    memset(gp->tsd1, 0, sizeof gp->tsd1);
-    for (int i = 0; i < GPM_TSD_2NDLEVEL; i++) {
-        free(gp->tsd2[i]);
-        gp->tsd2[i] = NULL;
-    }
-    gp->tsd_used = false;
+    /* Relaxed, as the other stores here: the G is nobody's until its
+       creator publishes it (the run queue's release, or the pthread_t). */
+    atomic_store_explicit(&gp->joinword, JOIN_JOINABLE, memory_order_relaxed);
+    /* TSD: clean, as gpm_tsd_runall left it at the block's last exit (or
+       zero from mmap); see there. */
     gp->exiting = false;
     memset(gp->exc, 0, sizeof gp->exc);
     memset(gp->name, 0, sizeof gp->name);
-    free(gp->cpuset);
-    gp->cpuset = NULL;
+    if (gp->cpuset != NULL) {
+        free(gp->cpuset);
+        gp->cpuset = NULL;
+    }
     gp->cpusetsize = 0;
     gp->sigmask_set = false;
-    atomic_store(&gp->cputime, 0); /* cpustart is 0 since the last switch-out */
-    gp->kind = G_KIND_BLOCK;
+    /* cpustart is 0 since the last switch-out */
+    atomic_store_explicit(&gp->cputime, 0, memory_order_relaxed);
     gp->goid = atomic_fetch_add(&gpm_sched.goidgen, 1) + 1;
-    gpm_casgstatus(gp, G_DEAD, G_IDLE);
+    gpm_setgstatus(gp, G_DEAD, G_IDLE);
     *out = gp;
     return 0;
 }

@@ -21,6 +21,28 @@
  * nobody can take the mutex in between. A woken waiter that lost the race
  * parks again at the front of its age, keeping its original start time.
  *
+ * Relocking after a condition variable
+ * ------------------------------------
+ * A condition variable's broadcast moves its waiters onto the mutex's
+ * word (cond.c), where an unlock finds them only if the word says 2. The
+ * invariant that keeps them from being forgotten:
+ *
+ *   Every G queued on the word is covered: either the word is 2, or a G
+ *   woken off the word's queue with WAKE_RETRY has yet to make the
+ *   exchange in word_lock_slow, which stores 2.
+ *
+ * Each writer keeps it: a locker that parks stores 2 first; unlock_decide
+ * leaves 0 only when it wakes someone with WAKE_RETRY (and 1 or 2 with a
+ * handoff, 2 when others wait); gpm_mutex_requeued, after a move, stores
+ * 2 or wakes one with WAKE_RETRY. So a thread back from a condition
+ * variable that was woken off the word's queue (WAKE_RETRY: a broadcast
+ * had moved it there) must lock by exchanging 2, as any woken mutex
+ * waiter does. Every other one (signalled or broadcast off the condition
+ * variable's own queue, timed out, interrupted: none of these was ever on
+ * the word's queue) covers nobody and takes the mutex as a newcomer, with
+ * one CAS 0 -> 1 when it is free, so that its unlock is one CAS 1 -> 0
+ * too instead of a trip through the semtable's lock.
+ *
  * Kinds
  * -----
  * The kind bits at offset 16 are glibc's, so PTHREAD_*_MUTEX_INITIALIZER*
@@ -121,7 +143,7 @@ static void robust_unlink(struct gpm_pmutex *m)
 static uint32_t unlock_decide(void *arg, const struct gpm_sema_waiter *w, bool more)
 {
     struct gpm_pmutex *m = arg;
-    if (w != NULL && gpm_nanotime() - w->waitsince > STARVATION_NS) {
+    if (w != NULL && w->waitsince != 0 && gpm_nanotime() - w->waitsince > STARVATION_NS) {
         atomic_store(&m->owner, (int32_t)w->g->tid);
         atomic_store(&m->word, more ? 2 : 1);
         return WAKE_HANDOFF;
@@ -158,10 +180,15 @@ static int word_lock_slow(struct gpm_pmutex *m, clockid_t clock, const struct ti
             gpm_cpu_relax();
         }
     }
-    int64_t since = gpm_nanotime();
+    /* When it started to wait, for unlock_decide: read once, when it is
+       first about to park (a lock taken at the first exchange needs no
+       clock). */
+    int64_t since = 0;
     for (;;) {
         if (atomic_exchange(&m->word, 2) == 0)
             return 0;
+        if (since == 0)
+            since = gpm_nanotime();
         uint32_t wv = 0;
         int err = gpm_sema_wait(&m->word, 2, deadline, since, &wv, WAIT_MUTEX);
         if (err == ETIMEDOUT)
@@ -295,22 +322,24 @@ void gpm_mutex_robust_exit(struct gpm_g *gp)
 
 /* ---- For cond.c -------------------------------------------------------------------- */
 
-/* Relocks m for a thread back from a condition variable: the word is
-   marked contended (requeued waiters may be queued on it), or, when the
-   waker handed it over (WAKE_HANDOFF), it is ours already. */
-int gpm_mutex_relock(struct gpm_pmutex *m, bool handedoff)
+/* Relocks m for a thread back from a condition variable ("Relocking after
+   a condition variable"): woken says the wait returned 0, with the waker's
+   wakeval. */
+int gpm_mutex_relock(struct gpm_pmutex *m, bool woken, uint32_t wakeval)
 {
-    if (!handedoff) {
+    if (woken && wakeval == WAKE_HANDOFF)
+        return acquired(m, gpm_selftid(), true); /* handed over: ours already */
+    /* Woken off the word's own queue: it owes the queue the exchange that
+       stores 2. Anything else locks as any newcomer does. */
+    bool newcomer = !(woken && wakeval == WAKE_RETRY);
+    uint32_t zero = 0;
+    if (!newcomer || !atomic_compare_exchange_strong_explicit(&m->word, &zero, 1, memory_order_acquire,
+                                                              memory_order_relaxed)) {
         int err = word_lock_slow(m, CLOCK_MONOTONIC, NULL);
         if (err != 0)
             return err;
     }
-    return acquired(m, gpm_selftid(), handedoff);
-}
-
-bool gpm_mutex_is_handoff(uint32_t wakeval)
-{
-    return wakeval == WAKE_HANDOFF;
+    return acquired(m, gpm_selftid(), false);
 }
 
 /* After a broadcast moved waiters onto m's word: make sure an unlock will

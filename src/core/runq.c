@@ -74,6 +74,17 @@ void gpm_runqput(struct gpm_p *pp, struct gpm_g *gp, bool next)
 {
     if (next) {
         struct gpm_g *old = atomic_load_explicit(&pp->runnext, memory_order_relaxed);
+        if (old == NULL) {
+            /* Only the owner makes runnext non-NULL, and thieves only CAS
+               it from a non-NULL value to NULL: while it is NULL nobody
+               else can change it, so a store-release (pairing with the
+               taker's acquire CAS, as the CAS below) is enough. A thief
+               still holding an older value that equals gp would find its
+               CAS succeed and take gp, which is then in runnext: a steal
+               like any other. */
+            atomic_store_explicit(&pp->runnext, gp, memory_order_release);
+            return;
+        }
         while (!atomic_compare_exchange_weak_explicit(&pp->runnext, &old, gp, memory_order_release,
                                                       memory_order_relaxed))
             ;

@@ -22,8 +22,9 @@ struct gpm_m;
 struct gpm_p;
 
 /*
- * G states. A G's status is changed only by gpm_casgstatus, which throws on
- * any transition not listed here.
+ * G states. A G's status is changed only by gpm_casgstatus, or by
+ * gpm_setgstatus for the transitions that it lists, and both throw on any
+ * transition not listed here.
  *
  * G_IDLE      Just allocated (or taken from the pool) and being set up by
  *             gpm_newproc. Not on any queue. Owned by the creating thread.
@@ -105,6 +106,8 @@ enum {
     JOIN_DETACHED = 1, /* running; nobody will ever join it */
     JOIN_EXITED = 2,   /* dead; result kept until a join or detach */
     JOIN_FREED = 3,    /* joined (or detached and dead): block may be reused */
+    JOIN_EXITING = 4,  /* finished, leaving its stack for its joiner, which
+                          it switches to directly; exited once off it */
 };
 
 #define GPM_G_MAGIC 0x4750475f4c495645ULL /* "GPG_LIVE" */
@@ -158,7 +161,7 @@ struct gpm_g {
        on the stack below it. Offset 0: known to asm/x86_64/switch.S. */
     void *sched_sp;
     uint64_t magic; /* GPM_G_MAGIC while this memory holds a G */
-    _Atomic uint32_t atomicstatus; /* enum gpm_gstatus; gpm_casgstatus only */
+    _Atomic uint32_t atomicstatus; /* enum gpm_gstatus; gpm_casgstatus/gpm_setgstatus only */
     uint16_t waitreason;           /* valid in G_WAITING */
     uint8_t kind;                  /* enum gpm_gkind */
     bool c11;                      /* made by thrd_create: result is an int */
@@ -186,8 +189,10 @@ struct gpm_g {
        sched.c). Touched only by the G itself. */
     uint32_t syscalldepth;
 
-    /* allgs list: protected by allglock (gstack.c). */
+    /* allgs list: protected by allglock (gstack.c). allgsepoch is the
+       list's epoch when the G was put on it ("allgs" in gstack.c). */
     struct gpm_g *allnext, *allprev;
+    uint64_t allgsepoch;
 
     /* Start routine and result. Written by the creator before the G is
        runnable, by the G itself afterwards. */
@@ -511,6 +516,7 @@ static inline void gpm_preemptpoint(void)
 
 /* sched.c */
 void gpm_casgstatus(struct gpm_g *gp, uint32_t oldval, uint32_t newval);
+void gpm_setgstatus(struct gpm_g *gp, uint32_t oldval, uint32_t newval);
 static inline uint32_t gpm_readgstatus(struct gpm_g *gp)
 {
     return atomic_load_explicit(&gp->atomicstatus, memory_order_acquire);

@@ -287,6 +287,43 @@ void gpm_casgstatus(struct gpm_g *gp, uint32_t oldval, uint32_t newval)
                    gpm_gstatus_name(cur), gpm_gstatus_name(oldval), gpm_gstatus_name(newval));
 }
 
+/*
+ * setgstatus is casgstatus for the transitions that only one party can
+ * make at a time, by the protocol around them, and that no other thread
+ * reads for a decision that needs a fence:
+ *
+ *   G_IDLE -> G_RUNNABLE      the creator (gpm_runqput_new): nobody else
+ *                             knows the G yet
+ *   G_RUNNING -> G_WAITING    the M it left (finishswitch, park_wired):
+ *                             nobody may touch it before its unlockf has
+ *                             published it
+ *   G_WAITING -> G_RUNNABLE   its one waker: every wait has a protocol that
+ *                             lets exactly one of its wakers, timers and
+ *                             interrupters ready it (a sudog's state under
+ *                             its bucket lock, a join word's CAS, a note)
+ *   G_RUNNING -> G_DEAD       the M it left for good (goexit0)
+ *   G_DEAD -> G_IDLE          gpm_gstackalloc, holding the block alone
+ *
+ * So a checked store does what the CAS did: a load-acquire that must find
+ * oldval (else it throws, naming the transition), then a store-release,
+ * which keeps casgstatus's ordering (a G's fields written before it
+ * becomes RUNNABLE are visible to whoever reads the new status with
+ * acquire). What it does not give is a full fence, so G_RUNNABLE ->
+ * G_RUNNING (execute) stays a CAS: a G switched in reads its pending
+ * signals after it, and a sender reads the status after raising them
+ * ("Delivery" in signal.c). Readers that see a status one step late, as
+ * signal senders may, behave as they do when the transition races their
+ * look.
+ */
+void gpm_setgstatus(struct gpm_g *gp, uint32_t oldval, uint32_t newval)
+{
+    uint32_t cur = atomic_load_explicit(&gp->atomicstatus, memory_order_acquire);
+    if (cur != oldval || oldval >= G_NSTATUS || newval >= G_NSTATUS || !(gstatus_allowed[oldval] & (1u << newval)))
+        gpm_throwf("setgstatus: G%lu is %s, expected %s (-> %s)", (unsigned long)gp->goid, gpm_gstatus_name(cur),
+                   gpm_gstatus_name(oldval), gpm_gstatus_name(newval));
+    atomic_store_explicit(&gp->atomicstatus, newval, memory_order_release);
+}
+
 /* ---- Ms and Ps --------------------------------------------------------- */
 
 uint32_t gpm_fastrand(struct gpm_m *mp)
@@ -1214,11 +1251,11 @@ void gpm_finishswitch(struct gpm_m *mp)
         mp->unlockf = NULL;
         mp->unlockarg = NULL;
         prev->m = NULL;
-        gpm_casgstatus(prev, G_RUNNING, G_WAITING);
+        gpm_setgstatus(prev, G_RUNNING, G_WAITING);
         if (unlockf != NULL && !unlockf(mp, prev, arg)) {
             /* The reason to wait went away before anyone could see prev:
                it runs again next. */
-            gpm_casgstatus(prev, G_WAITING, G_RUNNABLE);
+            gpm_setgstatus(prev, G_WAITING, G_RUNNABLE);
             runqput_orglobal(mp, prev, true);
             if (mp->p == NULL)
                 wakep();
@@ -1370,9 +1407,9 @@ static void park_wired(struct gpm_g *gp, gpm_unlockf unlockf, void *arg, uint16_
 {
     gp->waitreason = reason;
     gp->waitsince = gpm_nanotime_coarse(); /* for the dump: ms will do */
-    gpm_casgstatus(gp, G_RUNNING, G_WAITING);
+    gpm_setgstatus(gp, G_RUNNING, G_WAITING);
     if (unlockf != NULL && !unlockf(NULL, gp, arg)) {
-        gpm_casgstatus(gp, G_WAITING, G_RUNNABLE);
+        gpm_setgstatus(gp, G_WAITING, G_RUNNABLE);
     } else {
         if (t != NULL && !gpm_notesleepuntil(&gp->wirednote, t->when))
             t->f(NULL, t->arg);
@@ -1456,7 +1493,7 @@ void gpm_park_timed(gpm_unlockf unlockf, void *arg, uint16_t reason, struct gpm_
  */
 void gpm_ready_on(struct gpm_m *curm, struct gpm_g *gp)
 {
-    gpm_casgstatus(gp, G_WAITING, G_RUNNABLE);
+    gpm_setgstatus(gp, G_WAITING, G_RUNNABLE);
     gp->waitreason = WAIT_NONE;
     if (gp->kind == G_KIND_FOREIGN || gp->lockedm != NULL) {
         gpm_notewakeup(&gp->wirednote); /* "Wired Gs" */
@@ -1486,7 +1523,7 @@ void gpm_runqput_new(struct gpm_g *gp)
 {
     struct gpm_g *self = gpm_getg();
     struct gpm_m *curm = self ? self->m : NULL;
-    gpm_casgstatus(gp, G_IDLE, G_RUNNABLE);
+    gpm_setgstatus(gp, G_IDLE, G_RUNNABLE);
     bool pinhere = curm != NULL && gpm_pin(curm);
     if (curm != NULL)
         curm->stats.ngcreated++;
@@ -1575,10 +1612,22 @@ void gpm_goexit_switch(struct gpm_g *gp)
     }
     leftsyscall(gp);
     struct gpm_m *mp = gp->m;
-    gpm_pin(mp); /* or no P: g0 frees the G to the global pool */
+    bool pinnedp = gpm_pin(mp); /* or no P: g0 frees the G to the global pool */
     mp->after = AFTER_EXIT;
     mp->afterg = gp;
-    switchout(mp, gp);
+    /* A joiner waits: switch to it directly ("Exit handoff" in glife.c).
+       It resumes in its park with this M's P pinned, as after any switch
+       from a G, and runs gpm_goexit0 for gp first thing. */
+    struct gpm_g *jg = pinnedp ? gpm_join_claim(gp) : NULL;
+    if (jg != NULL) {
+        gpm_setgstatus(jg, G_WAITING, G_RUNNABLE);
+        jg->waitreason = WAIT_NONE;
+        execute(mp, jg, true);
+        mp->curfs = jg->tcb;
+        gpm_ctx_switch(&gp->sched_sp, jg->sched_sp, jg->tcb);
+    } else {
+        switchout(mp, gp);
+    }
     gpm_throw("goexit: dead G resumed");
 }
 

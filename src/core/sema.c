@@ -32,16 +32,26 @@
  *   nwait++            (seq_cst)    *word = new   (seq_cst RMW, or any
  *   *word == val?      (seq_cst)                   store then a seq_cst fence)
  *     yes: enqueue; park            nwait == 0?   (seq_cst)
- *     (unlock after the switch)       no: lock(bucket); wake
+ *     no: nwait--                     no: lock(bucket); wake
+ *     (unlock after the switch)
  *
  * Either the waiter's check comes after the waker's change in the single
  * order of seq_cst operations, and it sees the new word and does not
  * park, or the increment comes before the waker's load, which then sees a
- * count of at least one (the sudog keeps it up while queued) and takes
- * the lock, which it gets only once the waiter is queued. Wakers whose
- * change of the word is not itself seq_cst (a program's plain store
- * before FUTEX_WAKE) must put a seq_cst fence between it and the load
- * (futex.c does).
+ * count of at least one (the queued sudog keeps the waiter's increment: it
+ * is the count of that sudog) and takes the lock, which it gets only once
+ * the waiter is queued. Wakers whose change of the word is not itself
+ * seq_cst (a program's plain store before FUTEX_WAKE) must put a seq_cst
+ * fence between it and the load (futex.c does).
+ *
+ * Every change of nwait is made under its bucket's lock, so only the
+ * waiter's increment, which must come before its check in the seq_cst
+ * order, needs to be a locked instruction; the decrements (a sudog taken
+ * off, a waiter that does not park) are a relaxed load and store. A
+ * waker's lock-free load that reads such a decrement reads a count that
+ * the lock made later than every increment before it (the increment
+ * happens-before the decrement), so it cannot hide a waiter that is still
+ * queued.
  *
  * Lock order: a P's timerslock, then bucket locks (two at once only in
  * requeue, in address order), then sched.lock. See lock.h.
@@ -101,7 +111,21 @@ static void enqueue(struct semroot *r, struct sudog *s)
        s from it). */
     __atomic_store_n(&s->root, r, __ATOMIC_RELAXED);
     s->state = SUDOG_QUEUED;
+}
+
+/* nwait++ for a waiter about to check its word (see "nwait"); its sudog
+   keeps the count while queued. r's lock held. */
+static void announce(struct semroot *r)
+{
     atomic_fetch_add(&r->nwait, 1);
+}
+
+/* nwait-- for a sudog taken off, or a waiter that did not queue: a plain
+   decrement, since every change is made under r's lock ("nwait"). */
+static void unannounce(struct semroot *r)
+{
+    atomic_store_explicit(&r->nwait, atomic_load_explicit(&r->nwait, memory_order_relaxed) - 1,
+                          memory_order_relaxed);
 }
 
 static void dequeue(struct semroot *r, struct sudog *s, uint8_t state)
@@ -116,7 +140,7 @@ static void dequeue(struct semroot *r, struct sudog *s, uint8_t state)
         r->tail = s->prev;
     s->next = s->prev = NULL;
     s->state = state;
-    atomic_fetch_sub(&r->nwait, 1);
+    unannounce(r);
 }
 
 /* The first sudog waiting on addr at or after s in its list, or NULL. */
@@ -203,16 +227,24 @@ static int semawait(_Atomic uint32_t *addr, uint32_t val, const struct gpm_sema_
     struct gpm_g *gp = gpm_getg_adopt();
     if (gp == NULL)
         return ws == NULL ? EAGAIN : ENOMEM; /* no memory for a G */
-    struct sudog s = {.w = {.g = gp}, .addr = addr};
-    /* Only gpm_sema_wait's waiters have a start time (for wake1's
-       decide): a clock read per wait is not free. */
-    if (ws == NULL) {
-        s.w.waitsince = waitsince ? waitsince : gpm_nanotime();
-    } else {
-        s.w.tag = ws->tag;
-        s.w.kind = ws->kind;
-        s.w.aux = ws->aux;
-    }
+    /* Field by field, not with an initialiser: zeroing the whole sudog
+       (its timer too, which only a timed wait uses) costs more than the
+       rest of a wait's bookkeeping. next and prev are enqueue's, wakeval
+       its waker's. */
+    struct sudog s;
+    s.w.g = gp;
+    /* The start time is the caller's to give (wake1's decide reads it;
+       gpm_sema_requeue stamps the waiters it moves): a clock read per wait
+       is not free. */
+    s.w.waitsince = ws == NULL ? waitsince : 0;
+    s.w.tag = ws != NULL ? ws->tag : 0;
+    s.w.kind = ws != NULL ? ws->kind : 0;
+    s.w.aux = ws != NULL ? ws->aux : NULL;
+    s.addr = addr;
+    s.next = s.prev = NULL;
+    s.wakeval = 0;
+    s.state = SUDOG_IDLE;
+    s.requeued = false;
     struct semroot *r = semroot(addr);
     s.root = r;
     /* Sleeps and semaphores return EINTR to the program, condition
@@ -240,7 +272,7 @@ static int semawait(_Atomic uint32_t *addr, uint32_t val, const struct gpm_sema_
         return EINTR;
     }
     gpm_lock(&r->lock);
-    atomic_fetch_add(&r->nwait, 1); /* announce before the check ("nwait") */
+    announce(r); /* before the check ("nwait"); the queued sudog keeps it */
     int err;
     if (ws == NULL) {
         err = s.state == SUDOG_TIMEDOUT ? ETIMEDOUT : atomic_load(addr) != val ? EAGAIN : 0;
@@ -252,7 +284,7 @@ static int semawait(_Atomic uint32_t *addr, uint32_t val, const struct gpm_sema_
     if (err == 0 && s.state == SUDOG_INTERRUPTED)
         err = EINTR;
     if (err != 0) {
-        atomic_fetch_sub(&r->nwait, 1);
+        unannounce(r);
         gpm_unlock(&r->lock);
         if (deadline != 0 && !expired)
             gpm_deltimer(&s.t);
@@ -262,8 +294,7 @@ static int semawait(_Atomic uint32_t *addr, uint32_t val, const struct gpm_sema_
             gpm_sigcheck(gp);
         return err;
     }
-    enqueue(r, &s); /* counts itself: then drop the announcement */
-    atomic_fetch_sub(&r->nwait, 1);
+    enqueue(r, &s);
     bool timed = deadline != 0 && !expired;
     gpm_park_timed(sema_unlockf, r, ws != NULL ? ws->reason : reason, timed ? &s.t : NULL);
     if (timed)
@@ -311,14 +342,12 @@ static void readylist(struct sudog *list)
     }
 }
 
-int gpm_sema_wake(_Atomic uint32_t *addr, int n, uint32_t wakeval)
+/* Takes up to n sudogs waiting on addr off r's list, oldest first, each
+   woken with wakeval, into *woken (linked through next). r's lock held. */
+static int takewoken(struct semroot *r, _Atomic uint32_t *addr, int n, uint32_t wakeval, struct sudog **woken)
 {
-    struct semroot *r = semroot(addr);
-    if (atomic_load(&r->nwait) == 0)
-        return 0;
-    struct sudog *woken = NULL, **tail = &woken;
+    struct sudog **tail = woken;
     int k = 0;
-    gpm_lock(&r->lock);
     for (struct sudog *s = first(r, addr); s != NULL && k < n; k++) {
         struct sudog *nx = nextwaiter(s->next, addr);
         dequeue(r, s, SUDOG_WOKEN);
@@ -327,6 +356,33 @@ int gpm_sema_wake(_Atomic uint32_t *addr, int n, uint32_t wakeval)
         tail = &s->next;
         s = nx;
     }
+    *tail = NULL;
+    return k;
+}
+
+int gpm_sema_wake(_Atomic uint32_t *addr, int n, uint32_t wakeval)
+{
+    struct semroot *r = semroot(addr);
+    if (atomic_load(&r->nwait) == 0)
+        return 0;
+    struct sudog *woken;
+    gpm_lock(&r->lock);
+    int k = takewoken(r, addr, n, wakeval, &woken);
+    gpm_unlock(&r->lock);
+    readylist(woken);
+    return k;
+}
+
+int gpm_sema_bumpwake(_Atomic uint32_t *addr, int n, uint32_t wakeval)
+{
+    struct semroot *r = semroot(addr);
+    struct sudog *woken;
+    gpm_lock(&r->lock);
+    /* Every writer of *addr holds this lock (the caller's contract), and
+       waiters check it under the lock: a plain increment is enough, and
+       no seq_cst order with nwait is needed, since this always locks. */
+    atomic_store_explicit(addr, atomic_load_explicit(addr, memory_order_relaxed) + 1, memory_order_relaxed);
+    int k = takewoken(r, addr, n, wakeval, &woken);
     gpm_unlock(&r->lock);
     readylist(woken);
     return k;
@@ -360,6 +416,7 @@ static void move(struct semroot *rf, struct semroot *rt, struct sudog *s, _Atomi
     s->addr = to;
     if (!keeptimeout)
         s->requeued = true;
+    announce(rt);
     enqueue(rt, s);
 }
 
@@ -385,6 +442,7 @@ int gpm_sema_requeue(_Atomic uint32_t *from, int nwake, uint32_t wakeval, _Atomi
     lock2(rf, rt);
     struct sudog *woken = NULL, **tail = &woken;
     int k = 0, moved = 0;
+    int64_t now = 0;
     struct sudog *s = first(rf, from);
     while (s != NULL && (k < nwake || moved < nrequeue)) {
         struct sudog *nx = nextwaiter(s->next, from);
@@ -395,6 +453,11 @@ int gpm_sema_requeue(_Atomic uint32_t *from, int nwake, uint32_t wakeval, _Atomi
             tail = &s->next;
             k++;
         } else {
+            /* It starts waiting for `to` now (wake1's decide on a mutex
+               word measures from here). */
+            if (now == 0)
+                now = gpm_nanotime();
+            s->w.waitsince = now;
             move(rf, rt, s, to, false);
             moved++;
         }

@@ -22,8 +22,9 @@
  * lock, so a waker that changes *addr and then calls gpm_sema_wake cannot
  * be missed), until a wake or the deadline (a monotonic time; 0: none).
  * Returns 0 when woken, with *wakeval the waker's value; EAGAIN when *addr
- * was not val; ETIMEDOUT. waitsince (0: now) is when the caller started
- * waiting, for the fairness decisions of gpm_sema_wake1.
+ * was not val; ETIMEDOUT. waitsince is when the caller started waiting,
+ * for the fairness decisions of gpm_sema_wake1 (0: not known, for
+ * waiters on words that nobody wakes with gpm_sema_wake1).
  * A thread that is not yet a G is adopted first (DESIGN.md section 6).
  */
 int gpm_sema_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline, int64_t waitsince,
@@ -32,6 +33,12 @@ int gpm_sema_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline, int64_
 /* Wakes up to n Gs parked on addr, oldest first, each with wakeval.
    Returns how many. */
 int gpm_sema_wake(_Atomic uint32_t *addr, int n, uint32_t wakeval);
+
+/* Adds one to *addr and wakes up to n Gs parked on it, as one step under
+   the queue's lock (no waiter can check *addr in between). For a word
+   that only ever changes this way: every writer of *addr must write it
+   through gpm_sema_bumpwake. Returns how many were woken. */
+int gpm_sema_bumpwake(_Atomic uint32_t *addr, int n, uint32_t wakeval);
 
 /*
  * A parked G as the layers above see it. g and waitsince (when it

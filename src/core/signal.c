@@ -51,7 +51,23 @@
  * The tally: nblock[s] counts the routed Gs that block signal s, ng
  * counts routed Gs; s is blocked by every G when they are equal. A G
  * that blocks nothing costs nothing beyond ng; a G blocking k signals
- * costs k atomic additions at create and exit.
+ * costs k atomic additions at create and exit. someblock has the bit of
+ * every signal that some G has blocked since start-up (or the last fork):
+ * it only grows, so that a G's exit can tell cheaply whether it leaves a
+ * signal blocked by all (below).
+ *
+ * The receiver must hear of every change of the set blocked by all. A G
+ * that changes its mask, or is created with a mask of its own, wakes it. A
+ * G created with its creator's mask changes nothing (the creator, alive,
+ * blocks the same). A G that exits can only add to the set: a signal it
+ * blocked and all blocked stays so; one it did not block joins the set
+ * exactly when every G left blocks it, so some G has blocked it and its
+ * bit is in someblock. So the exit wakes the receiver only when a signal
+ * of someblock that it did not block is now counted by every G left:
+ * nothing, in a program whose threads share one mask, whatever that mask
+ * is. (A concurrent change of the tally by another G wakes the receiver
+ * on its own account; someblock gains a bit before the mask change that
+ * needs it wakes anyone.)
  *
  * Delivery
  * --------
@@ -160,6 +176,7 @@ static struct {
     _Atomic int32_t nblock[NSIGS];
     _Atomic int32_t ng;
     _Atomic int32_t anyblock; /* routed Gs whose mask is not empty */
+    _Atomic uint64_t someblock; /* signals some G has blocked ("Per-G signal state") */
     _Atomic bool routing;
     _Atomic int recvtid;
     _Atomic bool recvdirty;
@@ -256,6 +273,8 @@ static void nodefree(struct gpm_signode *n)
 
 static void tally(uint64_t add, uint64_t del)
 {
+    if ((add & ~atomic_load_explicit(&sigs.someblock, memory_order_relaxed)) != 0)
+        atomic_fetch_or(&sigs.someblock, add);
     for (uint64_t b = add; b; b &= b - 1)
         atomic_fetch_add(&sigs.nblock[__builtin_ctzll(b)], 1);
     for (uint64_t b = del; b; b &= b - 1)
@@ -273,6 +292,21 @@ static uint64_t blockedbyall(void)
         if (atomic_load_explicit(&sigs.nblock[i], memory_order_relaxed) >= ng)
             all |= 1ULL << i;
     return all;
+}
+
+/* After a G that blocked m left the tally: whether a signal it did not
+   block is now blocked by every G left ("Per-G signal state"). */
+static bool exitjoinsblockedbyall(uint64_t m)
+{
+    int32_t ng = atomic_load(&sigs.ng);
+    if (ng <= 0)
+        return true; /* no routed G left: the set is empty now */
+    for (uint64_t b = atomic_load(&sigs.someblock) & ~(m | UNBLOCKABLE); b; b &= b - 1) {
+        int i = __builtin_ctzll(b);
+        if (i < NSIGS && atomic_load(&sigs.nblock[i]) >= ng)
+            return true;
+    }
+    return false;
 }
 
 static void wakereceiver(void)
@@ -313,9 +347,11 @@ void gpm_sig_newg(struct gpm_g *gp, struct gpm_g *creator, const sigset_t *attrm
     gp->sig.q = NULL;
     gp->sig.waitset = 0;
     gp->sig.waitnext = NULL;
-    atomic_store(&gp->sig.intr, NULL);
-    atomic_store(&gp->sig.pending, 0);
-    atomic_store(&gp->sig.cancelreq, false);
+    /* Relaxed: no sender can reach the G before its creator publishes it
+       (the run queue's release, or the pthread_t it returns). */
+    atomic_store_explicit(&gp->sig.intr, NULL, memory_order_relaxed);
+    atomic_store_explicit(&gp->sig.pending, 0, memory_order_relaxed);
+    atomic_store_explicit(&gp->sig.cancelreq, false, memory_order_relaxed);
     gp->sig.handlers = 0;
     gp->sig.altstack = (stack_t){.ss_flags = SS_DISABLE};
     gp->sig.lock = (struct gpm_mutex)GPM_MUTEX_INIT;
@@ -326,7 +362,7 @@ void gpm_sig_newg(struct gpm_g *gp, struct gpm_g *creator, const sigset_t *attrm
                     : creator != NULL ? atomic_load(&creator->sig.blocked)
                                       : 0;
     mask &= ~UNBLOCKABLE;
-    atomic_store(&gp->sig.blocked, mask);
+    atomic_store_explicit(&gp->sig.blocked, mask, memory_order_relaxed); /* as above */
     gp->sig.routed = gp->kind != G_KIND_FOREIGN;
     gp->sig.counted = 0;
     if (gp->sig.routed) {
@@ -348,7 +384,8 @@ void gpm_sig_exitg(struct gpm_g *gp)
     gpm_lock(&gp->sig.lock);
     struct gpm_signode *q = gp->sig.q;
     gp->sig.q = NULL;
-    atomic_store(&gp->sig.pending, 0);
+    /* Under sig.lock, where senders set it: no order with anything else. */
+    atomic_store_explicit(&gp->sig.pending, 0, memory_order_relaxed);
     gpm_unlock(&gp->sig.lock);
     while (q != NULL) {
         struct gpm_signode *n = q;
@@ -365,7 +402,7 @@ void gpm_sig_exitg(struct gpm_g *gp)
         gp->sig.routed = false;
         atomic_fetch_sub(&sigs.ng, 1);
         /* Without it, the others may all block what it did not. */
-        if (atomic_load_explicit(&sigs.anyblock, memory_order_relaxed) != 0 && (m | UNBLOCKABLE) != ~0ULL)
+        if (atomic_load_explicit(&sigs.anyblock, memory_order_relaxed) != 0 && exitjoinsblockedbyall(m))
             wakereceiver();
     }
 }
@@ -1015,6 +1052,7 @@ void gpm_sig_forkchild(void)
     struct gpm_g *gp = gpm_getg();
     for (int i = 0; i < NSIGS; i++)
         atomic_store(&sigs.nblock[i], 0);
+    atomic_store(&sigs.someblock, 0);
     atomic_store(&sigs.ng, 0);
     if (gp != NULL) {
         gp->sig.lock = (struct gpm_mutex)GPM_MUTEX_INIT;

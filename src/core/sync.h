@@ -51,11 +51,10 @@ int gpm_mutex_destroy(struct gpm_pmutex *m);
 int gpm_mutex_consistent(struct gpm_pmutex *m);
 /* A G exits: its robust mutexes become EOWNERDEAD for their next owner. */
 void gpm_mutex_robust_exit(struct gpm_g *gp);
-/* For cond.c: relock after a wait (handedoff: the waker's wake value said
-   the mutex was handed over); whether a wake value is that; and making a
-   mutex's unlock wake the waiters a broadcast moved onto it. */
-int gpm_mutex_relock(struct gpm_pmutex *m, bool handedoff);
-bool gpm_mutex_is_handoff(uint32_t wakeval);
+/* For cond.c: relock after a wait (woken: the wait returned 0 with the
+   waker's wakeval; see "Relocking after a condition variable" in mutex.c);
+   and making a mutex's unlock wake the waiters a broadcast moved onto it. */
+int gpm_mutex_relock(struct gpm_pmutex *m, bool woken, uint32_t wakeval);
 void gpm_mutex_requeued(struct gpm_pmutex *m);
 
 /* ---- Condition variable (cond.c): pthread_cond_t, 48 bytes ---------------- */

@@ -17,6 +17,8 @@
 #include <linux/futex.h>
 #include <time.h>
 
+#include "../../compat/libc_real.h"
+
 static inline long gpm_syscall0(long n)
 {
     long r;
@@ -105,12 +107,14 @@ static inline void gpm_usleep(long usec)
     gpm_syscall2(SYS_nanosleep, (long)&ts, 0);
 }
 
-/* CLOCK_MONOTONIC in nanoseconds. clock_gettime goes through the vDSO and
-   touches no thread-local state. */
+/* CLOCK_MONOTONIC in nanoseconds. libc's clock_gettime goes through the
+   vDSO and touches no thread-local state. It is called directly, not
+   through the exported name, which binds to gpm's own clock_gettime
+   (src/shim/clock.c) and would only pass these clocks on. */
 static inline int64_t gpm_nanotime(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    gpm_real_clock_gettime()(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
@@ -121,7 +125,7 @@ static inline int64_t gpm_nanotime(void)
 static inline int64_t gpm_nanotime_coarse(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    gpm_real_clock_gettime()(CLOCK_MONOTONIC_COARSE, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 

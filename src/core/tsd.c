@@ -111,8 +111,19 @@ int gpm_setspecific(struct gpm_g *gp, pthread_key_t key, const void *value)
     return 0;
 }
 
+/*
+ * Runs the destructors of gp's values and leaves its TSD clean. A clean G
+ * (every tsd1 value NULL, no tsd2 block) is what gpm_gstackalloc hands
+ * out, fresh from mmap or from the pool, and tsd_used is false exactly
+ * when the G is clean or has only had values reset to NULL since: values
+ * become non-NULL, and tsd2 blocks are allocated, only in setspecific,
+ * which then sets tsd_used. So a G that never set a value costs nothing
+ * here nor at its next life.
+ */
 void gpm_tsd_runall(struct gpm_g *gp)
 {
+    if (!gp->tsd_used)
+        return; /* clean already */
     for (int round = 0; round < PTHREAD_DESTRUCTOR_ITERATIONS && gp->tsd_used; round++) {
         gp->tsd_used = false; /* set again if a destructor sets a value */
         for (pthread_key_t key = 0; key < PTHREAD_KEYS_MAX; key++) {

@@ -265,7 +265,7 @@ static int sendtog(pthread_t th, const siginfo_t *si)
     uintptr_t w = atomic_load(&gp->joinword);
     /* glibc: a thread that has exited (joined or not) is not signalled,
        and the call succeeds. */
-    if (gp->exiting || w == JOIN_EXITED || w == JOIN_FREED)
+    if (gp->exiting || w == JOIN_EXITING || w == JOIN_EXITED || w == JOIN_FREED)
         return 0;
     return gpm_sigsend(gp, si);
 }
