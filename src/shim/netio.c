@@ -74,6 +74,13 @@ static inline long result(long r)
     return r;
 }
 
+/* Runs op on fd through the poller, or else oldcall the old way. */
+#define NETIO(fd, op, oldcall)                                           \
+    ({                                                                   \
+        long n_ = gpm_netio((fd), (op));                                 \
+        n_ == GPM_NETIO_FALLBACK ? (long)OLDWAY(oldcall) : result(n_);  \
+    })
+
 /* A call that moves data and may wait for dir. */
 #define DATAOP(fn, d)                                                                                   \
     (struct gpm_netop)                                                                                  \
@@ -117,10 +124,7 @@ GPM_EXPORT ssize_t read(int fd, void *buf, size_t n)
         return gpm_real.read(fd, buf, n);
     struct rd a = {.op = DATAOP(read_attempt, GPM_NETIO_READ), .buf = buf, .n = n};
     a.op.filenowait = true;
-    long r = gpm_netio(fd, &a.op);
-    if (r == GPM_NETIO_FALLBACK)
-        return OLDWAY(gpm_real.read(fd, buf, n));
-    return result(r);
+    return NETIO(fd, &a.op, gpm_real.read(fd, buf, n));
 }
 
 static long readv_attempt(struct gpm_netop *op, int fd, int how)
@@ -140,10 +144,7 @@ GPM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
         return gpm_real.readv(fd, iov, iovcnt);
     struct rd a = {.op = DATAOP(readv_attempt, GPM_NETIO_READ), .iov = iov, .iovcnt = iovcnt};
     a.op.filenowait = true;
-    long r = gpm_netio(fd, &a.op);
-    if (r == GPM_NETIO_FALLBACK)
-        return OLDWAY(gpm_real.readv(fd, iov, iovcnt));
-    return result(r);
+    return NETIO(fd, &a.op, gpm_real.readv(fd, iov, iovcnt));
 }
 
 static long recvfrom_attempt(struct gpm_netop *op, int fd, int how)
@@ -162,10 +163,9 @@ GPM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct socka
         return gpm_real.recvfrom(fd, buf, n, flags, addr, alen);
     struct rd a = {.op = DATAOP(recvfrom_attempt, GPM_NETIO_READ), .buf = buf, .n = n, .flags = flags,
                    .addr = addr, .alen = alen};
-    long r = (flags & RECV_OLDWAY) ? GPM_NETIO_FALLBACK : gpm_netio(fd, &a.op);
-    if (r == GPM_NETIO_FALLBACK)
+    if (flags & RECV_OLDWAY)
         return OLDWAY(gpm_real.recvfrom(fd, buf, n, flags, addr, alen));
-    return result(r);
+    return NETIO(fd, &a.op, gpm_real.recvfrom(fd, buf, n, flags, addr, alen));
 }
 
 GPM_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
@@ -184,10 +184,9 @@ GPM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
     if (!gpm_active() || (flags & RECV_DIRECT))
         return gpm_real.recvmsg(fd, msg, flags);
     struct rd a = {.op = DATAOP(recvmsg_attempt, GPM_NETIO_READ), .msg = msg, .flags = flags};
-    long r = (flags & RECV_OLDWAY) ? GPM_NETIO_FALLBACK : gpm_netio(fd, &a.op);
-    if (r == GPM_NETIO_FALLBACK)
+    if (flags & RECV_OLDWAY)
         return OLDWAY(gpm_real.recvmsg(fd, msg, flags));
-    return result(r);
+    return NETIO(fd, &a.op, gpm_real.recvmsg(fd, msg, flags));
 }
 
 static long recvmmsg_attempt(struct gpm_netop *op, int fd, int how)
