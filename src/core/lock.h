@@ -15,6 +15,13 @@
  *                        which takes the timer, semtable and scheduler
  *                        locks below)
  *       pool.lock        (signal.c: free signal-instance nodes; a leaf)
+ *   pollfd.lock          (netpoll.c: one descriptor's waiters and calls;
+ *                        taken by Gs and the poller, with nothing below it;
+ *                        two at once only when a close moves calls to a
+ *                        fresh duplicate, the closed one's first. Timers
+ *                        and interrupters end a poll wait by CAS, without it)
+ *   np.initlock          (netpoll.c: making the epoll instance; a leaf,
+ *                        never slept on: Gs that find it taken yield)
  *   allglock             (gstack.c: list of live Gs, free foreign G
  *                        structs; held across TLS setup)
  *     gpool.lock         (gstack.c: global pool of free G blocks)
