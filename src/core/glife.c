@@ -500,9 +500,12 @@ again:;
         if (!block)
             return EBUSY;
         struct joinwait jw = {.intr = {.fn = join_interrupt, .cancelpoint = true}, .target = gp, .self = self};
-        /* A new wait: no flags, and a sequence number of its own. */
+        /* A new wait: no flags, and a sequence number of its own. Release:
+           the timer (armed under its heap's lock) and interrupts (published
+           by gpm_intr_begin's seq_cst store) come after it; the unlockf
+           runs on this M, after it. */
         jw.seq = (atomic_load_explicit(&self->joinstate, memory_order_relaxed) >> JW_SEQSHIFT) + 1;
-        atomic_store(&self->joinstate, jw.seq << JW_SEQSHIFT);
+        atomic_store_explicit(&self->joinstate, jw.seq << JW_SEQSHIFT, memory_order_release);
         if (deadline != 0) {
             if (deadline <= gpm_nanotime())
                 return ETIMEDOUT;
