@@ -385,39 +385,54 @@ struct gpm_g *gpm_join_claim(struct gpm_g *gp)
 
 /*
  * A timed join races its timer against the target's exit. The timer's
- * function raises `fired` and then withdraws the joiner (joiner ptr ->
+ * function raises JW_FIRED and then withdraws the joiner (joiner ptr ->
  * JOINABLE); the joiner's unlockf publishes itself and then looks at
- * `fired`. Both are sequentially consistent, so either the timer sees the
+ * JW_FIRED. Both are sequentially consistent, so either the timer sees the
  * joiner published, or unlockf sees the timer fired and withdraws itself;
  * whoever withdraws the joiner readies it (or, in unlockf, does not park).
  * When the exiting G took the joiner word first, its wake-up is the one
- * that counts and the join succeeds.
+ * that counts and the join succeeds. A signal or a cancellation does the
+ * same with JW_INTERRUPTED.
+ *
+ * The flags are kept in the joiner's G struct (joinstate), not in the
+ * joinwait on its stack: once join_unlockf has published the joiner, the
+ * target's exit may switch to it at once ("Exit handoff"), and it may
+ * leave gpm_join, and its stack frame, while the M that parked it is
+ * still in join_unlockf. So join_unlockf reads what it needs from the
+ * joinwait before it publishes, and afterwards only the G struct (never
+ * freed) and the target's word (never unmapped). A sequence number per
+ * wait in joinstate tells it when the wait it looks at is over already.
  */
+enum { JW_FIRED = 1, JW_INTERRUPTED = 2, JW_SEQSHIFT = 2 };
+
 struct joinwait {
     struct gpm_intr intr; /* first: a signal or a cancellation (signal.c) */
     struct gpm_g *target;
     struct gpm_g *self;
-    _Atomic bool fired;
-    _Atomic bool interrupted; /* as fired, for a signal or a cancellation */
+    uint64_t seq; /* self->joinstate >> JW_SEQSHIFT during this wait */
     struct gpm_timer t;
 };
 
-static bool join_withdraw(struct joinwait *jw)
+static bool join_withdraw(struct gpm_g *target, struct gpm_g *self)
 {
-    uintptr_t w = (uintptr_t)jw->self;
-    return atomic_compare_exchange_strong(&jw->target->joinword, &w, JOIN_JOINABLE);
+    uintptr_t w = (uintptr_t)self;
+    return atomic_compare_exchange_strong(&target->joinword, &w, JOIN_JOINABLE);
 }
 
 /* park's unlockf for pthread_join: publish the joiner, unless the target
-   finished meanwhile (or another joiner won). */
+   finished meanwhile (or another joiner won). Nothing of jw's after the
+   publication (see above). */
 static bool join_unlockf(struct gpm_m *mp, struct gpm_g *self, void *arg)
 {
     (void)mp;
     struct joinwait *jw = arg;
+    struct gpm_g *target = jw->target;
+    uint64_t seq = jw->seq;
     uintptr_t w = JOIN_JOINABLE;
-    if (!atomic_compare_exchange_strong(&jw->target->joinword, &w, (uintptr_t)self))
+    if (!atomic_compare_exchange_strong(&target->joinword, &w, (uintptr_t)self))
         return false;
-    if ((atomic_load(&jw->fired) || atomic_load(&jw->interrupted)) && join_withdraw(jw))
+    uint64_t st = atomic_load(&self->joinstate);
+    if (st >> JW_SEQSHIFT == seq && (st & (JW_FIRED | JW_INTERRUPTED)) != 0 && join_withdraw(target, self))
         return false;
     return true;
 }
@@ -428,8 +443,8 @@ static bool join_unlockf(struct gpm_m *mp, struct gpm_g *self, void *arg)
 static bool join_interrupt(struct gpm_g *self, struct gpm_intr *in)
 {
     struct joinwait *jw = (struct joinwait *)in;
-    atomic_store(&jw->interrupted, true);
-    if (join_withdraw(jw)) {
+    atomic_fetch_or(&self->joinstate, JW_INTERRUPTED);
+    if (join_withdraw(jw->target, self)) {
         gpm_ready(self);
         return true;
     }
@@ -439,8 +454,8 @@ static bool join_interrupt(struct gpm_g *self, struct gpm_intr *in)
 static void join_timeout(struct gpm_m *mp, void *arg)
 {
     struct joinwait *jw = arg;
-    atomic_store(&jw->fired, true);
-    if (join_withdraw(jw))
+    atomic_fetch_or(&jw->self->joinstate, JW_FIRED);
+    if (join_withdraw(jw->target, jw->self))
         gpm_ready_on(mp, jw->self);
 }
 
@@ -485,6 +500,12 @@ again:;
         if (!block)
             return EBUSY;
         struct joinwait jw = {.intr = {.fn = join_interrupt, .cancelpoint = true}, .target = gp, .self = self};
+        /* A new wait: no flags, and a sequence number of its own. Release:
+           the timer (armed under its heap's lock) and interrupts (published
+           by gpm_intr_begin's seq_cst store) come after it; the unlockf
+           runs on this M, after it. */
+        jw.seq = (atomic_load_explicit(&self->joinstate, memory_order_relaxed) >> JW_SEQSHIFT) + 1;
+        atomic_store_explicit(&self->joinstate, jw.seq << JW_SEQSHIFT, memory_order_release);
         if (deadline != 0) {
             if (deadline <= gpm_nanotime())
                 return ETIMEDOUT;
@@ -506,12 +527,13 @@ again:;
            another joiner or a detach got there first; or the deadline
            passed, or a signal or a cancellation came, with gp still
            running. */
-        if (atomic_load(&jw.interrupted) && atomic_load(&gp->joinword) == JOIN_JOINABLE) {
+        uint64_t st = atomic_load(&self->joinstate);
+        if ((st & JW_INTERRUPTED) && atomic_load(&gp->joinword) == JOIN_JOINABLE) {
             gpm_sigcheck(self);
             gpm_testcancel();
             goto again;
         }
-        if (atomic_load(&jw.fired) && atomic_load(&gp->joinword) == JOIN_JOINABLE)
+        if ((st & JW_FIRED) && atomic_load(&gp->joinword) == JOIN_JOINABLE)
             return ETIMEDOUT;
     }
     return collect(gp, result);

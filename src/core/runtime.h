@@ -203,6 +203,12 @@ struct gpm_g {
     /* Joining: a JOIN_* value, or the G parked in pthread_join waiting
        for this one ("Joining" in glife.c). */
     _Atomic uintptr_t joinword;
+    /* The pthread_join wait this G is in, as the wait's timer and
+       interrupts leave it for the park's unlockf, which may still be
+       running when the G has been woken and gone on ("Joining" in
+       glife.c): the wait's sequence number << 2 | JW_FIRED |
+       JW_INTERRUPTED. */
+    _Atomic uint64_t joinstate;
 
     /* Memory (gstack.c). Constant while the block holds a G. */
     void *block;          /* the mapping */

@@ -1240,7 +1240,10 @@ void gpm_intr_end(struct gpm_g *gp, struct gpm_intr *in)
     }
 }
 
-/* A park for sigsuspend and sigwait: 0 running, 1 parked, 2 woken. */
+/* A park for sigsuspend and sigwait: 0 running, 1 parked, 2 woken. As a
+   sleeper's (struct sleeper in timer.c), it lives on the G's stack, so
+   its unlockf's CAS to 1 is its last touch of it, and its timer goes onto
+   a heap before. */
 struct sigpark {
     struct gpm_intr intr;
     struct gpm_g *gp;
@@ -1266,8 +1269,11 @@ static bool sigpark_intr(struct gpm_g *gp, struct gpm_intr *in)
 static void sigpark_timeout(struct gpm_m *mp, void *arg)
 {
     struct sigpark *p = arg;
-    int v = 1;
     p->timedout = true;
+    int v = 0;
+    if (atomic_compare_exchange_strong(&p->state, &v, 2))
+        return; /* not parked yet: its unlockf sees 2 and does not park */
+    v = 1;
     if (atomic_compare_exchange_strong(&p->state, &v, 2))
         gpm_ready_on(mp, p->gp);
 }
@@ -1276,12 +1282,10 @@ static bool sigpark_unlockf(struct gpm_m *mp, struct gpm_g *gp, void *arg)
 {
     (void)gp;
     struct sigpark *p = arg;
-    int v = 0;
-    if (!atomic_compare_exchange_strong(&p->state, &v, 1))
-        return false;
     if (p->t.when != 0 && mp != NULL)
         gpm_addtimer(mp->p != NULL ? mp->p : &gpm_sched.allp[0], &p->t);
-    return true;
+    int v = 0;
+    return atomic_compare_exchange_strong(&p->state, &v, 1);
 }
 
 /* Parks gp until its intr fires (or the deadline passes). */

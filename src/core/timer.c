@@ -247,8 +247,15 @@ bool gpm_deadline_rel(const struct timespec *ts, int64_t *deadline)
 
 /*
  * A sleeper's state: 0 running towards its park, 1 parked, 2 woken (by its
- * timer or by an interrupt, whichever moved it from 1 first; an interrupt
- * that finds 0 keeps it from parking at all).
+ * timer or by an interrupt, whichever moved it from 1 first; a timer or an
+ * interrupt that finds 0 keeps it from parking at all).
+ *
+ * The sleeper and its timer live on its stack, so sleep_unlockf must not
+ * touch either once its CAS to 1 has published the park: from then on a
+ * waker may ready the sleeper, which may run on another M, delete its
+ * timer, return and reuse that stack while this M is still in the unlockf.
+ * So the timer goes onto a heap first, and the CAS is the unlockf's last
+ * touch of the sleeper (a timer that fires before it finds 0).
  */
 struct sleeper {
     struct gpm_intr intr; /* first: a signal or a cancellation (signal.c) */
@@ -261,7 +268,10 @@ struct sleeper {
 static void sleepwake(struct gpm_m *mp, void *arg)
 {
     struct sleeper *s = arg;
-    int v = 1;
+    int v = 0;
+    if (atomic_compare_exchange_strong(&s->state, &v, 2))
+        return; /* not parked yet: its unlockf sees 2 and does not park */
+    v = 1;
     if (atomic_compare_exchange_strong(&s->state, &v, 2))
         gpm_ready_on(mp, s->gp);
 }
@@ -283,17 +293,18 @@ static bool sleep_interrupt(struct gpm_g *gp, struct gpm_intr *in)
 
 /* park's unlockf: the sleeper is off its M, so the timer may fire now:
    onto the heap of the M's P (or, when it has none, P0's: any M runs any
-   heap). A wired G has no heap: park_wired watches t itself. */
+   heap), and then the park is published (see struct sleeper: nothing of
+   the sleeper's may be touched after that). A wired G has no heap:
+   park_wired watches t itself. */
 static bool sleep_unlockf(struct gpm_m *mp, struct gpm_g *gp, void *arg)
 {
     (void)gp;
     struct sleeper *s = arg;
-    int v = 0;
-    if (!atomic_compare_exchange_strong(&s->state, &v, 1))
-        return false; /* interrupted before it parked */
     if (mp != NULL)
         gpm_addtimer(mp->p != NULL ? mp->p : &gpm_sched.allp[0], &s->t);
-    return true;
+    int v = 0;
+    /* false: interrupted, or its timer fired, before it parked */
+    return atomic_compare_exchange_strong(&s->state, &v, 1);
 }
 
 int gpm_sleepuntil(int64_t deadline)
