@@ -35,6 +35,7 @@ const char *gpm_abi_check(char *why, unsigned long whylen)
         {"_thread_db_pthread_tid", TCB_OFF_TID},
         {"_thread_db_pthread_cancelhandling", TCB_OFF_CANCELHANDLING},
         {"_thread_db_pthread_specific", TCB_OFF_SPECIFIC},
+        {"_thread_db_pthread_report_events", TCB_OFF_SPECIFIC_USED + 1},
     };
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         const uint32_t *d = desc(fields[i].sym);

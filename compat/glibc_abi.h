@@ -38,6 +38,8 @@
 #define TCB_OFF_STACK_GUARD    0x28 /* -fstack-protector canary */
 #define TCB_OFF_POINTER_GUARD  0x30 /* PTR_MANGLE key */
 #define TCB_OFF_FEATURE_1      0x48 /* CET bits */
+#define TCB_OFF_HEADER_UNUSED  0x80 /* __glibc_unused2 (the old rtld vector save area) up
+                                       to the list: nothing writes it */
 
 /* struct pthread proper. */
 #define TCB_OFF_LIST           704  /* list_t list: self-linked, or fork's reclaim_stacks crashes */
@@ -50,16 +52,21 @@
 #define TCB_OFF_CANCELHANDLING 776
 #define TCB_OFF_SPECIFIC_1STBLOCK 784
 #define TCB_OFF_SPECIFIC       1296 /* specific[0] must point at specific_1stblock */
+#define TCB_OFF_SPECIFIC_USED  1552 /* bool: the thread stored into specific (report_events follows) */
 #define TCB_OFF_USER_STACK     1554 /* bool: glibc never caches or frees the block */
 #define TCB_OFF_STACKBLOCK     1680 /* void *stackblock: __libc_alloca_cutoff, fork */
 #define TCB_OFF_STACKBLOCK_SIZE 1688
 #define TCB_OFF_GUARDSIZE      1696
 #define TCB_OFF_REPORTED_GUARDSIZE 1704
 #define TCB_OFF_RES            1720 /* struct __res_state res: __resp points here */
+#define TCB_OFF_RES_END        2288 /* the end of res: sigmask, c11, exiting, tls_state, rseq_area follow */
 #define TCB_OFF_TLS_STATE_STRSIGNAL 2304 /* char *, malloc'ed by strsignal() */
 #define TCB_OFF_TLS_STATE_STRERROR  2312 /* char *, malloc'ed by strerror_l() */
 #define TCB_OFF_RSEQ_CPU_ID    2340 /* rseq_area.cpu_id: -2 sends sched_getcpu to the vDSO */
 #define TCB_SIZE               2368 /* sizeof (struct pthread) == TLS_TCB_SIZE */
+
+/* A DTV slot of a module whose block this thread has not allocated. */
+#define GLIBC_TLS_DTV_UNALLOCATED ((void *)-1L)
 
 /* rseq_area.cpu_id value meaning "registration failed". */
 #define GLIBC_RSEQ_CPU_ID_REGISTRATION_FAILED ((uint32_t)-2)

@@ -78,6 +78,7 @@
 #include "valgrind.h"
 
 _Static_assert(TCB_SIZE == 2368, "gpm_tcb_to_g hard-codes TCB_SIZE");
+_Static_assert(TCB_OFF_RES_END == TCB_OFF_RES + sizeof(struct __res_state), "struct pthread's res");
 
 struct gpm_tlsinfo gpm_tls;
 
@@ -93,6 +94,23 @@ static uint64_t tlsgen; /* protected by allglock; stamped into gp->tlsgen (dlope
 static uint64_t allgsepoch = 1; /* protected by allglock; see "allgs" */
 static void record_startup_modules(void);
 static struct gpm_g *allgs;
+
+/* A module's static TLS block: where it lies below the thread pointer and
+   the initial image it starts from. */
+struct tls_module {
+    size_t modid;
+    intptr_t tpoff;
+    const void *image;
+    size_t filesz, memsz;
+};
+/* The static TLS modules of start-up other than libc (whose block the pool
+   keeps), whose images resettls copies itself; n is -1 once a library with
+   static TLS has been dlopen'ed, or when the list could not be made, and
+   resettls leaves the copying to ld.so. Protected by allglock. */
+static struct {
+    struct tls_module *mods;
+    int n, cap;
+} startup_tls = {.n = -1};
 /* G1, for gpm_tid_to_g: the one G whose id is not a fake tid (its memory
    is never freed). */
 static struct gpm_g *g1;
@@ -240,9 +258,14 @@ static void fill_tcb(char *tcb, uint32_t tid, void *stackblock, size_t stackbloc
 
 void gpm_tcb_release(void *tcb)
 {
+    /* As glibc's __res_thread_freeres: close what res_ninit opened, and
+       clear the options so that the block's next life initialises again
+       (resettls keeps the rest of the state, as glibc's cached stacks do).
+       Only an initialised state may be closed: a zeroed one says fd 0. */
     struct __res_state *res = (struct __res_state *)((char *)tcb + TCB_OFF_RES);
     if (res->options & RES_INIT)
         res_nclose(res);
+    res->options = 0;
     char **bufs[] = {&TCB_FIELD(tcb, TCB_OFF_TLS_STATE_STRSIGNAL, char *),
                      &TCB_FIELD(tcb, TCB_OFF_TLS_STATE_STRERROR, char *)};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
@@ -606,35 +629,39 @@ void gpm_gstackfree(struct gpm_p *pp, struct gpm_g *gp)
 
 /*
  * Gives a reused block fresh thread-local state, as a new thread has, at
- * what it costs to reuse a block rather than to build one. What a block
- * keeps from one life to the next, and why that is safe:
+ * what it costs to reuse a block rather than to build one: glibc's own
+ * reuse of a cached thread stack (get_cached_stack) is the model. What a
+ * block keeps from one life to the next, and why that is safe:
  *
  *   - Its DTV (the array, and the TCB's pointer to it). A DTV belongs to
- *     its TCB, not to a life: glibc keeps the DTV of its own cached thread
- *     stacks the same way, and _dl_allocate_tls_init, which glibc calls
- *     on those, accepts one that is too small (it grows it) or stale (its
- *     generation is set anew). What the last life put in it goes: the
- *     blocks of dynamic TLS (modules dlopen'ed with global-dynamic TLS,
- *     allocated by __tls_get_addr on first use, to_free) are freed and
- *     every slot emptied, so the next life allocates fresh, initialised
- *     ones on first use.
+ *     its TCB, not to a life, as glibc keeps the DTV of its cached stacks.
+ *     What the last life put in it goes: the blocks of dynamic TLS
+ *     (modules dlopen'ed with global-dynamic TLS, allocated by
+ *     __tls_get_addr on first use, to_free) are freed and their slots
+ *     marked unallocated, so the next life allocates fresh, initialised
+ *     ones on first use. A DTV whose generation is older than ld.so's is
+ *     brought up to date by __tls_get_addr, as in any glibc thread.
  *   - libc's own TLS block, the point of the pool ("The pool"), except
  *     errno and h_errno, which a new thread finds at 0.
- *   - Nothing else: every other module's static TLS gets its initial image
- *     again (_dl_allocate_tls_init copies .tdata and zeroes .tbss of each
- *     module it knows, including those dlopen'ed since the block's last
- *     life), and the rest of the TCB is zeroed for fill_tcb, so no field
- *     of struct pthread that glibc wrote during the last life survives.
+ *   - The resolver state (struct pthread's res), closed at the end of the
+ *     last life with its options cleared (gpm_tcb_release), exactly what
+ *     glibc leaves in a cached stack.
+ *   - Every other field of struct pthread that glibc may write during a
+ *     life is zeroed for fill_tcb: the header before the unused vector
+ *     save area, everything from the list to the resolver state, and the
+ *     tail after it. The 768 bytes of glibc's own TSD array are zeroed only
+ *     when the life stored into them (specific_used, glibc's own test).
+ *
+ * Every other module's static TLS gets its initial image again. While the
+ * static TLS modules are those of start-up (startup_tls: they cannot be
+ * unloaded), gpm copies their images itself; once a library with static
+ * TLS has been dlopen'ed, _dl_allocate_tls_init does it, under ld.so's
+ * lock, knowing every module.
  * Runs with allglock held (see "dlopen and initial-exec TLS").
  */
 static void resettls(struct gpm_g *gp)
 {
     char *tcb = gp->tcb;
-    unsigned char saved[512];
-    size_t n = gpm_tls.libc_size <= sizeof saved ? gpm_tls.libc_size : 0;
-    if (n == 0)
-        gpm_throw("gstackalloc: libc's TLS block is larger than expected");
-    memcpy(saved, tcb - gpm_tls.libc_tpoff, n);
     /* glibc's dtv_t: dtv[-1] holds the number of slots, dtv[0] the
        generation, dtv[i] = {val, to_free} for module i. */
     struct dtv_slot {
@@ -642,15 +669,40 @@ static void resettls(struct gpm_g *gp)
         void *to_free;
     } *dtv = TCB_FIELD(tcb, TCB_OFF_DTV, struct dtv_slot *);
     size_t nslots = (size_t)dtv[-1].val;
-    for (size_t i = 1; i <= nslots; i++)
-        if (dtv[i].to_free != NULL)
+    for (size_t i = 1; i <= nslots; i++) {
+        if (dtv[i].to_free != NULL) {
             free(dtv[i].to_free);
-    memset(dtv, 0, (nslots + 1) * sizeof *dtv);
-    memset(tcb, 0, TCB_SIZE);
+            dtv[i].val = GLIBC_TLS_DTV_UNALLOCATED;
+            dtv[i].to_free = NULL;
+        }
+    }
+
+    memset(tcb, 0, TCB_OFF_HEADER_UNUSED);
+    if (TCB_FIELD(tcb, TCB_OFF_SPECIFIC_USED, bool))
+        memset(tcb + TCB_OFF_SPECIFIC_1STBLOCK, 0, TCB_OFF_SPECIFIC_USED - TCB_OFF_SPECIFIC_1STBLOCK);
+    memset(tcb + TCB_OFF_LIST, 0, TCB_OFF_SPECIFIC_1STBLOCK - TCB_OFF_LIST);
+    memset(tcb + TCB_OFF_SPECIFIC_USED, 0, TCB_OFF_RES - TCB_OFF_SPECIFIC_USED);
+    memset(tcb + TCB_OFF_RES_END, 0, TCB_SIZE - TCB_OFF_RES_END);
     TCB_FIELD(tcb, TCB_OFF_DTV, void *) = dtv;
-    if (gpm_real._dl_allocate_tls_init(tcb, true) == NULL)
-        gpm_throw("gstackalloc: out of memory for a reused thread's TLS");
-    memcpy(tcb - gpm_tls.libc_tpoff, saved, n);
+
+    if (startup_tls.n >= 0) {
+        for (int i = 0; i < startup_tls.n; i++) {
+            const struct tls_module *m = &startup_tls.mods[i];
+            char *dst = tcb - m->tpoff;
+            memcpy(dst, m->image, m->filesz);
+            memset(dst + m->filesz, 0, m->memsz - m->filesz);
+        }
+    } else {
+        unsigned char saved[512];
+        size_t n = gpm_tls.libc_size <= sizeof saved ? gpm_tls.libc_size : 0;
+        if (n == 0)
+            gpm_throw("gstackalloc: libc's TLS block is larger than expected");
+        memcpy(saved, tcb - gpm_tls.libc_tpoff, n);
+        memset(dtv, 0, (nslots + 1) * sizeof *dtv);
+        if (gpm_real._dl_allocate_tls_init(tcb, true) == NULL)
+            gpm_throw("gstackalloc: out of memory for a reused thread's TLS");
+        memcpy(tcb - gpm_tls.libc_tpoff, saved, n);
+    }
     *(int *)(tcb - gpm_tls.errno_tpoff) = 0;
     *(int *)(tcb - gpm_tls.h_errno_tpoff) = 0;
 }
@@ -824,21 +876,59 @@ static void addknown_locked(size_t modid)
     knownmods.modids[knownmods.n++] = modid;
 }
 
+/* Adds a start-up module's block to startup_tls; false when out of memory. */
+static bool add_startup_tls_locked(struct dl_phdr_info *info, char *tp)
+{
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_TLS || info->dlpi_tls_data == NULL)
+            continue;
+        intptr_t off = tp - (char *)info->dlpi_tls_data;
+        if (off == gpm_tls.libc_tpoff)
+            return true;
+        if (startup_tls.n == startup_tls.cap) {
+            int cap = startup_tls.cap ? 2 * startup_tls.cap : 8;
+            struct tls_module *p = realloc(startup_tls.mods, (size_t)cap * sizeof *p);
+            if (p == NULL)
+                return false;
+            startup_tls.mods = p;
+            startup_tls.cap = cap;
+        }
+        startup_tls.mods[startup_tls.n++] = (struct tls_module){
+            .modid = info->dlpi_tls_modid,
+            .tpoff = off,
+            .image = (const void *)(info->dlpi_addr + ph->p_vaddr),
+            .filesz = ph->p_filesz,
+            .memsz = ph->p_memsz,
+        };
+    }
+    return true;
+}
+
 static int record_startup_module(struct dl_phdr_info *info, size_t size, void *data)
 {
     (void)size;
-    (void)data;
-    if (info->dlpi_tls_modid != 0 && !known_locked(info->dlpi_tls_modid))
-        addknown_locked(info->dlpi_tls_modid);
+    bool *complete = data;
+    if (info->dlpi_tls_modid == 0 || known_locked(info->dlpi_tls_modid))
+        return 0;
+    addknown_locked(info->dlpi_tls_modid);
+    if (!add_startup_tls_locked(info, gpm_rdtp()))
+        *complete = false;
     return 0;
 }
 
-/* Records the modules present at start-up: all are static TLS, and every
-   G gets their images from _dl_allocate_tls. Runs from gpm_tls_init. */
+/* Records the modules present at start-up: all are static TLS (they can
+   never be unloaded), and every G gets their images from _dl_allocate_tls,
+   then from resettls. Runs from gpm_tls_init, on the main thread, whose
+   static TLS is glibc's own. */
 static void record_startup_modules(void)
 {
+    bool complete = true;
     gpm_lock(&allglock);
-    dl_iterate_phdr(record_startup_module, NULL);
+    startup_tls.n = 0;
+    dl_iterate_phdr(record_startup_module, &complete);
+    if (!complete)
+        startup_tls.n = -1;
     gpm_unlock(&allglock);
 }
 
@@ -849,13 +939,6 @@ uint64_t gpm_tls_dlopen_begin(void)
     gpm_unlock(&allglock);
     return v;
 }
-
-struct tls_module {
-    size_t modid;
-    intptr_t tpoff;
-    const void *image;
-    size_t filesz, memsz;
-};
 
 struct fixup_search {
     char *tp;
@@ -923,6 +1006,7 @@ void gpm_tls_dlopen_fixup(uint64_t before)
         if (known_locked(m->modid))
             continue; /* a concurrent dlopen did it */
         addknown_locked(m->modid);
+        startup_tls.n = -1; /* resettls: ld.so knows this module, gpm's list does not */
         for (struct gpm_g *gp = allgs; gp; gp = gp->allnext) {
             if (gp->kind != G_KIND_BLOCK)
                 continue; /* on glibc's lists: glibc initialised it */

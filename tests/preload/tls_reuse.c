@@ -5,14 +5,18 @@
  * glibc reuses its cached stacks the same way. Every thread must find:
  *   - every TLS variable at its initial value: a __thread of the program
  *     (.tdata and .tbss), initial-exec and global-dynamic ones in a linked
- *     library, and, in the second half, an initial-exec and a
- *     global-dynamic one in libraries dlopen'ed half way through (the
- *     global-dynamic block was allocated by the previous thread: it must be
- *     a fresh one, not the old one with its value);
+ *     library, from the second third a global-dynamic one in a library
+ *     dlopen'ed then (its block was allocated by the previous thread: it
+ *     must be a fresh one, not the old one with its value), and in the
+ *     last third an initial-exec one in a library dlopen'ed then (gpm
+ *     copies the start-up modules' images itself until a library with
+ *     static TLS comes: each third tries one of its ways);
  *   - errno 0;
  *   - NULL for a pthread key it has not set, while every thread before it
  *     set one, and the key's destructor run once per thread that set it;
- *   - the global locale (the previous thread switched to another one).
+ *   - the global locale (the previous thread switched to another one);
+ *   - an uninitialised resolver state (the previous thread initialised its
+ *     own with res_init).
  * Each thread then changes all of them.
  */
 #define _GNU_SOURCE
@@ -20,6 +24,7 @@
 #include <errno.h>
 #include <locale.h>
 #include <pthread.h>
+#include <resolv.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -56,14 +61,19 @@ static void *body(void *arg)
     CHECK(errno == 0, "thread %d: errno starts at %d", i, errno);
     CHECK(pthread_getspecific(key) == NULL, "thread %d: key starts at %p", i, pthread_getspecific(key));
     CHECK(uselocale((locale_t)0) == LC_GLOBAL_LOCALE, "thread %d: starts in another locale", i);
+    CHECK(!(_res.options & RES_INIT), "thread %d: starts with an initialised resolver", i);
     if (dl_gd_addr != NULL) {
-        int *dlie = dl_ie_addr(), *dlgd = dl_gd_addr();
+        int *dlgd = dl_gd_addr();
+        CHECK(*dlgd == 4321, "thread %d: dlopen'ed global-dynamic TLS starts at %d", i, *dlgd);
+        *dlgd = -2;
+    }
+    if (dl_ie_addr != NULL) {
+        int *dlie = dl_ie_addr();
         char *dlbss = dl_ie_bss_addr();
-        CHECK(*dlie == 1234 && *dlgd == 4321, "thread %d: dlopen'ed TLS starts at %d/%d", i, *dlie, *dlgd);
+        CHECK(*dlie == 1234, "thread %d: dlopen'ed initial-exec TLS starts at %d", i, *dlie);
         for (int k = 0; k < 64; k++)
             CHECK(dlbss[k] == 0, "thread %d: dlopen'ed .tbss byte %d is %d", i, k, dlbss[k]);
         *dlie = -1;
-        *dlgd = -2;
         dlbss[i % 64] = 1;
     }
     tv_data = -3;
@@ -75,6 +85,8 @@ static void *body(void *arg)
     locale_t c = newlocale(LC_ALL_MASK, "C", (locale_t)0);
     CHECK(c != (locale_t)0, "newlocale failed");
     uselocale(c);
+    CHECK_EQ(res_init(), 0);
+    CHECK(_res.options & RES_INIT, "thread %d: res_init left the resolver uninitialised", i);
     return (void *)(intptr_t)(i + 1);
 }
 
@@ -92,12 +104,16 @@ int main(void)
 {
     CHECK_EQ(pthread_key_create(&key, destr), 0);
     for (int i = 0; i < THREADS; i++) {
-        if (i == THREADS / 2) {
-            void *hie = open_lib("libtls_dl_ie.so"), *hgd = open_lib("libtls_dl_gd.so");
+        if (i == THREADS / 3) {
+            void *hgd = open_lib("libtls_dl_gd.so");
+            dl_gd_addr = (int *(*)(void))dlsym(hgd, "tls_dl_gd_addr");
+            CHECK(dl_gd_addr != NULL, "dlsym failed");
+        }
+        if (i == 2 * THREADS / 3) {
+            void *hie = open_lib("libtls_dl_ie.so");
             dl_ie_addr = (int *(*)(void))dlsym(hie, "tls_dl_ie_addr");
             dl_ie_bss_addr = (char *(*)(void))dlsym(hie, "tls_dl_ie_bss_addr");
-            dl_gd_addr = (int *(*)(void))dlsym(hgd, "tls_dl_gd_addr");
-            CHECK(dl_ie_addr && dl_gd_addr && dl_ie_bss_addr, "dlsym failed");
+            CHECK(dl_ie_addr && dl_ie_bss_addr, "dlsym failed");
         }
         pthread_t t;
         void *r;
@@ -106,6 +122,6 @@ int main(void)
         CHECK(r == (void *)(intptr_t)(i + 1), "thread %d returned %p", i, r);
         CHECK_EQ(atomic_load(&destructed), i + 1);
     }
-    printf("%d threads in turn, each with fresh TLS, errno, keys and locale\n", THREADS);
+    printf("%d threads in turn, each with fresh TLS, errno, keys, locale and resolver\n", THREADS);
     return 0;
 }
