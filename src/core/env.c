@@ -229,7 +229,8 @@ void gpm_readconfig(void)
             badvalue("GPM_DISABLE", s, "expected 0 or 1");
     }
 
-    gpm_config.maxprocs = gpm_default_maxprocs();
+    gpm_config.ncpu = gpm_default_maxprocs();
+    gpm_config.maxprocs = gpm_config.ncpu;
     s = secure_getenv("GPM_MAXPROCS");
     if (s != NULL) {
         if (parse_size(s, &v) && v >= 1 && v <= 1024)

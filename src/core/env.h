@@ -12,6 +12,7 @@
 
 struct gpm_configt {
     int32_t maxprocs;     /* GPM_MAXPROCS, default gpm_default_maxprocs() */
+    int32_t ncpu;         /* gpm_default_maxprocs(): the CPUs gpm may use */
     int32_t maxthreads;   /* GPM_MAXTHREADS: most Ms (kernel threads), default gpm_default_maxthreads() */
     size_t stacksize;     /* GPM_STACK_SIZE, 0: glibc's default for new threads */
     int stackguard;       /* GPM_STACK_GUARD: 0 no guard page, 1 glibc's default */

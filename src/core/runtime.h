@@ -431,6 +431,9 @@ struct gpm_m {
         uint64_t ncoopyield;  /* cooperative preemptions (a flag seen at a gpm call) */
         uint64_t nasyncyield; /* asynchronous preemptions (signal) */
         uint64_t nothertimer; /* timers run that belonged to another P */
+        uint64_t nmwake;      /* times startm woke this M (written by the waker,
+                                 which alone has the M then) */
+        uint64_t nmpark;      /* times this M parked for lack of work (stopm) */
     } stats;
 };
 

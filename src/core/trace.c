@@ -70,14 +70,16 @@ void gpm_printstats(void)
         t.ncoopyield += mp->stats.ncoopyield;
         t.nasyncyield += mp->stats.nasyncyield;
         t.nothertimer += mp->stats.nothertimer;
+        t.nmwake += mp->stats.nmwake;
+        t.nmpark += mp->stats.nmpark;
     }
     gpm_printf("gpm stats: Gs created %lu, switches %lu, steals %lu, handoffs %lu, retakes %lu, revocations %lu, "
                "preemption requests %lu (%lu signalled), preemptions %lu cooperative / %lu asynchronous, "
-               "timers run by other Ps %lu, futex waits emulated %lu, peak Ms %d\n",
+               "timers run by other Ps %lu, futex waits emulated %lu, peak Ms %d, M wake-ups %lu, M parks %lu\n",
                (unsigned long)t.ngcreated, (unsigned long)t.nswitch, (unsigned long)t.nsteal,
                (unsigned long)atomic_load(&gpm_sched.nhandoff), (unsigned long)atomic_load(&gpm_sched.nretake),
                (unsigned long)atomic_load(&gpm_sched.nrevoke), (unsigned long)atomic_load(&gpm_sched.npreemptreq),
                (unsigned long)atomic_load(&gpm_sched.npreemptsig), (unsigned long)t.ncoopyield,
                (unsigned long)t.nasyncyield, (unsigned long)t.nothertimer, (unsigned long)gpm_futex_nwaits(),
-               gpm_sched.mnext);
+               gpm_sched.mnext, (unsigned long)t.nmwake, (unsigned long)t.nmpark);
 }
