@@ -4,6 +4,7 @@
 #ifndef GPM_CORE_GSIG_H
 #define GPM_CORE_GSIG_H
 
+#include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -94,6 +95,30 @@ static inline void gpm_afterwrapped(void)
                                            atomic_load_explicit(&gp->sig.cancelreq, memory_order_relaxed),
                                        0))
         gpm_afterwrapped_slow(gp);
+}
+
+void gpm_testcancel(void);
+
+/* At the start of a cancellation point: acts on a pending cancellation
+   (gpm_testcancel: returns unless it is enabled). */
+static inline void gpm_testcancel_pending(void)
+{
+    struct gpm_g *gp = gpm_getg();
+    if (gp != NULL && __builtin_expect(atomic_load_explicit(&gp->sig.cancelreq, memory_order_relaxed), 0))
+        gpm_testcancel();
+}
+
+/* gpm_afterwrapped after a libc call whose errno the caller returns. */
+static inline void gpm_afterwrapped_keeperrno(void)
+{
+    struct gpm_g *gp = gpm_getg();
+    if (gp != NULL && __builtin_expect((atomic_load_explicit(&gp->sig.pending, memory_order_relaxed) != 0) |
+                                           atomic_load_explicit(&gp->sig.cancelreq, memory_order_relaxed),
+                                       0)) {
+        int e = errno;
+        gpm_afterwrapped_slow(gp);
+        errno = e;
+    }
 }
 
 /*

@@ -654,8 +654,8 @@ static int nbcached(struct pollfd_ *pd)
  * others). Another process sharing the description may change it too: a
  * kept "blocking" is trusted only for a file this process made since its
  * last fork or spawn; other files are asked at every park. A kept
- * "non-blocking" that went stale costs nothing worse than a blocking call
- * made the old way (gpm_netio).
+ * "non-blocking" that went stale costs nothing worse than a call that
+ * blocks outside gpm until sysmon revokes its P (nonblockingattempt).
  */
 static bool nonblocking(struct pollfd_ *pd, int fd)
 {
@@ -706,6 +706,33 @@ static long blockingattempt(struct gpm_netop *op, int fd)
     gpm_exitsyscall();
     gpm_afterwrapped();
     return r;
+}
+
+/*
+ * The call on a file the program made non-blocking: it cannot block, so it
+ * is made without entersyscall, as the program's own code (Go makes the
+ * same bet with its non-blocking descriptors). If another process made the
+ * shared file blocking again behind the cache's back, the call blocks with
+ * the P in P_USER, and sysmon revokes the P from the sleeping M as from any
+ * code that sleeps outside gpm ("sysmon: retake, revoke, preempt").
+ */
+static long nonblockingattempt(struct gpm_netop *op, int fd)
+{
+    long r = op->attempt(op, fd, GPM_NETIO_BLOCK);
+    gpm_afterwrapped();
+    gpm_preemptpoint();
+    return r;
+}
+
+bool gpm_netio_isnonblocking(int fd)
+{
+    if (!pollable_g(gpm_getg()))
+        return false;
+    struct pollfd_ *pd = pdget(fd, false);
+    if (pd == NULL)
+        return false;
+    uint8_t kind = atomic_load_explicit(&pd->kind, memory_order_relaxed);
+    return kind != PD_UNKNOWN && kind != PD_NOTPOLL && nbcached(pd) == 1;
 }
 
 /* After an interrupted wait: runs the handlers, acts on a cancellation.
@@ -784,10 +811,9 @@ long gpm_netio(int fd, struct gpm_netop *op)
     if (kind == PD_UNKNOWN || kind == PD_NOTPOLL)
         return GPM_NETIO_FALLBACK;
     /* A file the program made non-blocking: its own call is all there is
-       to do. Wrapped all the same, in case another process cleared the
-       flag meanwhile: then the call blocks, the old way. */
+       to do. */
     if (op->datacall && nbcached(pd) == 1)
-        return blockingattempt(op, fd);
+        return nonblockingattempt(op, fd);
     int how = GPM_NETIO_BLOCK;
     if (op->anynowait || (kind == PD_SOCKET && op->socknowait))
         how = GPM_NETIO_SOCKNOWAIT;

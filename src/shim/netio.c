@@ -56,6 +56,30 @@
         r_;                           \
     })
 
+/*
+ * A data call on a descriptor the program made non-blocking is the
+ * system call and no more (gpm_netio_isnonblocking): made here directly,
+ * a cancellation point as libc's is (a pending cancellation is acted on
+ * before it), and returned from the caller. libc's own wrapper would
+ * switch glibc's asynchronous cancellation on and off around it, two
+ * locked instructions that gpm's cancellation does not use.
+ */
+#define NONBLOCKING(fd, nr, a, b, c, d, e, f)                                                   \
+    do {                                                                                        \
+        if (gpm_netio_isnonblocking(fd)) {                                                      \
+            gpm_testcancel_pending();                                                           \
+            long r_ = gpm_syscall6((nr), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), \
+                                   (long)(f));                                                  \
+            if (r_ < 0) {                                                                       \
+                errno = (int)-r_;                                                               \
+                r_ = -1;                                                                        \
+            }                                                                                   \
+            gpm_afterwrapped_keeperrno();                                                       \
+            gpm_preemptpoint();                                                                 \
+            return r_;                                                                          \
+        }                                                                                       \
+    } while (0)
+
 /* A libc result as the poller's (-errno). */
 static inline long neg(long r)
 {
@@ -122,6 +146,7 @@ GPM_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
     if (!gpm_active())
         return gpm_real.read(fd, buf, n);
+    NONBLOCKING(fd, SYS_read, fd, buf, n, 0, 0, 0);
     struct rd a = {.op = DATAOP(read_attempt, GPM_NETIO_READ), .buf = buf, .n = n};
     a.op.filenowait = true;
     return NETIO(fd, &a.op, gpm_real.read(fd, buf, n));
@@ -142,6 +167,7 @@ GPM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 {
     if (!gpm_active())
         return gpm_real.readv(fd, iov, iovcnt);
+    NONBLOCKING(fd, SYS_readv, fd, iov, iovcnt, 0, 0, 0);
     struct rd a = {.op = DATAOP(readv_attempt, GPM_NETIO_READ), .iov = iov, .iovcnt = iovcnt};
     a.op.filenowait = true;
     return NETIO(fd, &a.op, gpm_real.readv(fd, iov, iovcnt));
@@ -161,6 +187,7 @@ GPM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct socka
 {
     if (!gpm_active() || (flags & RECV_DIRECT))
         return gpm_real.recvfrom(fd, buf, n, flags, addr, alen);
+    NONBLOCKING(fd, SYS_recvfrom, fd, buf, n, flags, addr, alen);
     struct rd a = {.op = DATAOP(recvfrom_attempt, GPM_NETIO_READ), .buf = buf, .n = n, .flags = flags,
                    .addr = addr, .alen = alen};
     if (flags & RECV_OLDWAY)
@@ -183,6 +210,7 @@ GPM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
     if (!gpm_active() || (flags & RECV_DIRECT))
         return gpm_real.recvmsg(fd, msg, flags);
+    NONBLOCKING(fd, SYS_recvmsg, fd, msg, flags, 0, 0, 0);
     struct rd a = {.op = DATAOP(recvmsg_attempt, GPM_NETIO_READ), .msg = msg, .flags = flags};
     if (flags & RECV_OLDWAY)
         return OLDWAY(gpm_real.recvmsg(fd, msg, flags));
@@ -261,6 +289,7 @@ GPM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
     if (!gpm_active())
         return gpm_real.write(fd, buf, n);
+    NONBLOCKING(fd, SYS_write, fd, buf, n, 0, 0, 0);
     struct wr a = {.op = DATAOP(write_attempt, GPM_NETIO_WRITE), .buf = buf, .n = n};
     a.op.filenowait = true;
     long r = gpm_netio(fd, &a.op);
@@ -292,6 +321,7 @@ GPM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const st
 {
     if (!gpm_active() || (flags & MSG_DONTWAIT))
         return gpm_real.sendto(fd, buf, n, flags, addr, alen);
+    NONBLOCKING(fd, SYS_sendto, fd, buf, n, flags, addr, alen);
     struct wr a = {.op = DATAOP(sendto_attempt, GPM_NETIO_WRITE), .buf = buf, .n = n, .flags = flags,
                    .addr = addr, .alen = alen};
     long r = gpm_netio(fd, &a.op);
@@ -376,6 +406,7 @@ GPM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
     if (!gpm_active() || (flags & MSG_DONTWAIT))
         return gpm_real.sendmsg(fd, msg, flags);
+    NONBLOCKING(fd, SYS_sendmsg, fd, msg, flags, 0, 0, 0);
     struct wr a = {.op = DATAOP(sendmsg_attempt, GPM_NETIO_WRITE), .msg = msg, .flags = flags};
     long r = GPM_NETIO_FALLBACK;
     if (msg != NULL && msg->msg_iovlen <= IOV_COPY) {
@@ -393,6 +424,7 @@ GPM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
     if (!gpm_active())
         return gpm_real.writev(fd, iov, iovcnt);
+    NONBLOCKING(fd, SYS_writev, fd, iov, iovcnt, 0, 0, 0);
     struct wr a = {.op = DATAOP(sendmsg_attempt, GPM_NETIO_WRITE), .iov = iov, .iovcnt = iovcnt};
     a.op.filenowait = true;
     long r = GPM_NETIO_FALLBACK;

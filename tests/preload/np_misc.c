@@ -34,6 +34,13 @@
  *             EINPROGRESS and poll then POLLOUT with SO_ERROR 0; a pipe
  *             made blocking again with F_SETFL blocks in read until
  *             written, and non-blocking once more returns EAGAIN;
+ *   nbcancel  a read on a non-blocking socket that gpm already knows is
+ *             non-blocking is a cancellation point: a pending cancellation
+ *             is acted on before the call, which leaves the data that
+ *             was there to be read;
+ *   nbstale   a forked child clears O_NONBLOCK on a socket this process
+ *             made non-blocking and read from: a read then blocks until
+ *             main, still running, writes;
  *   pty       a raw pseudo-terminal: a thread's read on the slave blocks
  *             until main writes to the master, and a read on the master
  *             until main writes to the slave (skipped where no pty can be
@@ -55,6 +62,7 @@
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -494,6 +502,84 @@ static void case_dontwait(void)
 
 /* ---- nonblock ---- */
 
+/* nbcancel: a read on a non-blocking descriptor is a cancellation point,
+   as libc's is, even once gpm knows the descriptor cannot block. */
+static atomic_int nb_ready, nb_cancelled;
+
+static void *nbcancel_thread(void *arg)
+{
+    int fd = *(int *)arg;
+    char b[8];
+    CHECK_EQ(pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL), 0);
+    for (int i = 0; i < 3; i++)
+        EXPECT_EAGAIN(read(fd, b, sizeof b), "nbcancel: read on an empty SOCK_NONBLOCK socket");
+    atomic_store(&nb_ready, 1);
+    while (!atomic_load(&nb_cancelled))
+        sleep_ms(1);
+    CHECK_EQ(pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL), 0); /* not a cancellation point */
+    read(fd, b, sizeof b);
+    return (void *)1;
+}
+
+static void case_nbcancel(void)
+{
+    int sv[2];
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    atomic_store(&nb_ready, 0);
+    atomic_store(&nb_cancelled, 0);
+    pthread_t t = spawn(nbcancel_thread, &sv[0]);
+    await_at_least(&nb_ready, 1);
+    CHECK_EQ(pthread_cancel(t), 0);
+    CHECK_EQ(write(sv[1], "kept", 4), 4);
+    atomic_store(&nb_cancelled, 1);
+    void *r;
+    CHECK_EQ(pthread_join(t, &r), 0);
+    CHECK(r == PTHREAD_CANCELED, "a read on a non-blocking socket with a cancellation pending returned (%p)", r);
+    /* Acted on before the read, as glibc does: the data is still there. */
+    char b[8];
+    CHECK_EQ(read(sv[0], b, sizeof b), 4);
+    close2(sv);
+}
+
+/*
+ * nbstale: another process makes a shared socket blocking again after this
+ * one made it non-blocking and read from it (gpm then takes it for a
+ * non-blocking one): a read blocks, as it does natively, and the rest of
+ * the program runs meanwhile (on one P, gpm's sysmon takes the P from the
+ * M asleep in the read), until data comes.
+ */
+static void case_nbstale(void)
+{
+    int sv[2], ctl[2];
+    char buf[64];
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    CHECK_EQ(pipe(ctl), 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork");
+    if (pid == 0) {
+        char go;
+        if (read(ctl[0], &go, 1) != 1)
+            _exit(1);
+        int fl = fcntl(sv[0], F_GETFL);
+        _exit(fl >= 0 && fcntl(sv[0], F_SETFL, fl & ~O_NONBLOCK) == 0 ? 0 : 2);
+    }
+    CHECK_EQ(fcntl(sv[0], F_SETFL, fl_of(sv[0]) | O_NONBLOCK), 0);
+    for (int i = 0; i < 3; i++)
+        EXPECT_EAGAIN(read(sv[0], buf, sizeof buf), "nbstale: read on an empty O_NONBLOCK socket");
+    CHECK_EQ(write(ctl[1], "g", 1), 1);
+    int st;
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child could not clear O_NONBLOCK (status %#x)", st);
+    CHECK(!(fl_of(sv[0]) & O_NONBLOCK), "O_NONBLOCK still set after the child cleared it");
+    struct call c;
+    start(&c, "nbstale: read on a socket another process made blocking", do_read, sv[0], 0);
+    still_blocked(&c, 100);
+    CHECK_EQ(write(sv[1], "stale", 5), 5);
+    expect_ret(&c, 5);
+    close2(sv);
+    close2(ctl);
+}
+
 static void case_nonblock(void)
 {
     char buf[16384];
@@ -615,7 +701,8 @@ static void case_pty(void)
 
 static const struct wd_case cases[] = {
     {"calls", case_calls},       {"eventfd", case_eventfd},   {"timerfd", case_timerfd},
-    {"dontwait", case_dontwait}, {"nonblock", case_nonblock}, {"pty", case_pty},
+    {"dontwait", case_dontwait}, {"nonblock", case_nonblock}, {"nbcancel", case_nbcancel},
+    {"nbstale", case_nbstale},   {"pty", case_pty},
 };
 
 int main(int argc, char **argv)
