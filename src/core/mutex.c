@@ -162,20 +162,26 @@ static void word_unlock(struct gpm_pmutex *m)
 
 /*
  * Takes the word after it was found locked (or right away, for a thread
- * coming back from a condition variable, which must mark it contended).
- * Returns 0 (locked) or ETIMEDOUT; EINVAL for a bad abstime.
+ * coming back from a condition variable off the word's queue, which must
+ * mark it contended: owes2). Returns 0 (locked) or ETIMEDOUT; EINVAL for a
+ * bad abstime.
  */
-static int word_lock_slow(struct gpm_pmutex *m, clockid_t clock, const struct timespec *abstime)
+static int word_lock_slow(struct gpm_pmutex *m, bool owes2, clockid_t clock, const struct timespec *abstime)
 {
     int64_t deadline = 0;
     if (abstime != NULL && !gpm_deadline_abs(clock, abstime, &deadline))
         return EINVAL;
-    /* Spin briefly while other Ps run: the holder may be about to release. */
+    /* Spin briefly while other Ps run: the holder may be about to release.
+       A newcomer takes it here as the fast path does, 0 -> 1: it covers
+       nobody ("Relocking after a condition variable": a sleeper that the
+       last unlock woke stores 2 again when it finds the word taken), so
+       the word stays 1 while nobody sleeps and the next unlock needs no
+       semtable. A G woken off the word's queue (owes2) stores 2. */
     if (gpm_sched.gomaxprocs > 1 && gpm_sched.gomaxprocs - atomic_load(&gpm_sched.npidle) > 1) {
         for (int i = 0; i < 100; i++) {
             uint32_t zero = 0;
             if (atomic_load_explicit(&m->word, memory_order_relaxed) == 0 &&
-                atomic_compare_exchange_weak(&m->word, &zero, 2))
+                atomic_compare_exchange_weak(&m->word, &zero, owes2 ? 2 : 1))
                 return 0;
             gpm_cpu_relax();
         }
@@ -251,7 +257,7 @@ int gpm_mutex_lock(struct gpm_pmutex *m, bool trylock, clockid_t clock, const st
     if (!atomic_compare_exchange_strong_explicit(&m->word, &zero, 1, memory_order_acquire, memory_order_relaxed)) {
         if (trylock)
             return EBUSY;
-        int err = word_lock_slow(m, clock, abstime);
+        int err = word_lock_slow(m, false, clock, abstime);
         if (err != 0)
             return err;
     }
@@ -335,7 +341,7 @@ int gpm_mutex_relock(struct gpm_pmutex *m, bool woken, uint32_t wakeval)
     uint32_t zero = 0;
     if (!newcomer || !atomic_compare_exchange_strong_explicit(&m->word, &zero, 1, memory_order_acquire,
                                                               memory_order_relaxed)) {
-        int err = word_lock_slow(m, CLOCK_MONOTONIC, NULL);
+        int err = word_lock_slow(m, !newcomer, CLOCK_MONOTONIC, NULL);
         if (err != 0)
             return err;
     }

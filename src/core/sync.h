@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "../../compat/glibc_abi.h"
 #include "runtime.h"
 
 /* ---- Mutex (mutex.c): pthread_mutex_t, 40 bytes ---------------------------- */
@@ -41,6 +42,41 @@ struct gpm_pmutex {
 };
 
 enum gpm_robust_state { ROBUST_CONSISTENT = 0, ROBUST_OWNERDEAD, ROBUST_NOTRECOVERABLE };
+
+/*
+ * The uncontended lock and unlock of a plain mutex (NORMAL or ADAPTIVE:
+ * not robust, no priority protocol, no owner checks; what
+ * PTHREAD_MUTEX_INITIALIZER makes), inlined into the shim: the same steps
+ * as gpm_mutex_lock and gpm_mutex_unlock take for it, without their calls.
+ * false: nothing was done, take the full path (any other kind, a destroyed
+ * mutex, a locked one, waiters to wake).
+ */
+static inline bool gpm_mutex_plain(int kind)
+{
+    return kind == 0 || kind == 3; /* NORMAL, ADAPTIVE */
+}
+
+static inline bool gpm_mutex_trylock_plain(struct gpm_pmutex *m, int selftid)
+{
+    uint32_t zero = 0;
+    if (!gpm_mutex_plain(m->kind) ||
+        !atomic_compare_exchange_strong_explicit(&m->word, &zero, 1, memory_order_acquire, memory_order_relaxed))
+        return false;
+    atomic_store_explicit(&m->owner, selftid, memory_order_relaxed);
+    m->count = 1;
+    return true;
+}
+
+static inline bool gpm_mutex_unlock_plain(struct gpm_pmutex *m)
+{
+    if (!gpm_mutex_plain(m->kind) || atomic_load_explicit(&m->word, memory_order_relaxed) != 1)
+        return false;
+    atomic_store_explicit(&m->owner, 0, memory_order_relaxed);
+    m->count = 0;
+    uint32_t one = 1;
+    /* Failing, it leaves owner and count as gpm_mutex_unlock sets them. */
+    return atomic_compare_exchange_strong_explicit(&m->word, &one, 0, memory_order_release, memory_order_relaxed);
+}
 
 void gpm_mutex_init(struct gpm_pmutex *m, int kind, int ceiling);
 /* abstime: NULL to wait forever; else a deadline on clock, validated only
@@ -134,5 +170,13 @@ int gpm_sem_getvalue(struct gpm_psem *s, int *value);
 
 /* The calling thread's tid as glibc's locks record it (its TCB's). */
 int gpm_selftid(void);
+
+/* gpm_selftid, inline: the tid in the caller's TCB. */
+static inline int gpm_selftid_inline(void)
+{
+    int tid;
+    __asm__("movl %%fs:%c1, %0" : "=r"(tid) : "i"(TCB_OFF_TID));
+    return tid;
+}
 
 #endif

@@ -69,6 +69,8 @@ GPM_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
         return err;
     }
     gpm_preemptpoint();
+    if (gpm_mutex_trylock_plain(PM(m), gpm_selftid_inline()))
+        return 0;
     return gpm_mutex_lock(PM(m), false, CLOCK_REALTIME, NULL);
 }
 
@@ -109,6 +111,8 @@ GPM_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 {
     if (native(m))
         return gpm_real.pthread_mutex_unlock(m);
+    if (gpm_mutex_unlock_plain(PM(m)))
+        return 0;
     return gpm_mutex_unlock(PM(m));
 }
 
