@@ -18,6 +18,11 @@
  *             100 bytes written, read(4,096) returns 100, on a pipe, a
  *             UNIX stream socket and TCP; and a thread blocked in a
  *             4,096-byte read (recv, readv) wakes on a 10-byte write with 10;
+ *   shorteof  a thread blocked in a 4,096-byte read on a UNIX stream socket
+ *             and on TCP; main writes 10 bytes and closes its end at once:
+ *             the reader's reads return 10 and then 0; on TCP, 3 bytes,
+ *             an urgent byte and 3 more: the reader has the 6 ordinary
+ *             bytes 50 ms later (a read stops at the urgent mark);
  *   waitall   recv(100, MSG_WAITALL) on a UNIX stream socket and on TCP
  *             waits through ten 10-byte sends, 5 ms apart, and returns all
  *             100 bytes;
@@ -244,6 +249,102 @@ static void case_short(void)
     short_pair("tcp", p[0], p[1], 1);
 }
 
+/* ---- shorteof ---- */
+
+struct eofreader {
+    int fd;
+    ssize_t rets[4];
+    int n;
+    atomic_int entering;
+};
+
+static void *eof_reader(void *arg)
+{
+    struct eofreader *e = arg;
+    char buf[4096];
+    atomic_store(&e->entering, 1);
+    for (;;) {
+        ssize_t r = read(e->fd, buf, sizeof buf);
+        if (e->n < 4)
+            e->rets[e->n++] = r;
+        if (r <= 0)
+            return NULL;
+    }
+}
+
+/* A reader blocked in a large read; then 10 bytes and the end of the
+   stream come together: a short read of 10, then 0 at once (the end is
+   no new edge after the one that brought the bytes). */
+static void shorteof_pair(const char *what, int wfd, int rfd)
+{
+    wd_step(10, "partial shorteof: %s", what);
+    struct eofreader e = {.fd = rfd};
+    pthread_t t = spawn(eof_reader, &e);
+    await_at_least(&e.entering, 1);
+    sleep_ms(20); /* let it block */
+    CHECK_EQ(write(wfd, "0123456789", 10), 10);
+    CHECK_EQ(close(wfd), 0);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    CHECK(e.n == 2 && e.rets[0] == 10 && e.rets[1] == 0, "%s: reads returned %zd, %zd (%d of them)", what,
+          e.rets[0], e.rets[1], e.n);
+    CHECK_EQ(close(rfd), 0);
+}
+
+struct urgreader {
+    int fd;
+    char got[64];
+    size_t n;
+    atomic_int entering;
+};
+
+static void *urg_reader(void *arg)
+{
+    struct urgreader *u = arg;
+    atomic_store(&u->entering, 1);
+    for (;;) {
+        char buf[4096];
+        ssize_t r = read(u->fd, buf, sizeof buf);
+        if (r <= 0)
+            return NULL;
+        if (u->n + (size_t)r <= sizeof u->got) {
+            memcpy(u->got + u->n, buf, (size_t)r);
+            u->n += (size_t)r;
+        }
+    }
+}
+
+/* TCP urgent data: a read stops short at the urgent mark with data after
+   it; the next read gets that data. */
+static void urgent_tcp(void)
+{
+    wd_step(10, "partial shorteof: tcp urgent data");
+    int p[2];
+    tcp_pair(p, 0);
+    struct urgreader u = {.fd = p[1]};
+    pthread_t t = spawn(urg_reader, &u);
+    await_at_least(&u.entering, 1);
+    sleep_ms(20); /* let it block */
+    CHECK_EQ(send(p[0], "abc", 3, 0), 3);
+    CHECK_EQ(send(p[0], "U", 1, MSG_OOB), 1);
+    CHECK_EQ(send(p[0], "def", 3, 0), 3);
+    sleep_ms(50);
+    CHECK(u.n == 6, "tcp: the reader has %zu bytes 50 ms after urgent data with 3 bytes after it", u.n);
+    CHECK_EQ(close(p[0]), 0);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    CHECK(u.n == 6 && memcmp(u.got, "abcdef", 6) == 0, "tcp: read %.*s around urgent data", (int)u.n, u.got);
+    CHECK_EQ(close(p[1]), 0);
+}
+
+static void case_shorteof(void)
+{
+    int p[2];
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, p), 0);
+    shorteof_pair("unix", p[0], p[1]);
+    tcp_pair(p, 0);
+    shorteof_pair("tcp", p[0], p[1]);
+    urgent_tcp();
+}
+
 /* ---- waitall ---- */
 
 struct waitall {
@@ -413,7 +514,7 @@ static void case_messages(void)
 
 static const struct wd_case cases[] = {
     {"pipe", case_pipe},   {"unix", case_unix},     {"tcp", case_tcp},
-    {"short", case_short}, {"waitall", case_waitall}, {"atomic", case_atomic}, {"messages", case_messages},
+    {"short", case_short}, {"shorteof", case_shorteof}, {"waitall", case_waitall}, {"atomic", case_atomic}, {"messages", case_messages},
 };
 
 int main(int argc, char **argv)
