@@ -85,31 +85,6 @@
  * or accept on one socket); each tries again from the start (readiness
  * first where that applies), and the losers park again.
  *
- * Not ready since
- * ---------------
- * A read that finds nothing records the read sequence number it started
- * from (rnotready = rseq + 1). While the file is registered and rseq has
- * not moved since, the next read on it skips its try and parks at once:
- * data that came after the empty try makes an edge, which moves rseq when
- * the poller sees it, so the try could only have failed again, and the
- * park's own check against s (above) still catches an event that came in
- * between. In a request-response exchange each side's read follows its
- * own write and finds nothing; this saves that failing system call,
- * one of the three each side makes per request. A short read on a TCP
- * socket (less than it asked, more than nothing) records the same: TCP
- * returns short only when its queue is empty, so that whatever comes
- * later is an edge after the one that moved rseq to s. Except at the
- * urgent mark, and at an end of file or an error, which the next read
- * returns at once with no edge to come: once an event said any of these
- * (rdmark: PRI, RDHUP, HUP, ERR), short reads record nothing. Not on other
- * files: a UNIX stream read stops where passed descriptors or another
- * writer's credentials begin, a pipe may hold packets, a datagram socket
- * gives one message a read. A
- * read whose EAGAIN says less (recv with MSG_OOB, which misses ordinary
- * data) records nothing;
- * a file the program made non-blocking never skips (its own call is
- * made); the record is forgotten with the rest (pdforget).
- *
  * A wait (struct pollwait, on the G's stack) may span several files (poll
  * and select) and has three ways to end: an event, its timer, or an
  * interruption. Its state settles which one came first, with one CAS:
@@ -178,7 +153,6 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -200,9 +174,6 @@ struct pollfd_ {
     _Atomic uint8_t kind;
     _Atomic bool timeoknown;         /* rcvtimeo and sndtimeo are read */
     _Atomic uint32_t rseq, wseq;     /* events seen, per direction (under lock) */
-    _Atomic uint32_t rnotready;      /* rseq + 1 when a read last found nothing; 0: unknown */
-    _Atomic uint8_t tcp;             /* a TCP socket: 1 yes, 2 no, 0 not asked */
-    _Atomic bool rdmark;             /* an event said end of file, an error or urgent data */
     _Atomic bool registered;         /* in the epoll set (as far as gpm knows) */
     _Atomic uint32_t nbstate;        /* O_NONBLOCK as read in a flags epoch: (epoch + 1) << 1 | set */
     _Atomic int32_t holders;         /* Gs whose call goes on here after a close */
@@ -259,28 +230,6 @@ static void pdforget(struct pollfd_ *pd)
     atomic_store_explicit(&pd->registered, false, memory_order_relaxed);
     atomic_store_explicit(&pd->timeoknown, false, memory_order_relaxed);
     atomic_store_explicit(&pd->born, 0, memory_order_relaxed);
-    atomic_store_explicit(&pd->rnotready, 0, memory_order_relaxed);
-    atomic_store_explicit(&pd->tcp, 0, memory_order_relaxed);
-    atomic_store_explicit(&pd->rdmark, false, memory_order_relaxed);
-}
-
-/* Whether fd, a socket, is a TCP socket (SO_TYPE and SO_PROTOCOL, asked
-   once). */
-static bool tcpsocket(struct pollfd_ *pd, int fd)
-{
-    uint8_t st = atomic_load_explicit(&pd->tcp, memory_order_relaxed);
-    if (st == 0) {
-        int type = 0, proto = 0;
-        socklen_t len = sizeof type, plen = sizeof proto;
-        st = gpm_syscall6(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&type, (long)&len, 0) == 0 &&
-                     type == SOCK_STREAM &&
-                     gpm_syscall6(SYS_getsockopt, fd, SOL_SOCKET, SO_PROTOCOL, (long)&proto, (long)&plen, 0) == 0 &&
-                     proto == IPPROTO_TCP
-                 ? 1
-                 : 2;
-        atomic_store_explicit(&pd->tcp, st, memory_order_relaxed);
-    }
-    return st == 1;
 }
 
 static uint8_t classify(int fd, struct pollfd_ *pd)
@@ -576,10 +525,6 @@ static void pdevent(struct pollfd_ *pd, uint32_t ev, struct glist *out)
 {
     uint8_t dirs = (ev & EV_READ ? GPM_NETIO_READ : 0) | (ev & EV_WRITE ? GPM_NETIO_WRITE : 0);
     gpm_lock(&pd->lock);
-    /* Before rseq moves: a reader that sees the new rseq sees this too
-       ("Not ready since"). */
-    if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI))
-        atomic_store(&pd->rdmark, true);
     if (dirs & GPM_NETIO_READ)
         atomic_fetch_add(&pd->rseq, 1);
     if (dirs & GPM_NETIO_WRITE)
@@ -880,16 +825,9 @@ long gpm_netio(int fd, struct gpm_netop *op)
     bool timeo = false, timeoread = false, enrolled = false;
     struct pollcall call;
     long r = 0;
-    bool recordable = op->dir == GPM_NETIO_READ && !op->oob;
     for (;;) {
         uint32_t seq = seqof(pd, op->dir);
-        /* "Not ready since": a read that can only find nothing parks. */
-        bool skip = recordable && atomic_load_explicit(&pd->rnotready, memory_order_relaxed) == seq + 1 &&
-                    atomic_load_explicit(&pd->registered, memory_order_relaxed) &&
-                    !(op->datacall && nonblocking(pd, opfd));
-        if (skip) {
-            r = -EAGAIN;
-        } else if (how != GPM_NETIO_BLOCK) {
+        if (how != GPM_NETIO_BLOCK) {
             r = op->attempt(op, opfd, how);
             if ((r == -EOPNOTSUPP || r == -EINVAL) && how == GPM_NETIO_FILENOWAIT) {
                 /* A kernel without RWF_NOWAIT on pipes: readiness first. */
@@ -902,14 +840,8 @@ long gpm_netio(int fd, struct gpm_netop *op)
                 r = GPM_NETIO_FALLBACK;
                 break;
             }
-            if (r != -EAGAIN && r != -EWOULDBLOCK) {
-                if (recordable && r > 0 && (size_t)r < op->want && kind == PD_SOCKET && opfd == fd &&
-                    !atomic_load(&pd->rdmark) && tcpsocket(pd, fd))
-                    atomic_store_explicit(&pd->rnotready, seq + 1, memory_order_relaxed);
+            if (r != -EAGAIN && r != -EWOULDBLOCK)
                 break;
-            }
-            if (recordable)
-                atomic_store_explicit(&pd->rnotready, seq + 1, memory_order_relaxed);
         } else {
             struct pollfd pf = {.fd = opfd, .events = op->dir == GPM_NETIO_READ ? POLLIN : POLLOUT};
             /* -EINTR: a signal is pending (perhaps a poke of gpm's), which
@@ -919,8 +851,6 @@ long gpm_netio(int fd, struct gpm_netop *op)
                 r = blockingattempt(op, opfd); /* ready, or an error the call reports */
                 break;
             }
-            if (pr == 0 && recordable)
-                atomic_store_explicit(&pd->rnotready, seq + 1, memory_order_relaxed);
         }
         /* The call would block. */
         if (op->datacall && nonblocking(pd, opfd)) {

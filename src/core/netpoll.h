@@ -46,10 +46,6 @@ struct gpm_netop {
     long ontimeout;     /* what the call returns when deadline passes */
     uint16_t reason;    /* wait reason while parked */
     bool moved;         /* set by attempt: part of the data went (a send goes on) */
-    bool oob;           /* a read whose EAGAIN does not say the file has nothing to
-                           read (MSG_OOB): see "Not ready since" in netpoll.c */
-    size_t want;        /* a read's length, when a short read drains a stream socket;
-                           0: unknown */
 };
 
 /*

@@ -148,7 +148,6 @@ GPM_EXPORT ssize_t read(int fd, void *buf, size_t n)
         return gpm_real.read(fd, buf, n);
     NONBLOCKING(fd, SYS_read, fd, buf, n, 0, 0, 0);
     struct rd a = {.op = DATAOP(read_attempt, GPM_NETIO_READ), .buf = buf, .n = n};
-    a.op.want = n;
     a.op.filenowait = true;
     return NETIO(fd, &a.op, gpm_real.read(fd, buf, n));
 }
@@ -191,8 +190,6 @@ GPM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct socka
     NONBLOCKING(fd, SYS_recvfrom, fd, buf, n, flags, addr, alen);
     struct rd a = {.op = DATAOP(recvfrom_attempt, GPM_NETIO_READ), .buf = buf, .n = n, .flags = flags,
                    .addr = addr, .alen = alen};
-    a.op.oob = (flags & MSG_OOB) != 0;
-    a.op.want = flags & (MSG_PEEK | MSG_TRUNC) ? 0 : n; /* these leave the data, or read past it */
     if (flags & RECV_OLDWAY)
         return OLDWAY(gpm_real.recvfrom(fd, buf, n, flags, addr, alen));
     return NETIO(fd, &a.op, gpm_real.recvfrom(fd, buf, n, flags, addr, alen));
@@ -215,7 +212,6 @@ GPM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
         return gpm_real.recvmsg(fd, msg, flags);
     NONBLOCKING(fd, SYS_recvmsg, fd, msg, flags, 0, 0, 0);
     struct rd a = {.op = DATAOP(recvmsg_attempt, GPM_NETIO_READ), .msg = msg, .flags = flags};
-    a.op.oob = (flags & MSG_OOB) != 0;
     if (flags & RECV_OLDWAY)
         return OLDWAY(gpm_real.recvmsg(fd, msg, flags));
     return NETIO(fd, &a.op, gpm_real.recvmsg(fd, msg, flags));
@@ -235,7 +231,6 @@ GPM_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned vlen, int flags, s
         return gpm_real.recvmmsg(fd, vec, vlen, flags, tmo);
     struct rd a = {.op = DATAOP(recvmmsg_attempt, GPM_NETIO_READ), .vec = vec, .vlen = vlen, .flags = flags,
                    .tmo = tmo};
-    a.op.oob = (flags & MSG_OOB) != 0;
     long r = !(flags & MSG_WAITFORONE) ? GPM_NETIO_FALLBACK : gpm_netio(fd, &a.op);
     if (r == GPM_NETIO_FALLBACK)
         return OLDWAY(gpm_real.recvmmsg(fd, vec, vlen, flags, tmo));
