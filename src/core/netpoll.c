@@ -726,11 +726,15 @@ static long nonblockingattempt(struct gpm_netop *op, int fd)
 
 bool gpm_netio_isnonblocking(int fd)
 {
-    if (!pollable_g(gpm_getg()))
+    /* Any G of an M: the call does not park, so neither the poller nor
+       signal routing is needed (pollable_g). */
+    struct gpm_g *gp = gpm_getg();
+    if (gp == NULL || gp->m == NULL || gp->kind == G_KIND_FOREIGN || (unsigned)fd >= PD_CHUNK * PD_NCHUNKS)
         return false;
-    struct pollfd_ *pd = pdget(fd, false);
-    if (pd == NULL)
+    struct pollfd_ *c = atomic_load_explicit(&pdchunks[fd / PD_CHUNK], memory_order_acquire);
+    if (c == NULL)
         return false;
+    struct pollfd_ *pd = &c[fd % PD_CHUNK];
     uint8_t kind = atomic_load_explicit(&pd->kind, memory_order_relaxed);
     return kind != PD_UNKNOWN && kind != PD_NOTPOLL && nbcached(pd) == 1;
 }

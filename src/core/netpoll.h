@@ -60,7 +60,7 @@ long gpm_netio(int fd, struct gpm_netop *op);
 /* Whether a data call on fd from the calling G is the program's own call
    and nothing more: fd is a pollable file the program made non-blocking
    (as far as gpm knows, see nonblockingattempt), and the caller a G that
-   uses the poller. The shim then makes the call directly, without
+   runs on an M. The shim then makes the call directly, without
    entersyscall, and ends it with gpm_afterwrapped_keeperrno and a
    preemption point. */
 bool gpm_netio_isnonblocking(int fd);
