@@ -1091,12 +1091,20 @@ bool gpm_netfd_replacing(int newfd)
     return gpm_netfd_closing(newfd);
 }
 
-void gpm_netfd_newsocket(int fd, bool nonblocking_)
+void gpm_netfd_newsocket(int fd, bool nonblocking_, int parent)
 {
     struct pollfd_ *pd = pdget(fd, true);
     if (pd == NULL)
         return;
     pdforget(pd);
+    /* The kernel copies a listener's socket options, the timeouts among
+       them, into every socket accept makes from it. */
+    struct pollfd_ *ppd = parent >= 0 ? pdget(parent, false) : NULL;
+    if (parent < 0 || (ppd != NULL && atomic_load(&ppd->timeoknown))) {
+        atomic_store(&pd->rcvtimeo, ppd != NULL ? atomic_load(&ppd->rcvtimeo) : 0);
+        atomic_store(&pd->sndtimeo, ppd != NULL ? atomic_load(&ppd->sndtimeo) : 0);
+        atomic_store(&pd->timeoknown, true);
+    }
     atomic_store_explicit(&pd->kind, PD_SOCKET, memory_order_relaxed);
     atomic_store_explicit(&pd->born, atomic_load(&np.forks) + 1, memory_order_relaxed);
     atomic_store_explicit(&pd->nbstate, ((atomic_load(&np.flagsepoch) + 1) << 1) | nonblocking_,

@@ -94,8 +94,10 @@ int gpm_netfd_ownin(unsigned lo, unsigned hi, int *out, int max);
    then moves out of the way; call again. */
 bool gpm_netfd_replacing(int newfd);
 /* fd is a new socket of the program (socket, socketpair, accept): its
-   kind is known, and nonblocking as given. */
-void gpm_netfd_newsocket(int fd, bool nonblocking);
+   kind is known, and nonblocking as given. Its SO_RCVTIMEO and SO_SNDTIMEO
+   are known too: none for a socket just made (parent -1); an accepted one
+   has its listener's (parent), when gpm knows them. */
+void gpm_netfd_newsocket(int fd, bool nonblocking, int parent);
 /* fd was just made (open, pipe, dup, ...): what gpm knew of the number
    is stale. */
 void gpm_netfd_new(int fd);

@@ -497,7 +497,7 @@ GPM_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flags
     else
         r = result(r);
     if (r >= 0)
-        gpm_netfd_newsocket((int)r, flags & SOCK_NONBLOCK);
+        gpm_netfd_newsocket((int)r, flags & SOCK_NONBLOCK, fd);
     return (int)r;
 }
 
@@ -966,7 +966,7 @@ GPM_EXPORT int socket(int domain, int type, int proto)
 {
     int fd = gpm_real.socket(domain, type, proto);
     if (fd >= 0 && gpm_active())
-        gpm_netfd_newsocket(fd, type & SOCK_NONBLOCK);
+        gpm_netfd_newsocket(fd, type & SOCK_NONBLOCK, -1);
     return fd;
 }
 
@@ -974,8 +974,8 @@ GPM_EXPORT int socketpair(int domain, int type, int proto, int sv[2])
 {
     int r = gpm_real.socketpair(domain, type, proto, sv);
     if (r == 0 && gpm_active()) {
-        gpm_netfd_newsocket(sv[0], type & SOCK_NONBLOCK);
-        gpm_netfd_newsocket(sv[1], type & SOCK_NONBLOCK);
+        gpm_netfd_newsocket(sv[0], type & SOCK_NONBLOCK, -1);
+        gpm_netfd_newsocket(sv[1], type & SOCK_NONBLOCK, -1);
     }
     return r;
 }

@@ -25,6 +25,7 @@
 #include <stdarg.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -198,6 +199,8 @@ GPM_EXPORT long syscall(long nr, ...)
         long r = gpm_real.syscall(nr, a0, a1, a2, a3, a4, a5);
         if ((nr == SYS_fcntl && a1 == F_SETFL) || (nr == SYS_ioctl && (unsigned long)a1 == FIONBIO))
             gpm_netfd_flagschanged(); /* O_NONBLOCK, for the poller (netio.c), once changed */
+        if (nr == SYS_setsockopt && a1 == SOL_SOCKET && r == 0)
+            gpm_netfd_timeochanged((int)a0); /* SO_RCVTIMEO or another: read again when needed */
         return r;
     }
     gpm_entersyscall();

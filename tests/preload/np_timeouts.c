@@ -19,6 +19,10 @@
  *              of 64 KiB on a full TCP socket returns -1 with EAGAIN, or
  *              the part it could send (TCP frees room as the peer
  *              acknowledges; the test allows both);
+ *   inherit    a socket accepted (by a thread waiting in accept) from a
+ *              TCP listener with SO_RCVTIMEO at 200 ms has it too: recv
+ *              returns EAGAIN; one accepted from a listener without, then
+ *              given 200 ms, waits for data first and then times out;
  *   snddrain   with SO_SNDTIMEO at 10 s, a send blocked on a full UNIX
  *              stream socket returns its full count once the peer reads.
  * A timeout must not come early (at least 180 ms for 200: the kernel
@@ -346,8 +350,83 @@ static void case_snddrain(void)
     close_pair(sv);
 }
 
+/* ---- inherit ---- */
+
+struct inheritor {
+    int l;
+    atomic_int s;
+    ssize_t ret;
+    int err;
+    long ms;
+};
+
+/* Accepts (waiting: nobody has connected yet) and reads from the new
+   socket, where nothing comes. */
+static void *accept_then_read(void *arg)
+{
+    struct inheritor *in = arg;
+    int s = accept(in->l, NULL, NULL);
+    if (s < 0) {
+        in->ret = -2;
+        in->err = errno;
+        return NULL;
+    }
+    atomic_store(&in->s, s);
+    char b[16];
+    struct timespec t0 = now(CLOCK_MONOTONIC);
+    in->ret = recv(s, b, sizeof b, 0);
+    in->err = errno;
+    in->ms = ms_since(t0);
+    return NULL;
+}
+
+static void case_inherit(void)
+{
+    /* The listener's SO_RCVTIMEO goes to the sockets accept makes. */
+    int port, l = tcp_listener(4, &port);
+    set_timeo(l, SO_RCVTIMEO, TIMEOUT_MS);
+    struct inheritor in = {.l = l, .s = -1};
+    pthread_t t = spawn(accept_then_read, &in);
+    sleep_ms(20); /* let it wait in accept (well within its timeout) */
+    int c = tcp_connect(port);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    CHECK(in.ret == -1 && (in.err == EAGAIN || in.err == EWOULDBLOCK),
+          "recv on a socket accepted from a listener with SO_RCVTIMEO returned %zd (errno %d: %s)", in.ret, in.err,
+          strerror(in.err));
+    CHECK(in.ms >= LOW_MS && in.ms <= HIGH_MS, "the inherited %d ms timeout expired after %ld ms", TIMEOUT_MS, in.ms);
+    CHECK_EQ(close(in.s), 0);
+    CHECK_EQ(close(c), 0);
+    CHECK_EQ(close(l), 0);
+
+    /* None inherited, then one set on the accepted socket. */
+    l = tcp_listener(4, &port);
+    struct inheritor in2 = {.l = l, .s = -1};
+    t = spawn(accept_then_read, &in2);
+    sleep_ms(20);
+    c = tcp_connect(port);
+    while (atomic_load(&in2.s) < 0)
+        sleep_ms(1);
+    sleep_ms(50); /* the reader is blocked in recv without a timeout */
+    CHECK_EQ(write(c, "x", 1), 1);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    CHECK(in2.ret == 1, "recv on an accepted socket without a timeout returned %zd (errno %d)", in2.ret, in2.err);
+    set_timeo(in2.s, SO_RCVTIMEO, TIMEOUT_MS);
+    char b[4];
+    struct timespec t0 = now(CLOCK_MONOTONIC);
+    ssize_t r = recv(in2.s, b, sizeof b, 0);
+    int e = errno;
+    long ms = ms_since(t0);
+    CHECK(r == -1 && (e == EAGAIN || e == EWOULDBLOCK), "recv after setting SO_RCVTIMEO returned %zd (errno %d)", r,
+          e);
+    CHECK(ms >= LOW_MS && ms <= HIGH_MS, "a %d ms timeout set after accept expired after %ld ms", TIMEOUT_MS, ms);
+    CHECK_EQ(close(in2.s), 0);
+    CHECK_EQ(close(c), 0);
+    CHECK_EQ(close(l), 0);
+}
+
 static const struct wd_case cases[] = {
     {"rcvtimeo", case_rcvtimeo},
+    {"inherit", case_inherit},
     {"rcvdata", case_rcvdata},
     {"sndtimeo", case_sndtimeo},
     {"snddrain", case_snddrain},
