@@ -30,8 +30,9 @@
  * libc's own TLS block (the tcache and arena pointers), which is the point,
  * and its DTV, and gets fresh TLS images (resettls). Blocks of the default
  * geometry are cached per P (like Go's gFree), up to 64, and move to the
- * global pool 32 at a time, where their stack pages are returned to the
- * kernel with madvise; other geometries go straight to the global pool.
+ * global pool 32 at a time, where the scavenger returns the stack pages of
+ * those not reused to the kernel ("The scavenger"); other geometries go
+ * straight to the global pool, their stack pages returned at once.
  *
  * allgs
  * -----
@@ -117,8 +118,14 @@ static struct gpm_g *g1;
 
 static struct {
     struct gpm_mutex lock;
-    struct gpm_g *deflist; /* default geometry */
+    /* Default geometry ("The pool"): blocks whose stack pages are given
+       back (clean), and blocks that still hold them, freed since the
+       scavenger's last epoch (young) or before it (old). ndef counts all
+       three. */
+    struct gpm_g *deflist, *young, *old;
     int32_t ndef;
+    _Atomic int32_t nyoung, nold; /* written under lock, read by sysmon without */
+    int64_t epoch;         /* when young last became old (scavenger) */
     struct gpm_g *other;   /* any other geometry, stackless blocks too */
     int32_t nother;
 } gpool;
@@ -504,15 +511,31 @@ static struct gpm_g *mapblock(const struct gpm_geometry *geo)
 /* Takes a block of the default geometry from pp's cache (refilled from
    the global pool), or from the global pool when there is no pp. pp is
    pinned by the caller. */
+/* A default-geometry block from the global pool, warm ones (their stack
+   pages still there) first, youngest first; NULL when it is empty.
+   gpool.lock held. */
+static struct gpm_g *defpop_locked(void)
+{
+    struct gpm_g **list = gpool.young ? &gpool.young : gpool.old ? &gpool.old : &gpool.deflist;
+    struct gpm_g *gp = *list;
+    if (gp == NULL)
+        return NULL;
+    *list = gp->schedlink;
+    if (list == &gpool.young)
+        gpool.nyoung--;
+    else if (list == &gpool.old)
+        gpool.nold--;
+    gpool.ndef--;
+    return gp;
+}
+
 static struct gpm_g *poolget_default(struct gpm_p *pp)
 {
     if (pp != NULL && pp->gfree == NULL && gpool.ndef > 0) {
         /* Refill the P's cache with a batch from the global pool. */
         gpm_lock(&gpool.lock);
-        while (pp->ngfree < PCACHE_MAX / 2 && gpool.deflist != NULL) {
-            struct gpm_g *gp = gpool.deflist;
-            gpool.deflist = gp->schedlink;
-            gpool.ndef--;
+        struct gpm_g *gp;
+        while (pp->ngfree < PCACHE_MAX / 2 && (gp = defpop_locked()) != NULL) {
             gp->schedlink = pp->gfree;
             pp->gfree = gp;
             pp->ngfree++;
@@ -527,11 +550,7 @@ static struct gpm_g *poolget_default(struct gpm_p *pp)
     }
     if (pp == NULL && gpool.ndef > 0) {
         gpm_lock(&gpool.lock);
-        struct gpm_g *gp = gpool.deflist;
-        if (gp) {
-            gpool.deflist = gp->schedlink;
-            gpool.ndef--;
-        }
+        struct gpm_g *gp = defpop_locked();
         gpm_unlock(&gpool.lock);
         return gp;
     }
@@ -590,40 +609,100 @@ void gpm_gstackfree(struct gpm_p *pp, struct gpm_g *gp)
         pp->ngfree++;
         if (pp->ngfree < PCACHE_MAX)
             return;
-        /* Move half to the global pool, giving their stacks back. */
-        struct gpm_g *batch = NULL;
+        /* Move half to the global pool, as they are: the scavenger gives
+           their stack pages back unless they are reused first. */
+        struct gpm_g *batch = NULL, *last = NULL;
         int32_t n = 0;
         while (pp->ngfree > PCACHE_MAX / 2) {
             struct gpm_g *g1 = pp->gfree;
             pp->gfree = g1->schedlink;
             pp->ngfree--;
-            releasestack(g1);
             g1->schedlink = batch;
             batch = g1;
+            if (last == NULL)
+                last = g1;
             n++;
         }
         gpm_lock(&gpool.lock);
-        while (batch) {
-            struct gpm_g *g1 = batch;
-            batch = g1->schedlink;
-            g1->schedlink = gpool.deflist;
-            gpool.deflist = g1;
-        }
+        last->schedlink = gpool.young;
+        gpool.young = batch;
+        gpool.nyoung += n;
         gpool.ndef += n;
         gpm_unlock(&gpool.lock);
         return;
     }
-    releasestack(gp);
+    if (!def)
+        releasestack(gp);
     gpm_lock(&gpool.lock);
     if (def) {
-        gp->schedlink = gpool.deflist;
-        gpool.deflist = gp;
+        gp->schedlink = gpool.young;
+        gpool.young = gp;
+        gpool.nyoung++;
         gpool.ndef++;
     } else {
         gp->schedlink = gpool.other;
         gpool.other = gp;
         gpool.nother++;
     }
+    gpm_unlock(&gpool.lock);
+}
+
+/*
+ * The scavenger (sysmon's, each round)
+ * ------------------------------------
+ * A block that leaves a P's cache for the global pool keeps its stack
+ * pages, so that a thread's exit makes no system call and a block reused
+ * soon after (the next burst of a server, create+join churn) runs on warm
+ * pages. What is not reused is given back in the background: every
+ * SCAVENGE_EPOCH_NS the blocks freed before the last epoch (old) have their
+ * stack pages returned to the kernel (madvise), at most SCAVENGE_BATCH a
+ * round, and move to the clean list; then young becomes old. So a block's
+ * pages go back between one and two epochs after its thread ended, and
+ * sysmon does not sleep for good while any are left (gpm_gstack_dirty).
+ */
+enum { SCAVENGE_BATCH = 256 };
+#define SCAVENGE_EPOCH_NS 100000000LL /* 100 ms */
+
+bool gpm_gstack_dirty(void)
+{
+    return (atomic_load_explicit(&gpool.nyoung, memory_order_relaxed) |
+            atomic_load_explicit(&gpool.nold, memory_order_relaxed)) != 0;
+}
+
+void gpm_gstack_scavenge(int64_t now)
+{
+    if (!gpm_gstack_dirty() || now - gpool.epoch < SCAVENGE_EPOCH_NS)
+        return;
+    struct gpm_g *batch = NULL, *last = NULL;
+    int32_t n = 0;
+    gpm_lock(&gpool.lock);
+    while (n < SCAVENGE_BATCH && gpool.old != NULL) {
+        struct gpm_g *gp = gpool.old;
+        gpool.old = gp->schedlink;
+        gpool.nold--;
+        gpool.ndef--;
+        gp->schedlink = batch;
+        batch = gp;
+        if (last == NULL)
+            last = gp;
+        n++;
+    }
+    if (gpool.old == NULL) {
+        gpool.old = gpool.young;
+        gpool.nold = gpool.nyoung;
+        gpool.young = NULL;
+        gpool.nyoung = 0;
+        gpool.epoch = now;
+    }
+    gpm_unlock(&gpool.lock);
+    if (batch == NULL)
+        return;
+    for (struct gpm_g *gp = batch; gp != NULL; gp = gp->schedlink)
+        releasestack(gp);
+    gpm_lock(&gpool.lock);
+    last->schedlink = gpool.deflist;
+    gpool.deflist = batch;
+    gpool.ndef += n;
     gpm_unlock(&gpool.lock);
 }
 

@@ -57,6 +57,12 @@ void gpm_default_geometry(struct gpm_geometry *geo);
  */
 int gpm_gstackalloc(const struct gpm_geometry *geo, struct gpm_g **out);
 
+/* The scavenger ("The scavenger" in gstack.c), from sysmon: gives back the
+   stack pages of pooled blocks that were not reused. gpm_gstack_dirty:
+   whether some are left to give back. */
+void gpm_gstack_scavenge(int64_t now);
+bool gpm_gstack_dirty(void);
+
 /* Returns gp's block to the pool (G_DEAD, joined or detached): pp's cache
    first, when the caller holds pp pinned; the global pool when pp is NULL.
    Runs on any context, including g0 (no TLS, no libc). */

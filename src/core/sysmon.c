@@ -6,11 +6,12 @@
  * in long system calls, revoke from Ms asleep in the kernel outside gpm,
  * preempt Gs that compute (gpm_retake, "sysmon" in sched.c), starts an
  * M for timers nobody runs (gpm_sysmon_timers), and polls for ready files
- * when nobody has for 10 ms (gpm_sysmon_netpoll). It wakes every 20 µs
+ * when nobody has for 10 ms (gpm_sysmon_netpoll), and gives back the stack
+ * pages of pooled G blocks nobody reused (gpm_gstack_scavenge). It wakes every 20 µs
  * while that finds something to do, and backs off, doubling its sleep
  * after 50 idle rounds, to 10 ms, as Go's sysmon does; it sleeps until
  * woken (acquirep) while every P is idle, unless Gs wait for files and no
- * M blocks in the poller.
+ * M blocks in the poller, or pooled stacks are left to give back.
  *
  * It also prints the scheduler's state every GPM_DEBUG=schedtrace=MS
  * milliseconds, in Go's format plus gpm's own counters, to stderr:
@@ -108,6 +109,7 @@ static void *sysmon(void *arg)
         }
         gpm_sysmon_timers(now);
         gpm_sysmon_netpoll(now);
+        gpm_gstack_scavenge(now);
         gpm_sig_sysmon();
         if (now >= nexttrace) {
             gpm_schedtrace(gpm_config.scheddetail);
@@ -117,10 +119,11 @@ static void *sysmon(void *arg)
            until some M takes a P, and acquirep wakes us. The flag is set
            before the recheck, and acquirep stores the P's state before it
            loads the flag (seq_cst both), so one of them sees the other. */
-        if (period <= 0 && gpm_allpidle() && !gpm_sig_repoking() && !gpm_netpoll_unwatched()) {
+        if (period <= 0 && gpm_allpidle() && !gpm_sig_repoking() && !gpm_netpoll_unwatched() &&
+            !gpm_gstack_dirty()) {
             gpm_noteclear(&gpm_sched.sysmonnote);
             atomic_store(&gpm_sched.sysmonwait, 1);
-            if (gpm_allpidle() && !gpm_sig_repoking() && !gpm_netpoll_unwatched())
+            if (gpm_allpidle() && !gpm_sig_repoking() && !gpm_netpoll_unwatched() && !gpm_gstack_dirty())
                 gpm_notesleep(&gpm_sched.sysmonnote);
             atomic_store(&gpm_sched.sysmonwait, 0);
             idle = 0;
