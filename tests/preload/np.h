@@ -135,6 +135,24 @@ static inline int tcp_connect(int port)
     return s;
 }
 
+/* A connected TCP pair over loopback: sv[0] connected, sv[1] accepted. */
+static inline void tcp_pair(int sv[2])
+{
+    int port;
+    int l = tcp_listener(4, &port);
+    sv[0] = tcp_connect(port);
+    sv[1] = accept(l, NULL, NULL);
+    CHECK(sv[1] >= 0, "accept: %s", strerror(errno));
+    CHECK_EQ(close(l), 0);
+}
+
+/* Closes both descriptors of a pair. */
+static inline void close2(int p[2])
+{
+    CHECK_EQ(close(p[0]), 0);
+    CHECK_EQ(close(p[1]), 0);
+}
+
 /* An address in the abstract UNIX namespace (nothing in the file system),
    unique to this process and tag. */
 static inline socklen_t unix_addr(struct sockaddr_un *a, const char *tag)

@@ -70,12 +70,6 @@ static void check_timeout(const char *what, long ms, int64_t took_ns)
     CHECK(took_ns <= HIGH_MS * MS, "%s: a %ld ms timeout ended after %.3f ms", what, ms, (double)took_ns / MS);
 }
 
-static void close2(int p[2])
-{
-    CHECK_EQ(close(p[0]), 0);
-    CHECK_EQ(close(p[1]), 0);
-}
-
 /* ---- epoll ---- */
 
 enum { NLT = 3, NET = 2, NFD = NLT + NET, RECS = 400 };

@@ -214,22 +214,6 @@ static int full_pipe(int p[2])
     return size;
 }
 
-static void tcp_pair(int sv[2])
-{
-    int port;
-    int l = tcp_listener(4, &port);
-    sv[0] = tcp_connect(port);
-    sv[1] = accept(l, NULL, NULL);
-    CHECK(sv[1] >= 0, "accept: %s", strerror(errno));
-    CHECK_EQ(close(l), 0);
-}
-
-static void close2(int p[2])
-{
-    CHECK_EQ(close(p[0]), 0);
-    CHECK_EQ(close(p[1]), 0);
-}
-
 static void set_rcvtimeo(int fd, long ms)
 {
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};

@@ -138,12 +138,6 @@ static void expect_ret(struct call *c, ssize_t want)
         CHECK(ms_ < AT_ONCE_MS, "%s took %ld ms to return EAGAIN", what, ms_);                                \
     } while (0)
 
-static void close2(int p[2])
-{
-    CHECK_EQ(close(p[0]), 0);
-    CHECK_EQ(close(p[1]), 0);
-}
-
 /* ---- calls ---- */
 
 static ssize_t do_read(struct call *c)

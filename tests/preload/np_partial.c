@@ -157,26 +157,23 @@ static void small_buffers(int fd)
     CHECK_EQ(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz), 0);
 }
 
-/* A connected TCP pair over loopback; the listener's buffer sizes pass to
-   the accepted socket. */
-static void tcp_pair(int sv[2], int small)
+/* A connected TCP pair over loopback with 16 KiB socket buffers, set
+   before the connection exists (the listener's pass to the accepted
+   socket). */
+static void tcp_pair_small(int sv[2])
 {
-    int port;
     int l = socket(AF_INET, SOCK_STREAM, 0);
     CHECK(l >= 0, "socket");
-    if (small)
-        small_buffers(l);
+    small_buffers(l);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t al = sizeof a;
     CHECK_EQ(bind(l, (struct sockaddr *)&a, sizeof a), 0);
     CHECK_EQ(listen(l, 4), 0);
     CHECK_EQ(getsockname(l, (struct sockaddr *)&a, &al), 0);
-    port = ntohs(a.sin_port);
     sv[0] = socket(AF_INET, SOCK_STREAM, 0);
     CHECK(sv[0] >= 0, "socket");
-    if (small)
-        small_buffers(sv[0]);
-    CHECK(connect(sv[0], (struct sockaddr *)&a, sizeof a) == 0, "connect to port %d: %s", port, strerror(errno));
+    small_buffers(sv[0]);
+    CHECK(connect(sv[0], (struct sockaddr *)&a, sizeof a) == 0, "connect: %s", strerror(errno));
     sv[1] = accept(l, NULL, NULL);
     CHECK(sv[1] >= 0, "accept: %s", strerror(errno));
     CHECK_EQ(close(l), 0);
@@ -187,7 +184,7 @@ static void case_tcp(void)
     enum how hows[] = {VIA_WRITE, VIA_SENDMSG};
     for (int i = 0; i < 2; i++) {
         int sv[2];
-        tcp_pair(sv, 1);
+        tcp_pair_small(sv);
         big_transfer("tcp", sv[0], sv[1], hows[i]);
     }
 }
@@ -245,7 +242,7 @@ static void case_short(void)
     short_pair("pipe", p[1], p[0], 0);
     CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, p), 0);
     short_pair("unix", p[0], p[1], 1);
-    tcp_pair(p, 0);
+    tcp_pair(p);
     short_pair("tcp", p[0], p[1], 1);
 }
 
@@ -319,7 +316,7 @@ static void urgent_tcp(void)
 {
     wd_step(10, "partial shorteof: tcp urgent data");
     int p[2];
-    tcp_pair(p, 0);
+    tcp_pair(p);
     struct urgreader u = {.fd = p[1]};
     pthread_t t = spawn(urg_reader, &u);
     await_at_least(&u.entering, 1);
@@ -340,7 +337,7 @@ static void case_shorteof(void)
     int p[2];
     CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, p), 0);
     shorteof_pair("unix", p[0], p[1]);
-    tcp_pair(p, 0);
+    tcp_pair(p);
     shorteof_pair("tcp", p[0], p[1]);
     urgent_tcp();
 }
@@ -370,7 +367,7 @@ static void case_waitall(void)
         wd_step(10, "partial waitall: %s", what);
         int sv[2];
         if (tcp)
-            tcp_pair(sv, 0);
+            tcp_pair(sv);
         else
             CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
         struct waitall w = {.fd = sv[1]};

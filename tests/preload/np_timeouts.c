@@ -145,23 +145,6 @@ static void expect_timeout(struct timed *c, ssize_t want_partial)
     CHECK(c->ms <= HIGH_MS, "%s: a %d ms timeout expired after %ld ms", c->what, TIMEOUT_MS, c->ms);
 }
 
-/* A connected TCP pair over loopback. */
-static void tcp_pair(int sv[2])
-{
-    int port;
-    int l = tcp_listener(4, &port);
-    sv[0] = tcp_connect(port);
-    sv[1] = accept(l, NULL, NULL);
-    CHECK(sv[1] >= 0, "accept: %s", strerror(errno));
-    CHECK_EQ(close(l), 0);
-}
-
-static void close_pair(int sv[2])
-{
-    CHECK_EQ(close(sv[0]), 0);
-    CHECK_EQ(close(sv[1]), 0);
-}
-
 /* ---- rcvtimeo ---- */
 
 enum { NRCV = 11 };
@@ -243,7 +226,7 @@ static void case_rcvdata(void)
         CHECK_EQ(pthread_join(c.t, NULL), 0);
         CHECK(c.ret == 5, "%s with a 10 s timeout returned %zd (errno %d) after %ld ms, wanted the 5 bytes sent",
               c.what, c.ret, c.err, c.ms);
-        close_pair(sv);
+        close2(sv);
     }
 }
 
@@ -316,7 +299,7 @@ static void case_sndtimeo(void)
     }
     for (int i = 0; i < NSND; i++) {
         expect_timeout(&c[i], i == 4 ? -1 : 0);
-        close_pair(pairs[i]);
+        close2(pairs[i]);
     }
     CHECK_EQ(close(queued), 0);
 }
@@ -347,7 +330,7 @@ static void case_snddrain(void)
     }
     CHECK_EQ(pthread_join(c.t, NULL), 0);
     CHECK(c.ret == 4096, "%s returned %zd (errno %d) after %ld ms, wanted 4096", c.what, c.ret, c.err, c.ms);
-    close_pair(sv);
+    close2(sv);
 }
 
 /* ---- inherit ---- */
