@@ -10,9 +10,27 @@
 #ifndef GPM_BENCH_H
 #define GPM_BENCH_H
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
+
+/* Writes all n bytes of p to fd (a short write goes on, EINTR retries):
+   0, or -1 when the file refuses them. */
+static inline int bench_write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
 
 static inline double bench_now_ns(void)
 {

@@ -81,20 +81,6 @@ static int connect_server(void)
     return s;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return -1;
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 /* The cause of a failed read: k is what read returned. */
 static int read_failure(ssize_t k)
 {
@@ -160,7 +146,7 @@ static void *connection(void *arg)
             bad[E_CONNECT]++;
             continue;
         }
-        int cause = write_all(s, request, sizeof request - 1) != 0 ? E_SEND : read_response(s);
+        int cause = bench_write_all(s, request, sizeof request - 1) != 0 ? E_SEND : read_response(s);
         if (cause >= 0) {
             bad[cause]++;
             close(s);

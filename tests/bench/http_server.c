@@ -31,6 +31,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 /* The response of the row. Go's net/http writes its headers sorted by name:
  * these are in that order, so that both servers send the same bytes. */
 #define BODY "hello, world\n"
@@ -57,20 +59,6 @@ _Static_assert(sizeof BODY - 1 == 13, "Content-Length must match BODY");
 
 /* The longest request head (request line and headers) we accept. */
 enum { HEAD_MAX = 8192 };
-
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return -1;
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
 
 /* Does the header line [p, end) name NAME (case-insensitively)? Then
  * *value is its value without leading blanks. */
@@ -155,7 +143,7 @@ static void *serve(void *arg)
         char *blank = have >= 4 ? strstr(buf, "\r\n\r\n") : NULL;
         if (blank == NULL) {
             if (have == HEAD_MAX || memchr(buf, '\0', have) != NULL) {
-                write_all(c, bad_request, sizeof bad_request - 1);
+                bench_write_all(c, bad_request, sizeof bad_request - 1);
                 break;
             }
             ssize_t k = read(c, buf + have, HEAD_MAX - have);
@@ -168,16 +156,16 @@ static void *serve(void *arg)
         }
         int keep = parse_head(buf, blank + 2);
         if (keep == BAD) {
-            write_all(c, bad_request, sizeof bad_request - 1);
+            bench_write_all(c, bad_request, sizeof bad_request - 1);
             break;
         }
         int w;
         if (keep == KEEP_11)
-            w = write_all(c, ok_keepalive, sizeof ok_keepalive - 1);
+            w = bench_write_all(c, ok_keepalive, sizeof ok_keepalive - 1);
         else if (keep == KEEP_10)
-            w = write_all(c, ok_keepalive10, sizeof ok_keepalive10 - 1);
+            w = bench_write_all(c, ok_keepalive10, sizeof ok_keepalive10 - 1);
         else
-            w = write_all(c, ok_close, sizeof ok_close - 1);
+            w = bench_write_all(c, ok_close, sizeof ok_close - 1);
         if (w != 0 || keep == CLOSE)
             break;
         /* Keep what follows this request: the next pipelined one. */
