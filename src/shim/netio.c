@@ -80,6 +80,21 @@
         }                                                                                       \
     } while (0)
 
+/* A socket's receive and send in their non-blocking forms, as the bare
+   system calls: they cannot block, so libc's wrappers (which switch
+   glibc's asynchronous cancellation on and off around the call) add
+   nothing. The result or -errno, as the poller's. */
+static inline long recvfrom_nowait(int fd, void *buf, size_t n, int flags, struct sockaddr *addr, socklen_t *alen)
+{
+    return gpm_syscall6(SYS_recvfrom, fd, (long)buf, (long)n, flags | MSG_DONTWAIT, (long)addr, (long)alen);
+}
+
+static inline long sendto_nowait(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr,
+                                 socklen_t alen)
+{
+    return gpm_syscall6(SYS_sendto, fd, (long)buf, (long)n, flags | MSG_DONTWAIT, (long)addr, (long)alen);
+}
+
 /* A libc result as the poller's (-errno). */
 static inline long neg(long r)
 {
@@ -134,7 +149,7 @@ static long read_attempt(struct gpm_netop *op, int fd, int how)
 {
     struct rd *a = (struct rd *)op;
     if (how == GPM_NETIO_SOCKNOWAIT)
-        return neg(gpm_real.recv(fd, a->buf, a->n, MSG_DONTWAIT));
+        return recvfrom_nowait(fd, a->buf, a->n, 0, NULL, NULL);
     if (how == GPM_NETIO_FILENOWAIT) {
         struct iovec v = {a->buf, a->n};
         return neg(gpm_real.preadv2(fd, &v, 1, -1, RWF_NOWAIT));
@@ -176,7 +191,9 @@ GPM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 static long recvfrom_attempt(struct gpm_netop *op, int fd, int how)
 {
     struct rd *a = (struct rd *)op;
-    return neg(gpm_real.recvfrom(fd, a->buf, a->n, a->flags | (how ? MSG_DONTWAIT : 0), a->addr, a->alen));
+    if (how != GPM_NETIO_BLOCK)
+        return recvfrom_nowait(fd, a->buf, a->n, a->flags, a->addr, a->alen);
+    return neg(gpm_real.recvfrom(fd, a->buf, a->n, a->flags, a->addr, a->alen));
 }
 
 /* Flags with which a receive cannot block, or must keep the old way. */
@@ -267,17 +284,17 @@ static long write_attempt(struct gpm_netop *op, int fd, int how)
 {
     struct wr *a = (struct wr *)op;
     for (;;) {
-        ssize_t r;
+        long r;
         if (how == GPM_NETIO_SOCKNOWAIT) {
-            r = gpm_real.sendto(fd, a->buf + a->done, a->n - a->done, MSG_DONTWAIT, NULL, 0);
+            r = sendto_nowait(fd, a->buf + a->done, a->n - a->done, 0, NULL, 0);
         } else if (how == GPM_NETIO_FILENOWAIT) {
             struct iovec v = {(void *)(a->buf + a->done), a->n - a->done};
-            r = gpm_real.pwritev2(fd, &v, 1, -1, RWF_NOWAIT);
+            r = neg(gpm_real.pwritev2(fd, &v, 1, -1, RWF_NOWAIT));
         } else {
-            r = gpm_real.write(fd, a->buf + a->done, a->n - a->done);
+            r = neg(gpm_real.write(fd, a->buf + a->done, a->n - a->done));
         }
         if (r < 0)
-            return -errno;
+            return r;
         a->done += (size_t)r;
         op->moved = a->done > 0;
         if (how == GPM_NETIO_BLOCK || a->done >= a->n || r == 0)
@@ -306,10 +323,11 @@ static long sendto_attempt(struct gpm_netop *op, int fd, int how)
 {
     struct wr *a = (struct wr *)op;
     for (;;) {
-        ssize_t r = gpm_real.sendto(fd, a->buf + a->done, a->n - a->done, a->flags | (how ? MSG_DONTWAIT : 0),
-                                    a->addr, a->alen);
+        long r = how != GPM_NETIO_BLOCK
+                     ? sendto_nowait(fd, a->buf + a->done, a->n - a->done, a->flags, a->addr, a->alen)
+                     : neg(gpm_real.sendto(fd, a->buf + a->done, a->n - a->done, a->flags, a->addr, a->alen));
         if (r < 0)
-            return -errno;
+            return r;
         a->done += (size_t)r;
         op->moved = a->done > 0;
         if (how == GPM_NETIO_BLOCK || a->done >= a->n || r == 0)
