@@ -862,16 +862,24 @@ static void stopm(struct gpm_m *mp)
     gpm_m_useowntls(mp);
     mp->stats.nmpark++;
     for (;;) {
-        int64_t when = 0;
         gpm_lock(&gpm_sched.lock);
-        if (gpm_sched.timerm == NULL && (when = gpm_timers_earliest()) != 0 && when <= gpm_nanotime()) {
+        /* The earliest timer needs this M unless the timer M sleeps until
+           it already. The timer M may sleep until a later one: a timer
+           added while every P was busy does not wake it (gpm_wake_timerm
+           leaves it to the Ps' Ms), and those Ms may then all come here.
+           This M then becomes the timer M, and the old one sleeps on to
+           its own deadline, then finds work or parks again. */
+        int64_t when = gpm_timers_earliest();
+        if (when != 0 && gpm_sched.timerm != NULL && atomic_load(&gpm_sched.pollUntil) <= when)
+            when = 0;
+        if (when != 0 && when <= gpm_nanotime()) {
             struct gpm_p *pp = pidleget();
             if (pp != NULL) {
                 gpm_unlock(&gpm_sched.lock);
                 gpm_acquirep(mp, pp);
                 return;
             }
-            when = 0;
+            when = 0; /* every P busy: their Ms run it at their next pass */
         }
         if (when != 0) {
             gpm_sched.timerm = mp;
