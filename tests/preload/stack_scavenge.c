@@ -21,7 +21,7 @@
 
 enum { THREADS = 1000, TOUCH = 128 << 10 };
 
-static pthread_barrier_t all_touched;
+static pthread_barrier_t all_touched, measured;
 
 static long rss_kib(void)
 {
@@ -40,6 +40,7 @@ static void *toucher(void *arg)
     for (size_t i = 0; i < TOUCH; i += 512)
         buf[i] = v;
     pthread_barrier_wait(&all_touched);
+    pthread_barrier_wait(&measured); /* hold the pages until main has looked */
     for (size_t i = 0; i < TOUCH; i += 512)
         CHECK(buf[i] == v, "thread %d: its stack changed under it", (int)v);
     return NULL;
@@ -49,13 +50,16 @@ static long burst(void)
 {
     static pthread_t t[THREADS];
     CHECK_EQ(pthread_barrier_init(&all_touched, NULL, THREADS + 1), 0);
+    CHECK_EQ(pthread_barrier_init(&measured, NULL, THREADS + 1), 0);
     for (int i = 0; i < THREADS; i++)
         CHECK_EQ(pthread_create(&t[i], NULL, toucher, (void *)(uintptr_t)i), 0);
     pthread_barrier_wait(&all_touched);
     long peak = rss_kib();
+    pthread_barrier_wait(&measured);
     for (int i = 0; i < THREADS; i++)
         CHECK_EQ(pthread_join(t[i], NULL), 0);
     CHECK_EQ(pthread_barrier_destroy(&all_touched), 0);
+    CHECK_EQ(pthread_barrier_destroy(&measured), 0);
     return peak;
 }
 
