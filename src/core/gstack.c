@@ -87,8 +87,10 @@ struct gpm_tlsinfo gpm_tls;
 #define GSIZE ((sizeof(struct gpm_g) + 63) & ~(size_t)63)
 /* glibc refuses stacks with less usable room than this (MINIMAL_REST_STACK). */
 #define MIN_REST_STACK 2048
-/* Per-P cache of finished default-geometry blocks (as Go's gFree). */
+/* Per-P cache of finished default-geometry blocks (as Go's gFree), and
+   what a P that goes idle keeps of it ("The scavenger"). */
 #define PCACHE_MAX 64
+#define PCACHE_IDLE 8
 
 static struct gpm_mutex allglock;
 static uint64_t tlsgen; /* protected by allglock; stamped into gp->tlsgen (dlopen fix-up) */
@@ -599,6 +601,39 @@ static void releasestack(struct gpm_g *gp)
         gpm_madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
+/* Moves the blocks of pp's cache beyond keep to the global pool, as they
+   are: the scavenger gives their stack pages back unless they are reused
+   first. Executed only by the owner P, pinned. */
+static void spillcache(struct gpm_p *pp, int32_t keep)
+{
+    struct gpm_g *batch = NULL, *last = NULL;
+    int32_t n = 0;
+    while (pp->ngfree > keep) {
+        struct gpm_g *g1 = pp->gfree;
+        pp->gfree = g1->schedlink;
+        pp->ngfree--;
+        g1->schedlink = batch;
+        batch = g1;
+        if (last == NULL)
+            last = g1;
+        n++;
+    }
+    if (n == 0)
+        return;
+    gpm_lock(&gpool.lock);
+    last->schedlink = gpool.young;
+    gpool.young = batch;
+    gpool.nyoung += n;
+    gpool.ndef += n;
+    gpm_unlock(&gpool.lock);
+}
+
+void gpm_gstack_idlep(struct gpm_p *pp)
+{
+    if (pp->ngfree > PCACHE_IDLE)
+        spillcache(pp, PCACHE_IDLE);
+}
+
 void gpm_gstackfree(struct gpm_p *pp, struct gpm_g *gp)
 {
     gp->schedlink = NULL;
@@ -607,28 +642,8 @@ void gpm_gstackfree(struct gpm_p *pp, struct gpm_g *gp)
         gp->schedlink = pp->gfree;
         pp->gfree = gp;
         pp->ngfree++;
-        if (pp->ngfree < PCACHE_MAX)
-            return;
-        /* Move half to the global pool, as they are: the scavenger gives
-           their stack pages back unless they are reused first. */
-        struct gpm_g *batch = NULL, *last = NULL;
-        int32_t n = 0;
-        while (pp->ngfree > PCACHE_MAX / 2) {
-            struct gpm_g *g1 = pp->gfree;
-            pp->gfree = g1->schedlink;
-            pp->ngfree--;
-            g1->schedlink = batch;
-            batch = g1;
-            if (last == NULL)
-                last = g1;
-            n++;
-        }
-        gpm_lock(&gpool.lock);
-        last->schedlink = gpool.young;
-        gpool.young = batch;
-        gpool.nyoung += n;
-        gpool.ndef += n;
-        gpm_unlock(&gpool.lock);
+        if (pp->ngfree >= PCACHE_MAX)
+            spillcache(pp, PCACHE_MAX / 2);
         return;
     }
     if (!def)
@@ -659,6 +674,10 @@ void gpm_gstackfree(struct gpm_p *pp, struct gpm_g *gp)
  * round, and move to the clean list; then young becomes old. So a block's
  * pages go back between one and two epochs after its thread ended, and
  * sysmon does not sleep for good while any are left (gpm_gstack_dirty).
+ * The P caches, which only their owners may touch, are not scavenged; a P
+ * that goes idle keeps PCACHE_IDLE blocks of its cache and puts the rest
+ * in the pool (gpm_gstack_idlep), so that after a burst the pages of all
+ * but a few blocks per P go back.
  */
 enum { SCAVENGE_BATCH = 256 };
 #define SCAVENGE_EPOCH_NS 100000000LL /* 100 ms */

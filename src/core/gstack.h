@@ -62,6 +62,9 @@ int gpm_gstackalloc(const struct gpm_geometry *geo, struct gpm_g **out);
    whether some are left to give back. */
 void gpm_gstack_scavenge(int64_t now);
 bool gpm_gstack_dirty(void);
+/* pp goes idle: its G cache shrinks to a few blocks ("The scavenger").
+   Executed only by the owner P, pinned. */
+void gpm_gstack_idlep(struct gpm_p *pp);
 
 /* Returns gp's block to the pool (G_DEAD, joined or detached): pp's cache
    first, when the caller holds pp pinned; the global pool when pp is NULL.

@@ -1158,7 +1158,9 @@ top:;
     }
 
     /* Nothing to do: give up the P, unless the global queue filled up
-       meanwhile (checked under the lock that guards it). */
+       meanwhile (checked under the lock that guards it). Its G cache
+       shrinks first, for the scavenger (gstack.c). */
+    gpm_gstack_idlep(pp);
     gpm_lock(&gpm_sched.lock);
     if (atomic_load(&gpm_sched.runqsize) != 0) {
         gp = gpm_globrunqget(pp, 0);
