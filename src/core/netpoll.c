@@ -31,7 +31,10 @@
  *     the poller (sysmon hands the P on).
  * When the call would block and the program made the file non-blocking
  * (O_NONBLOCK, read with F_GETFL before gpm parks anyone), the program
- * gets its EAGAIN, exactly as before. Otherwise the G parks until the file
+ * gets its EAGAIN, exactly as before; once gpm knows a file is
+ * non-blocking, a data call on it is the bare system call, without
+ * entersyscall (gpm_netio_isnonblocking, nonblockingattempt), which is
+ * what an event loop's reads and writes cost. Otherwise the G parks until the file
  * is ready, then tries again. SO_RCVTIMEO and SO_SNDTIMEO, and the
  * timeouts of poll, select and epoll_wait, are timers; signals and
  * cancellation interrupt the wait ("Interrupting a wait" in signal.c).
