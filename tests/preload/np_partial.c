@@ -248,66 +248,60 @@ static void case_short(void)
 
 /* ---- shorteof ---- */
 
-struct eofreader {
+/* A thread that reads a stream until its end, 4,096 bytes a call: keeps
+   the bytes (the first 64) and what the first four calls returned. */
+struct streamreader {
     int fd;
+    char got[64];
+    _Atomic size_t n;
     ssize_t rets[4];
-    int n;
+    int nrets;
     atomic_int entering;
 };
 
-static void *eof_reader(void *arg)
+static void *stream_reader(void *arg)
 {
-    struct eofreader *e = arg;
+    struct streamreader *s = arg;
     char buf[4096];
-    atomic_store(&e->entering, 1);
+    atomic_store(&s->entering, 1);
     for (;;) {
-        ssize_t r = read(e->fd, buf, sizeof buf);
-        if (e->n < 4)
-            e->rets[e->n++] = r;
+        ssize_t r = read(s->fd, buf, sizeof buf);
+        if (s->nrets < 4)
+            s->rets[s->nrets++] = r;
         if (r <= 0)
             return NULL;
+        size_t n = atomic_load(&s->n);
+        if (n + (size_t)r <= sizeof s->got) {
+            memcpy(s->got + n, buf, (size_t)r);
+            atomic_store(&s->n, n + (size_t)r);
+        }
     }
+}
+
+/* Starts a stream_reader on fd and lets it block in its first read. */
+static pthread_t start_reader(struct streamreader *s, int fd)
+{
+    memset(s, 0, sizeof *s);
+    s->fd = fd;
+    pthread_t t = spawn(stream_reader, s);
+    await_at_least(&s->entering, 1);
+    sleep_ms(20); /* let it block */
+    return t;
 }
 
 /* A reader blocked in a large read; then 10 bytes and the end of the
-   stream come together: a short read of 10, then 0 at once (the end is
-   no new edge after the one that brought the bytes). */
+   stream come together: a short read of 10, then 0 at once. */
 static void shorteof_pair(const char *what, int wfd, int rfd)
 {
     wd_step(10, "partial shorteof: %s", what);
-    struct eofreader e = {.fd = rfd};
-    pthread_t t = spawn(eof_reader, &e);
-    await_at_least(&e.entering, 1);
-    sleep_ms(20); /* let it block */
+    struct streamreader e;
+    pthread_t t = start_reader(&e, rfd);
     CHECK_EQ(write(wfd, "0123456789", 10), 10);
     CHECK_EQ(close(wfd), 0);
     CHECK_EQ(pthread_join(t, NULL), 0);
-    CHECK(e.n == 2 && e.rets[0] == 10 && e.rets[1] == 0, "%s: reads returned %zd, %zd (%d of them)", what,
-          e.rets[0], e.rets[1], e.n);
+    CHECK(e.nrets == 2 && e.rets[0] == 10 && e.rets[1] == 0, "%s: reads returned %zd, %zd (%d of them)", what,
+          e.rets[0], e.rets[1], e.nrets);
     CHECK_EQ(close(rfd), 0);
-}
-
-struct urgreader {
-    int fd;
-    char got[64];
-    size_t n;
-    atomic_int entering;
-};
-
-static void *urg_reader(void *arg)
-{
-    struct urgreader *u = arg;
-    atomic_store(&u->entering, 1);
-    for (;;) {
-        char buf[4096];
-        ssize_t r = read(u->fd, buf, sizeof buf);
-        if (r <= 0)
-            return NULL;
-        if (u->n + (size_t)r <= sizeof u->got) {
-            memcpy(u->got + u->n, buf, (size_t)r);
-            u->n += (size_t)r;
-        }
-    }
 }
 
 /* TCP urgent data: a read stops short at the urgent mark with data after
@@ -317,15 +311,14 @@ static void urgent_tcp(void)
     wd_step(10, "partial shorteof: tcp urgent data");
     int p[2];
     tcp_pair(p);
-    struct urgreader u = {.fd = p[1]};
-    pthread_t t = spawn(urg_reader, &u);
-    await_at_least(&u.entering, 1);
-    sleep_ms(20); /* let it block */
+    struct streamreader u;
+    pthread_t t = start_reader(&u, p[1]);
     CHECK_EQ(send(p[0], "abc", 3, 0), 3);
     CHECK_EQ(send(p[0], "U", 1, MSG_OOB), 1);
     CHECK_EQ(send(p[0], "def", 3, 0), 3);
     sleep_ms(50);
-    CHECK(u.n == 6, "tcp: the reader has %zu bytes 50 ms after urgent data with 3 bytes after it", u.n);
+    CHECK(atomic_load(&u.n) == 6, "tcp: the reader has %zu bytes 50 ms after urgent data with 3 bytes after it",
+          atomic_load(&u.n));
     CHECK_EQ(close(p[0]), 0);
     CHECK_EQ(pthread_join(t, NULL), 0);
     CHECK(u.n == 6 && memcmp(u.got, "abcdef", 6) == 0, "tcp: read %.*s around urgent data", (int)u.n, u.got);
