@@ -440,17 +440,29 @@ void gpm_gstack_forkchild(struct gpm_g *self)
 /* ---- Blocks -------------------------------------------------------------- */
 
 /*
- * Guard pages cost mappings. A guard page splits its block into two
- * mappings (VMAs), and the kernel allows a process vm.max_map_count of
- * them (65530 by default): with a guard each, only about 32,000 threads
- * could exist, which is also glibc's limit. gpm gives guards to blocks
- * while half the allowance (less a reserve for the program's own mappings)
- * lasts; blocks made after that have the same layout but no PROT_NONE
- * page, so neighbouring blocks merge into shared mappings and a process
- * can hold hundreds of thousands of threads. The first such block prints
- * one line. Blocks are never unmapped, so the count only grows.
+ * Guarding a stack
+ * ----------------
+ * Every block but one on a program's own stack has a guard below its stack
+ * (guardsize bytes, the thread attribute's). Where the kernel has guard
+ * regions (madvise MADV_GUARD_INSTALL, Linux 6.13), the guard is a range of
+ * page-table markers that fault on any access: it costs no mapping, so
+ * neighbouring blocks merge into shared mappings and a million guarded
+ * stacks fit under vm.max_map_count. MADV_DONTNEED (the scavenger's) keeps
+ * the markers.
+ *
+ * Without guard regions the guard is a PROT_NONE page, and that costs
+ * mappings: it splits its block into two mappings (VMAs), and the kernel
+ * allows a process vm.max_map_count of them (65530 by default), so with a
+ * guard each only about 32,000 threads could exist, which is also glibc's
+ * limit. gpm gives such guards while half the allowance (less a reserve for
+ * the program's own mappings) lasts; blocks made after that have the same
+ * layout but no PROT_NONE page, and the first such block prints one line.
  */
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102 /* Linux 6.13 */
+#endif
 static _Atomic int64_t guardbudget = -1;
+static _Atomic int guardregions = 1; /* 0 once the kernel said it has none */
 #define MAP_RESERVE 4096
 
 static bool takeguard(void)
@@ -478,6 +490,23 @@ static bool takeguard(void)
     return false;
 }
 
+/* Makes [block, block + guard) fault on access: a guard region where the
+   kernel has them, else a PROT_NONE page while the budget lasts. */
+static void installguard(char *block, size_t guard)
+{
+    if (atomic_load_explicit(&guardregions, memory_order_relaxed)) {
+        long r = gpm_madvise(block, guard, MADV_GUARD_INSTALL);
+        if (r == 0)
+            return;
+        /* EINVAL: a kernel without guard regions. Anything else (ENOMEM
+           for the page tables) is this block's trouble only. */
+        if (r == -EINVAL)
+            atomic_store(&guardregions, 0);
+    }
+    if (takeguard() && gpm_mprotect(block, guard, PROT_NONE) != 0)
+        atomic_fetch_add(&guardbudget, 1);
+}
+
 /* Maps a new block for geo and lays it out. Returns NULL (errno-free) when
    the kernel refuses the mapping. */
 static struct gpm_g *mapblock(const struct gpm_geometry *geo)
@@ -490,8 +519,8 @@ static struct gpm_g *mapblock(const struct gpm_geometry *geo)
     if (gpm_mmap_failed(block))
         return NULL;
     /* Without a guard (see takeguard) the guard's bytes stay unused. */
-    if (guard != 0 && takeguard() && gpm_mprotect(block, guard, PROT_NONE) != 0)
-        atomic_fetch_add(&guardbudget, 1);
+    if (guard != 0)
+        installguard(block, guard);
     char *top = block + size;
     char *tcb = (char *)(((uintptr_t)top - GSIZE - TCB_SIZE) & ~(uintptr_t)(gpm_tls.static_align - 1));
     struct gpm_g *gp = gpm_tcb_to_g(tcb);
