@@ -30,9 +30,11 @@
  * libc's own TLS block (the tcache and arena pointers), which is the point,
  * and its DTV, and gets fresh TLS images (resettls). Blocks of the default
  * geometry are cached per P (like Go's gFree), up to 64, and move to the
- * global pool 32 at a time, where the scavenger returns the stack pages of
- * those not reused to the kernel ("The scavenger"); other geometries go
- * straight to the global pool, their stack pages returned at once.
+ * global pool 32 at a time; other geometries (a program's own stack size,
+ * stackless blocks for pthread_attr_setstack) go straight to the global
+ * pool, in a class of their own (struct gclass), where a create looks for
+ * a block of its geometry. In both classes the scavenger returns the stack
+ * pages of blocks not reused to the kernel ("The scavenger").
  *
  * allgs
  * -----
@@ -118,18 +120,20 @@ static struct {
    is never freed). */
 static struct gpm_g *g1;
 
+/* A class of pooled blocks ("The pool"): blocks that still hold their
+   stack pages, freed since the scavenger's last epoch (young) or before it
+   (old), and blocks whose pages were given back (clean). The counts are
+   written under gpool.lock and read without it (sysmon, fast paths). */
+struct gclass {
+    struct gpm_g *young, *old, *clean;
+    _Atomic int32_t nyoung, nold, nclean;
+};
+
 static struct {
     struct gpm_mutex lock;
-    /* Default geometry ("The pool"): blocks whose stack pages are given
-       back (clean), and blocks that still hold them, freed since the
-       scavenger's last epoch (young) or before it (old). ndef counts all
-       three. */
-    struct gpm_g *deflist, *young, *old;
-    int32_t ndef;
-    _Atomic int32_t nyoung, nold; /* written under lock, read by sysmon without */
-    int64_t epoch;         /* when young last became old (scavenger) */
-    struct gpm_g *other;   /* any other geometry, stackless blocks too */
-    int32_t nother;
+    struct gclass def;   /* the default geometry */
+    struct gclass other; /* every other geometry, stackless blocks too */
+    int64_t epoch;       /* when young last became old (scavenger) */
 } gpool;
 
 static _Atomic uint32_t tidgen = GPM_FAKE_TID_BASE;
@@ -539,34 +543,57 @@ static struct gpm_g *mapblock(const struct gpm_geometry *geo)
     return gp;
 }
 
+static int32_t gclass_count(const struct gclass *c)
+{
+    return atomic_load_explicit(&c->nyoung, memory_order_relaxed) +
+           atomic_load_explicit(&c->nold, memory_order_relaxed) +
+           atomic_load_explicit(&c->nclean, memory_order_relaxed);
+}
+
+static void gclass_push_young(struct gclass *c, struct gpm_g *first, struct gpm_g *last, int32_t n)
+{
+    last->schedlink = c->young;
+    c->young = first;
+    atomic_store_explicit(&c->nyoung, c->nyoung + n, memory_order_relaxed);
+}
+
+/* Whether gp's block has geometry geo (the other class). */
+static bool hasgeometry(const struct gpm_g *gp, const struct gpm_geometry *geo)
+{
+    if (geo->user_stack != NULL)
+        return gp->stack_lo == NULL;
+    return gp->stack_lo != NULL && gp->stacksize == geo->stacksize && gp->guardsize == geo->guardsize;
+}
+
+/* Takes from c a block of geometry geo (any block when geo is NULL), warm
+   ones (their stack pages still there) first, youngest first; NULL when
+   there is none. gpool.lock held. */
+static struct gpm_g *gclass_pop_locked(struct gclass *c, const struct gpm_geometry *geo)
+{
+    struct gpm_g **lists[3] = {&c->young, &c->old, &c->clean};
+    _Atomic int32_t *counts[3] = {&c->nyoung, &c->nold, &c->nclean};
+    for (int i = 0; i < 3; i++) {
+        for (struct gpm_g **pgp = lists[i], *gp; (gp = *pgp) != NULL; pgp = &gp->schedlink) {
+            if (geo == NULL || hasgeometry(gp, geo)) {
+                *pgp = gp->schedlink;
+                atomic_store_explicit(counts[i], *counts[i] - 1, memory_order_relaxed);
+                return gp;
+            }
+        }
+    }
+    return NULL;
+}
+
 /* Takes a block of the default geometry from pp's cache (refilled from
    the global pool), or from the global pool when there is no pp. pp is
    pinned by the caller. */
-/* A default-geometry block from the global pool, warm ones (their stack
-   pages still there) first, youngest first; NULL when it is empty.
-   gpool.lock held. */
-static struct gpm_g *defpop_locked(void)
-{
-    struct gpm_g **list = gpool.young ? &gpool.young : gpool.old ? &gpool.old : &gpool.deflist;
-    struct gpm_g *gp = *list;
-    if (gp == NULL)
-        return NULL;
-    *list = gp->schedlink;
-    if (list == &gpool.young)
-        gpool.nyoung--;
-    else if (list == &gpool.old)
-        gpool.nold--;
-    gpool.ndef--;
-    return gp;
-}
-
 static struct gpm_g *poolget_default(struct gpm_p *pp)
 {
-    if (pp != NULL && pp->gfree == NULL && gpool.ndef > 0) {
+    if (pp != NULL && pp->gfree == NULL && gclass_count(&gpool.def) > 0) {
         /* Refill the P's cache with a batch from the global pool. */
         gpm_lock(&gpool.lock);
         struct gpm_g *gp;
-        while (pp->ngfree < PCACHE_MAX / 2 && (gp = defpop_locked()) != NULL) {
+        while (pp->ngfree < PCACHE_MAX / 2 && (gp = gclass_pop_locked(&gpool.def, NULL)) != NULL) {
             gp->schedlink = pp->gfree;
             pp->gfree = gp;
             pp->ngfree++;
@@ -579,9 +606,9 @@ static struct gpm_g *poolget_default(struct gpm_p *pp)
         pp->ngfree--;
         return gp;
     }
-    if (pp == NULL && gpool.ndef > 0) {
+    if (pp == NULL && gclass_count(&gpool.def) > 0) {
         gpm_lock(&gpool.lock);
-        struct gpm_g *gp = defpop_locked();
+        struct gpm_g *gp = gclass_pop_locked(&gpool.def, NULL);
         gpm_unlock(&gpool.lock);
         return gp;
     }
@@ -600,20 +627,10 @@ static struct gpm_g *poolget(const struct gpm_geometry *geo)
         gpm_unpinp(pp);
         return gp;
     }
-    if (gpool.nother == 0)
+    if (gclass_count(&gpool.other) == 0)
         return NULL;
-    bool stackless = geo->user_stack != NULL;
     gpm_lock(&gpool.lock);
-    struct gpm_g **pgp = &gpool.other, *gp;
-    while ((gp = *pgp) != NULL) {
-        bool gstackless = gp->stack_lo == NULL;
-        if (stackless ? gstackless : (!gstackless && gp->stacksize == geo->stacksize && gp->guardsize == geo->guardsize)) {
-            *pgp = gp->schedlink;
-            gpool.nother--;
-            break;
-        }
-        pgp = &gp->schedlink;
-    }
+    struct gpm_g *gp = gclass_pop_locked(&gpool.other, geo);
     gpm_unlock(&gpool.lock);
     return gp;
 }
@@ -650,10 +667,7 @@ static void spillcache(struct gpm_p *pp, int32_t keep)
     if (n == 0)
         return;
     gpm_lock(&gpool.lock);
-    last->schedlink = gpool.young;
-    gpool.young = batch;
-    gpool.nyoung += n;
-    gpool.ndef += n;
+    gclass_push_young(&gpool.def, batch, last, n);
     gpm_unlock(&gpool.lock);
 }
 
@@ -675,19 +689,8 @@ void gpm_gstackfree(struct gpm_p *pp, struct gpm_g *gp)
             spillcache(pp, PCACHE_MAX / 2);
         return;
     }
-    if (!def)
-        releasestack(gp);
     gpm_lock(&gpool.lock);
-    if (def) {
-        gp->schedlink = gpool.young;
-        gpool.young = gp;
-        gpool.nyoung++;
-        gpool.ndef++;
-    } else {
-        gp->schedlink = gpool.other;
-        gpool.other = gp;
-        gpool.nother++;
-    }
+    gclass_push_young(def ? &gpool.def : &gpool.other, gp, gp, 1);
     gpm_unlock(&gpool.lock);
 }
 
@@ -711,46 +714,72 @@ void gpm_gstackfree(struct gpm_p *pp, struct gpm_g *gp)
 enum { SCAVENGE_BATCH = 256 };
 #define SCAVENGE_EPOCH_NS 100000000LL /* 100 ms */
 
-bool gpm_gstack_dirty(void)
+static bool gclass_dirty(const struct gclass *c)
 {
-    return (atomic_load_explicit(&gpool.nyoung, memory_order_relaxed) |
-            atomic_load_explicit(&gpool.nold, memory_order_relaxed)) != 0;
+    return (atomic_load_explicit(&c->nyoung, memory_order_relaxed) |
+            atomic_load_explicit(&c->nold, memory_order_relaxed)) != 0;
 }
 
-void gpm_gstack_scavenge(int64_t now)
+bool gpm_gstack_dirty(void)
 {
-    if (!gpm_gstack_dirty() || now - gpool.epoch < SCAVENGE_EPOCH_NS)
-        return;
+    return gclass_dirty(&gpool.def) || gclass_dirty(&gpool.other);
+}
+
+/* Gives back the stack pages of up to SCAVENGE_BATCH of c's old blocks,
+   which become clean. Returns whether old blocks are left. */
+static bool scavenge_old(struct gclass *c)
+{
     struct gpm_g *batch = NULL, *last = NULL;
     int32_t n = 0;
     gpm_lock(&gpool.lock);
-    while (n < SCAVENGE_BATCH && gpool.old != NULL) {
-        struct gpm_g *gp = gpool.old;
-        gpool.old = gp->schedlink;
-        gpool.nold--;
-        gpool.ndef--;
+    while (n < SCAVENGE_BATCH && c->old != NULL) {
+        struct gpm_g *gp = c->old;
+        c->old = gp->schedlink;
         gp->schedlink = batch;
         batch = gp;
         if (last == NULL)
             last = gp;
         n++;
     }
-    if (gpool.old == NULL) {
-        gpool.old = gpool.young;
-        gpool.nold = gpool.nyoung;
-        gpool.young = NULL;
-        gpool.nyoung = 0;
-        gpool.epoch = now;
-    }
+    atomic_store_explicit(&c->nold, c->nold - n, memory_order_relaxed);
+    bool left = c->old != NULL;
     gpm_unlock(&gpool.lock);
     if (batch == NULL)
-        return;
+        return left;
+    /* Off every list while their pages go: nobody can take them. */
     for (struct gpm_g *gp = batch; gp != NULL; gp = gp->schedlink)
         releasestack(gp);
     gpm_lock(&gpool.lock);
-    last->schedlink = gpool.deflist;
-    gpool.deflist = batch;
-    gpool.ndef += n;
+    last->schedlink = c->clean;
+    c->clean = batch;
+    atomic_store_explicit(&c->nclean, c->nclean + n, memory_order_relaxed);
+    gpm_unlock(&gpool.lock);
+    return left;
+}
+
+/* Young becomes old. gpool.lock held. */
+static void gclass_age_locked(struct gclass *c)
+{
+    c->old = c->young;
+    atomic_store_explicit(&c->nold, c->nyoung, memory_order_relaxed);
+    c->young = NULL;
+    atomic_store_explicit(&c->nyoung, 0, memory_order_relaxed);
+}
+
+void gpm_gstack_scavenge(int64_t now)
+{
+    if (!gpm_gstack_dirty() || now - gpool.epoch < SCAVENGE_EPOCH_NS)
+        return;
+    bool left = scavenge_old(&gpool.def);
+    left |= scavenge_old(&gpool.other);
+    if (left)
+        return;
+    gpm_lock(&gpool.lock);
+    if (gpool.def.old == NULL && gpool.other.old == NULL) {
+        gclass_age_locked(&gpool.def);
+        gclass_age_locked(&gpool.other);
+        gpool.epoch = now;
+    }
     gpm_unlock(&gpool.lock);
 }
 
