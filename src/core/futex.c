@@ -733,3 +733,49 @@ long gpm_futex(uint32_t *uaddr_, int op, uint32_t val, unsigned long utime, uint
         return kernel(uaddr_, op, val, utime, uaddr2_, val3);
     }
 }
+
+/*
+ * Robust futex lists (set_robust_list(2))
+ * ---------------------------------------
+ * The kernel keeps one robust list per kernel thread and walks it when the
+ * thread exits. A G that registered its list with the kernel would leave it
+ * on its M: the next G on that M would read it back from get_robust_list,
+ * and the M's own exit would walk a dead G's memory. So the list is the
+ * G's (gp->krobust, src/shim/syscall.c), and its exit does the kernel's
+ * walk: every futex word on the list still holding the G's tid gets
+ * FUTEX_OWNER_DIED, its waiters' bit kept, and one waiter is woken. A G
+ * that registered nothing has glibc's list, which gpm's robust mutexes do
+ * not use (mutex.c keeps its own): nothing to walk.
+ */
+#define ROBUST_LIST_LIMIT 2048 /* the kernel's bound on a list's length */
+
+static void robust_death(uint32_t *uaddr, uint32_t tid)
+{
+    _Atomic uint32_t *w = (_Atomic uint32_t *)uaddr;
+    uint32_t v = atomic_load(w);
+    do {
+        if ((v & FUTEX_TID_MASK) != tid)
+            return;
+    } while (!atomic_compare_exchange_weak(w, &v, (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED));
+    if (v & FUTEX_WAITERS)
+        gpm_futex(uaddr, FUTEX_WAKE, 1, 0, NULL, 0);
+}
+
+void gpm_futex_robust_exit(struct gpm_g *gp)
+{
+    struct robust_list_head *head = gp->krobust;
+    if (head == NULL)
+        return;
+    gp->krobust = NULL;
+    long off = head->futex_offset;
+    struct robust_list *pending = (struct robust_list *)((uintptr_t)head->list_op_pending & ~(uintptr_t)1);
+    struct robust_list *e = (struct robust_list *)((uintptr_t)head->list.next & ~(uintptr_t)1);
+    for (int n = 0; e != &head->list && e != NULL && n < ROBUST_LIST_LIMIT; n++) {
+        struct robust_list *next = (struct robust_list *)((uintptr_t)e->next & ~(uintptr_t)1);
+        if (e != pending)
+            robust_death((uint32_t *)((char *)e + off), gp->tid);
+        e = next;
+    }
+    if (pending != NULL)
+        robust_death((uint32_t *)((char *)pending + off), gp->tid);
+}

@@ -21,4 +21,9 @@ long gpm_futex(uint32_t *uaddr, int op, uint32_t val, unsigned long utime, uint3
    the kernel) since the process started. */
 uint64_t gpm_futex_nwaits(void);
 
+/* At gp's exit: the kernel's walk of the robust list gp registered with
+   set_robust_list(2) ("Robust futex lists" in futex.c). */
+struct gpm_g;
+void gpm_futex_robust_exit(struct gpm_g *gp);
+
 #endif

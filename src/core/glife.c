@@ -71,6 +71,7 @@
 #include "../../compat/glibc_abi.h"
 #include "../../compat/libc_real.h"
 #include "ctx.h"
+#include "futex.h"
 #include "gsig.h"
 #include "sync.h"
 #include "sysmon.h"
@@ -303,6 +304,7 @@ static void goexit1(struct gpm_g *gp)
         gpm_real.__call_tls_dtors();
     gpm_tsd_runall(gp);
     gpm_mutex_robust_exit(gp);
+    gpm_futex_robust_exit(gp);
     gpm_sig_exitg(gp);
     if (gp->kind != G_KIND_MAIN) {
         uselocale(LC_GLOBAL_LOCALE);

@@ -22,6 +22,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <stdarg.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -29,7 +30,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "../../compat/glibc_abi.h"
 #include "../core/futex.h"
+#include "../core/gstack.h"
 #include "../core/gsig.h"
 #include "../core/netpoll.h"
 #include "shim.h"
@@ -156,6 +159,32 @@ static bool blocking_nr(long nr)
     }
 }
 
+static long robust_set(void *head, size_t len)
+{
+    struct gpm_g *gp = gpm_getg();
+    if (len != sizeof(struct robust_list_head))
+        return -EINVAL; /* the kernel's only check */
+    if (gp == NULL)
+        return gpm_real.syscall(SYS_set_robust_list, head, len) < 0 ? -errno : 0;
+    gp->krobust = head;
+    gp->krobustlen = len;
+    return 0;
+}
+
+/* Another G's list by its tid; a tid that is no G's is another process's
+   thread (or none), which the kernel answers. */
+static long robust_get(pid_t tid, void **head, size_t *len)
+{
+    struct gpm_g *gp = tid == 0 ? gpm_getg() : gpm_tid_to_g(tid);
+    if (gp == NULL)
+        return gpm_real.syscall(SYS_get_robust_list, tid, head, len) < 0 ? -errno : 0;
+    /* Nothing registered: glibc's own list in the TCB, which glibc
+       registers for every thread it starts. */
+    *head = gp->krobust != NULL ? gp->krobust : (char *)gp->tcb + TCB_OFF_ROBUST_LIST;
+    *len = sizeof(struct robust_list_head);
+    return 0;
+}
+
 GPM_EXPORT long syscall(long nr, ...)
 {
     va_list ap;
@@ -170,6 +199,17 @@ GPM_EXPORT long syscall(long nr, ...)
         return gettid();
     if (nr == SYS_set_tid_address)
         return gpm_shim_set_tid_address((int *)a0);
+    /* The robust futex list is the thread's, so the G's ("Robust futex
+       lists" in futex.c). */
+    if (nr == SYS_set_robust_list || nr == SYS_get_robust_list) {
+        long r = nr == SYS_set_robust_list ? robust_set((void *)a0, (size_t)a1)
+                                           : robust_get((pid_t)a0, (void **)a1, (size_t *)a2);
+        if (r < 0) {
+            errno = (int)-r;
+            return -1;
+        }
+        return r;
+    }
     /* Signals are the G's (signal.c). */
     switch (nr) {
     case SYS_tgkill:
