@@ -68,6 +68,16 @@
 /* A DTV slot of a module whose block this thread has not allocated. */
 #define GLIBC_TLS_DTV_UNALLOCATED ((void *)-1L)
 
+/* malloc's per-thread cache (malloc/malloc.c, glibc 2.26 and later): the
+   TLS variable `tcache` (static TLS in libc's block, not exported: gpm
+   finds its offset at start-up, src/core/tcache.c) points to a
+   tcache_perthread_struct { uint16_t counts[64]; tcache_entry *entries[64]; }.
+   An entry is the user pointer of a cached chunk: { next, key }, next
+   mangled by safe-linking (2.32): stored = (&next >> 12) ^ pointer. */
+#define GLIBC_TCACHE_BINS        64
+#define GLIBC_TCACHE_OFF_ENTRIES 128
+#define GLIBC_TCACHE_REVEAL(pos, v) ((void *)(((uintptr_t)(pos) >> 12) ^ (uintptr_t)(v)))
+
 /* rseq_area.cpu_id value meaning "registration failed". */
 #define GLIBC_RSEQ_CPU_ID_REGISTRATION_FAILED ((uint32_t)-2)
 /* __rseq_offset: thread pointer to rseq_area. */

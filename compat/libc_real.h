@@ -285,6 +285,7 @@
 #define GPM_REAL_PRIVATE(X)                                                                    \
     X(void *, _dl_allocate_tls, "GLIBC_PRIVATE", (void *))                                     \
     X(void *, _dl_allocate_tls_init, "GLIBC_PRIVATE", (void *, bool))                          \
+    X(void, _dl_deallocate_tls, "GLIBC_PRIVATE", (void *, bool))                               \
     X(void, _dl_get_tls_static_info, "GLIBC_PRIVATE", (size_t *, size_t *))                    \
     X(void, __ctype_init, "GLIBC_PRIVATE", (void))                                             \
     X(void, __call_tls_dtors, "GLIBC_PRIVATE", (void))

@@ -78,6 +78,7 @@
 #include "alloc.h"
 #include "env.h"
 #include "sys.h"
+#include "tcache.h"
 #include "valgrind.h"
 
 _Static_assert(TCB_SIZE == 2368, "gpm_tcb_to_g hard-codes TCB_SIZE");
@@ -134,6 +135,9 @@ static struct {
     struct gclass def;   /* the default geometry */
     struct gclass other; /* every other geometry, stackless blocks too */
     int64_t epoch;       /* when young last became old (scavenger) */
+    /* Blocks handed out by the global pool or newly mapped, in this epoch
+       and the last: the demand the scavenger keeps blocks for. */
+    _Atomic int32_t demand, lastdemand;
 } gpool;
 
 static _Atomic uint32_t tidgen = GPM_FAKE_TID_BASE;
@@ -195,6 +199,7 @@ const char *gpm_tls_init(void)
         return "errno, h_errno or __resp outside libc's TLS block";
     gpm_tls.pagesize = (size_t)sysconf(_SC_PAGESIZE);
     record_startup_modules();
+    gpm_tcache_init();
     return NULL;
 }
 
@@ -355,7 +360,9 @@ void gpm_foreign_gfree(struct gpm_g *gp)
 }
 
 /* Recent answers of gpm_tid_to_g, by tid modulo the size: Gs of gpm's
-   own, whose memory stays mapped, so an entry is checked, not trusted. */
+   own, an entry checked, not trusted. Read and written under allglock,
+   which the scavenger holds while it clears the entries of blocks it is
+   about to unmap. */
 #define TIDCACHE_SIZE 64
 static _Atomic(struct gpm_g *) tidcache[TIDCACHE_SIZE];
 
@@ -363,6 +370,12 @@ struct tidsearch {
     uint32_t tid;
     struct gpm_g *found;
 };
+
+/* A pooled block's G, on allgs but no thread's ("allgs"). */
+static bool pooled(struct gpm_g *gp)
+{
+    return gp->kind == G_KIND_BLOCK && gpm_readgstatus(gp) == G_DEAD;
+}
 
 static bool livewithtid(struct gpm_g *gp, uint32_t tid)
 {
@@ -383,20 +396,19 @@ struct gpm_g *gpm_tid_to_g(pid_t tid)
     if (!fake && (g1 == NULL || (uint32_t)tid != g1->tid))
         return NULL;
     _Atomic(struct gpm_g *) *slot = &tidcache[(uint32_t)tid % TIDCACHE_SIZE];
+    gpm_lock(&allglock);
     struct gpm_g *gp = atomic_load_explicit(slot, memory_order_relaxed);
-    if (gp != NULL && livewithtid(gp, (uint32_t)tid))
-        return gp;
-    struct tidsearch s = {(uint32_t)tid, NULL};
-    gpm_forallg(findtid, &s);
-    if (s.found != NULL)
-        atomic_store_explicit(slot, s.found, memory_order_relaxed);
-    return s.found;
-}
-
-/* A pooled block's G, on allgs but no thread's ("allgs"). */
-static bool pooled(struct gpm_g *gp)
-{
-    return gp->kind == G_KIND_BLOCK && gpm_readgstatus(gp) == G_DEAD;
+    if (gp == NULL || !livewithtid(gp, (uint32_t)tid)) {
+        struct tidsearch s = {(uint32_t)tid, NULL};
+        for (gp = allgs; gp != NULL; gp = gp->allnext)
+            if (!pooled(gp))
+                findtid(gp, &s);
+        gp = s.found;
+        if (gp != NULL)
+            atomic_store_explicit(slot, gp, memory_order_relaxed);
+    }
+    gpm_unlock(&allglock);
+    return gp;
 }
 
 void gpm_forallg_unlocked(void (*fn)(struct gpm_g *, void *), void *arg)
@@ -495,19 +507,34 @@ static bool takeguard(void)
 }
 
 /* Makes [block, block + guard) fault on access: a guard region where the
-   kernel has them, else a PROT_NONE page while the budget lasts. */
-static void installguard(char *block, size_t guard)
+   kernel has them, else a PROT_NONE page while the budget lasts. Returns
+   whether it made a PROT_NONE page. */
+static bool installguard(char *block, size_t guard)
 {
     if (atomic_load_explicit(&guardregions, memory_order_relaxed)) {
         long r = gpm_madvise(block, guard, MADV_GUARD_INSTALL);
         if (r == 0)
-            return;
+            return false;
         /* EINVAL: a kernel without guard regions. Anything else (ENOMEM
            for the page tables) is this block's trouble only. */
         if (r == -EINVAL)
             atomic_store(&guardregions, 0);
     }
-    if (takeguard() && gpm_mprotect(block, guard, PROT_NONE) != 0)
+    if (!takeguard())
+        return false;
+    if (gpm_mprotect(block, guard, PROT_NONE) == 0)
+        return true;
+    atomic_fetch_add(&guardbudget, 1);
+    return false;
+}
+
+/* What a block's mapping leaves behind when it goes: its valgrind stack
+   and its share of the map budget. */
+static void forgetblock(struct gpm_g *gp)
+{
+    if (gp->stack_lo != NULL)
+        gpm_valgrind_stack_deregister(gp->valgrind_stack_id);
+    if (gp->guardpage)
         atomic_fetch_add(&guardbudget, 1);
 }
 
@@ -523,8 +550,8 @@ static struct gpm_g *mapblock(const struct gpm_geometry *geo)
     if (gpm_mmap_failed(block))
         return NULL;
     /* Without a guard (see takeguard) the guard's bytes stay unused. */
-    if (guard != 0)
-        installguard(block, guard);
+    bool guardpage = guard != 0 && installguard(block, guard);
+    atomic_fetch_add_explicit(&gpool.demand, 1, memory_order_relaxed);
     char *top = block + size;
     char *tcb = (char *)(((uintptr_t)top - GSIZE - TCB_SIZE) & ~(uintptr_t)(gpm_tls.static_align - 1));
     struct gpm_g *gp = gpm_tcb_to_g(tcb);
@@ -532,6 +559,7 @@ static struct gpm_g *mapblock(const struct gpm_geometry *geo)
     gp->block = block;
     gp->blocksize = size;
     gp->guardsize = guard;
+    gp->guardpage = guardpage;
     gp->stacksize = geo->stacksize;
     gp->magic = GPM_G_MAGIC;
     atomic_store(&gp->atomicstatus, G_DEAD);
@@ -577,6 +605,7 @@ static struct gpm_g *gclass_pop_locked(struct gclass *c, const struct gpm_geomet
             if (geo == NULL || hasgeometry(gp, geo)) {
                 *pgp = gp->schedlink;
                 atomic_store_explicit(counts[i], *counts[i] - 1, memory_order_relaxed);
+                atomic_fetch_add_explicit(&gpool.demand, 1, memory_order_relaxed);
                 return gp;
             }
         }
@@ -711,13 +740,22 @@ void gpm_gstackfree(struct gpm_p *pp, struct gpm_g *gp)
  * in the pool (gpm_gstack_idlep), so that after a burst the pages of all
  * but a few blocks per P go back.
  */
-enum { SCAVENGE_BATCH = 256 };
+enum { SCAVENGE_BATCH = 1024, RETAIN_MIN = 16 };
 #define SCAVENGE_EPOCH_NS 100000000LL /* 100 ms */
+
+/* How many clean blocks a class keeps: the recent demand (two epochs'),
+   at least RETAIN_MIN. */
+static int32_t retain(void)
+{
+    return RETAIN_MIN + atomic_load_explicit(&gpool.demand, memory_order_relaxed) +
+           atomic_load_explicit(&gpool.lastdemand, memory_order_relaxed);
+}
 
 static bool gclass_dirty(const struct gclass *c)
 {
     return (atomic_load_explicit(&c->nyoung, memory_order_relaxed) |
-            atomic_load_explicit(&c->nold, memory_order_relaxed)) != 0;
+            atomic_load_explicit(&c->nold, memory_order_relaxed)) != 0 ||
+           (gpm_tcache_known() && atomic_load_explicit(&c->nclean, memory_order_relaxed) > retain());
 }
 
 bool gpm_gstack_dirty(void)
@@ -725,34 +763,107 @@ bool gpm_gstack_dirty(void)
     return gclass_dirty(&gpool.def) || gclass_dirty(&gpool.other);
 }
 
-/* Gives back the stack pages of up to SCAVENGE_BATCH of c's old blocks,
-   which become clean. Returns whether old blocks are left. */
-static bool scavenge_old(struct gclass *c)
+/* Unmaps the blocks of batch (linked by schedlink, off every pool list)
+   for good: their malloc cache, dynamic TLS and DTV go back to malloc
+   first, and nothing may reach them afterwards: they leave allgs and the
+   tid cache under allglock (pooled Gs are skipped by every walker of
+   allgs; gpm_tid_to_g reads its cache under the lock). Sorted by address,
+   neighbours go in one munmap. Runs on sysmon. */
+static struct gpm_g *unmapbuf[SCAVENGE_BATCH]; /* sysmon's alone */
+
+static int byaddress(const void *a, const void *b)
 {
-    struct gpm_g *batch = NULL, *last = NULL;
+    uintptr_t x = (uintptr_t)(*(struct gpm_g *const *)a)->block, y = (uintptr_t)(*(struct gpm_g *const *)b)->block;
+    return x < y ? -1 : x > y;
+}
+
+static void unmapblocks(struct gpm_g *batch)
+{
+    size_t n = 0;
+    gpm_lock(&allglock);
+    for (struct gpm_g *gp = batch; gp != NULL; gp = gp->schedlink) {
+        if (gp->allgsepoch == allgsepoch && (gp->allprev != NULL || allgs == gp))
+            allgs_remove_locked(gp);
+        gp->magic = 0;
+        unmapbuf[n++] = gp;
+    }
+    for (int i = 0; i < TIDCACHE_SIZE; i++) {
+        struct gpm_g *c = atomic_load_explicit(&tidcache[i], memory_order_relaxed);
+        if (c != NULL && c->magic == 0)
+            atomic_store_explicit(&tidcache[i], NULL, memory_order_relaxed);
+    }
+    gpm_unlock(&allglock);
+    for (size_t i = 0; i < n; i++) {
+        struct gpm_g *gp = unmapbuf[i];
+        gpm_tcache_release(gp->tcb);
+        gpm_real._dl_deallocate_tls(gp->tcb, false);
+        free(gp->cpuset);
+        forgetblock(gp);
+    }
+    qsort(unmapbuf, n, sizeof unmapbuf[0], byaddress);
+    for (size_t i = 0; i < n;) {
+        char *lo = unmapbuf[i]->block, *hi = lo + unmapbuf[i]->blocksize;
+        for (i++; i < n && (char *)unmapbuf[i]->block == hi; i++)
+            hi += unmapbuf[i]->blocksize;
+        gpm_munmap(lo, (size_t)(hi - lo));
+    }
+}
+
+/* Takes up to max blocks off *list (counted by *count) into a batch. */
+static int32_t takeblocks(struct gpm_g **list, _Atomic int32_t *count, int32_t max, struct gpm_g **batch)
+{
     int32_t n = 0;
-    gpm_lock(&gpool.lock);
-    while (n < SCAVENGE_BATCH && c->old != NULL) {
-        struct gpm_g *gp = c->old;
-        c->old = gp->schedlink;
-        gp->schedlink = batch;
-        batch = gp;
-        if (last == NULL)
-            last = gp;
+    while (n < max && *list != NULL) {
+        struct gpm_g *gp = *list;
+        *list = gp->schedlink;
+        gp->schedlink = *batch;
+        *batch = gp;
         n++;
     }
-    atomic_store_explicit(&c->nold, c->nold - n, memory_order_relaxed);
+    atomic_store_explicit(count, *count - n, memory_order_relaxed);
+    return n;
+}
+
+/* One round for class c: old blocks are given back, their stack pages if
+   the class keeps fewer clean blocks than the demand, else whole; clean
+   blocks beyond the demand are unmapped. At most SCAVENGE_BATCH blocks.
+   Returns whether old blocks are left. */
+static bool scavenge_class(struct gclass *c, bool epochdue)
+{
+    struct gpm_g *clean = NULL, *gone = NULL, *last = NULL;
+    int32_t nclean = 0, ngone = 0;
+    bool canunmap = gpm_tcache_known();
+    int32_t keep = retain();
+    gpm_lock(&gpool.lock);
+    if (epochdue) {
+        int32_t room = keep - c->nclean;
+        if (!canunmap || room > SCAVENGE_BATCH)
+            room = SCAVENGE_BATCH;
+        if (room > 0)
+            nclean = takeblocks(&c->old, &c->nold, room, &clean);
+        if (canunmap)
+            ngone = takeblocks(&c->old, &c->nold, SCAVENGE_BATCH - nclean, &gone);
+    }
+    if (canunmap && c->nclean > keep) {
+        int32_t excess = c->nclean - keep;
+        ngone += takeblocks(&c->clean, &c->nclean, excess < SCAVENGE_BATCH - ngone ? excess : SCAVENGE_BATCH - ngone,
+                            &gone);
+    }
     bool left = c->old != NULL;
     gpm_unlock(&gpool.lock);
-    if (batch == NULL)
+    if (gone != NULL)
+        unmapblocks(gone);
+    if (clean == NULL)
         return left;
     /* Off every list while their pages go: nobody can take them. */
-    for (struct gpm_g *gp = batch; gp != NULL; gp = gp->schedlink)
+    for (struct gpm_g *gp = clean; gp != NULL; gp = gp->schedlink) {
         releasestack(gp);
+        last = gp;
+    }
     gpm_lock(&gpool.lock);
     last->schedlink = c->clean;
-    c->clean = batch;
-    atomic_store_explicit(&c->nclean, c->nclean + n, memory_order_relaxed);
+    c->clean = clean;
+    atomic_store_explicit(&c->nclean, c->nclean + nclean, memory_order_relaxed);
     gpm_unlock(&gpool.lock);
     return left;
 }
@@ -768,16 +879,18 @@ static void gclass_age_locked(struct gclass *c)
 
 void gpm_gstack_scavenge(int64_t now)
 {
-    if (!gpm_gstack_dirty() || now - gpool.epoch < SCAVENGE_EPOCH_NS)
+    if (!gpm_gstack_dirty())
         return;
-    bool left = scavenge_old(&gpool.def);
-    left |= scavenge_old(&gpool.other);
-    if (left)
+    bool epochdue = now - gpool.epoch >= SCAVENGE_EPOCH_NS;
+    bool left = scavenge_class(&gpool.def, epochdue);
+    left |= scavenge_class(&gpool.other, epochdue);
+    if (!epochdue || left)
         return;
     gpm_lock(&gpool.lock);
     if (gpool.def.old == NULL && gpool.other.old == NULL) {
         gclass_age_locked(&gpool.def);
         gclass_age_locked(&gpool.other);
+        atomic_store_explicit(&gpool.lastdemand, atomic_exchange(&gpool.demand, 0), memory_order_relaxed);
         gpool.epoch = now;
     }
     gpm_unlock(&gpool.lock);
@@ -897,7 +1010,8 @@ int gpm_gstackalloc(const struct gpm_geometry *geo, struct gpm_g **out)
     if (fresh) {
         if (gpm_real._dl_allocate_tls(tcb) == NULL) {
             gpm_unlock(&allglock);
-            gpm_gstackfree(NULL, gp); /* keep the mapping for next time */
+            forgetblock(gp); /* never pooled: every pooled block has a DTV */
+            gpm_munmap(gp->block, gp->blocksize);
             return -EAGAIN;
         }
     } else {
@@ -939,6 +1053,8 @@ int gpm_gstackalloc(const struct gpm_geometry *geo, struct gpm_g **out)
     /* TSD: clean, as gpm_tsd_runall left it at the block's last exit (or
        zero from mmap); see there. */
     gp->exiting = false;
+    gp->krobust = NULL;
+    gp->krobustlen = 0;
     memset(gp->exc, 0, sizeof gp->exc);
     memset(gp->name, 0, sizeof gp->name);
     if (gp->cpuset != NULL) {

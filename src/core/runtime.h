@@ -222,6 +222,11 @@ struct gpm_g {
     uint32_t tid;         /* fake kernel tid in the TCB, constant per block */
     uint64_t tlsgen;      /* when its TLS was set up (gstack.c, dlopen fix-up) */
     uint32_t valgrind_stack_id;
+    bool guardpage;       /* its guard is a PROT_NONE page (gstack.c "Guarding a stack") */
+    /* The robust futex list the thread registered with set_robust_list(2)
+       (src/shim/syscall.c), NULL for glibc's own in its TCB. */
+    void *krobust;
+    size_t krobustlen;
 
     /* A G without an M of the scheduler's (G_KIND_FOREIGN) parks its own
        kernel thread here; gpm_ready wakes it ("Wired Gs" in sched.c). */
