@@ -24,9 +24,10 @@
  *
  * The pool
  * --------
- * Finished blocks are kept, not unmapped (DESIGN.md section 5): glibc frees
- * a thread's malloc cache (tcache) only in an unexported function, and an
- * unmapped block would leak it, ~6 KB per thread. A reused block keeps
+ * Finished blocks are kept for reuse (DESIGN.md section 5), and unmapped
+ * only by the scavenger beyond recent demand, after their malloc cache,
+ * which glibc frees only in an unexported function, went back to malloc
+ * (tcache.c). A reused block keeps
  * libc's own TLS block (the tcache and arena pointers), which is the point,
  * and its DTV, and gets fresh TLS images (resettls). Blocks of the default
  * geometry are cached per P (like Go's gFree), up to 64, and move to the
@@ -42,7 +43,8 @@
  * reaches Gs through it (below), gpm_tid_to_g finds them, signals are
  * routed to them, dumps list them. G1 and foreign Gs come and go with
  * their thread. A block's G joins at its first life and stays, pooled
- * and reused, until the process ends: one walk of the list per create
+ * and reused, until the scavenger unmaps the block (unmapblocks takes it
+ * off the list and out of the tid cache under allglock first): one walk of the list per create
  * and exit is saved, and a pooled block is G_DEAD, which every user of
  * the list skips (gpm_forallg does it for them; the dlopen fix-up copies
  * into it too, harmlessly, since nothing runs on it and resettls gives it
