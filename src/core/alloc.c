@@ -8,7 +8,6 @@
 #include <sys/mman.h>
 
 #include "lock.h"
-#include "print.h"
 #include "sys.h"
 
 #define CHUNK (256 * 1024)
@@ -34,9 +33,7 @@ void *gpm_persistentalloc(size_t size, size_t align)
     if (size >= CHUNK / 4) {
         /* Large: a mapping of its own. */
         void *p = gpm_mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (gpm_mmap_failed(p))
-            gpm_throw("persistentalloc: out of memory");
-        return p;
+        return gpm_mmap_failed(p) ? NULL : p;
     }
     gpm_lock(&persistent.lock);
     size_t off = (persistent.off + align - 1) & ~(align - 1);
@@ -44,7 +41,7 @@ void *gpm_persistentalloc(size_t size, size_t align)
         void *p = gpm_mmap(NULL, CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (gpm_mmap_failed(p)) {
             gpm_unlock(&persistent.lock);
-            gpm_throw("persistentalloc: out of memory");
+            return NULL;
         }
         persistent.base = p;
         off = 0;

@@ -55,6 +55,8 @@ struct gpm_g *gpm_getg_adopt(void)
     if (gp != NULL)
         return gp;
     gp = gpm_foreign_galloc();
+    if (gp == NULL)
+        return NULL;
     gp->magic = GPM_G_MAGIC;
     gp->kind = G_KIND_FOREIGN;
     gp->tcb = gpm_rdtp();

@@ -99,13 +99,13 @@ static void child(void)
        reuses their stacks and TCBs for new threads: among them the native
        stack and TCB of the kernel thread that was this M in the parent,
        unless that was the main thread (M0's g0 stack is gpm's own, makeg0,
-       and its TLS block too). Such an M's g0 must get a stack of gpm's
-       (makeg0, on first need), and its own TLS becomes the calling G's, the
-       one TCB glibc knows to be alive here (as M0 shares G1's). This holds
-       whichever G forks: G1 too, once it has moved off M0. */
+       and its TLS block too). Such an M's g0 takes over the g0 stack of
+       gpm's, whose M is gone here (gpm_adoptg0), and its own TLS becomes
+       the calling G's, the one TCB glibc knows to be alive here (as M0
+       shares G1's). This holds whichever G forks: G1 too, once it has
+       moved off M0. */
     if (mp->nativeg0) {
-        mp->nativeg0 = false;
-        mp->g0started = false;
+        gpm_adoptg0(mp);
         mp->owntcb = self->tcb;
     }
     mp->spinning = false;

@@ -473,6 +473,7 @@ static int collect(struct gpm_g *gp, void **result)
         struct gpm_p *pp = gpm_pinp();
         gpm_gstackfree(pp, gp);
         gpm_unpinp(pp);
+        gpm_gstack_trim();
     }
     return 0;
 }

@@ -183,7 +183,7 @@ const char *gpm_tls_init(void)
     gpm_tls.g_tpoff = tp - (char *)&gpm_tls_g;
     struct libc_tls_search s = {.tp = tp};
     dl_iterate_phdr(find_libc_tls, &s);
-    if (s.size == 0 || s.tpoff <= 0)
+    if (s.size == 0 || s.tpoff <= 0 || s.size > GPM_LIBC_TLS_MAX)
         return "libc's TLS block";
     gpm_tls.libc_tpoff = s.tpoff;
     gpm_tls.libc_size = s.size;
@@ -702,17 +702,26 @@ static void spillcache(struct gpm_p *pp, int32_t keep)
     gpm_unlock(&gpool.lock);
 }
 
+/* Memory pressure (see below): set once a block could not be had. */
+static _Atomic bool mempressure;
+
+static bool pressure(void)
+{
+    return __builtin_expect(atomic_load_explicit(&mempressure, memory_order_relaxed), 0);
+}
+
 void gpm_gstack_idlep(struct gpm_p *pp)
 {
-    if (pp->ngfree > PCACHE_IDLE)
-        spillcache(pp, PCACHE_IDLE);
+    int32_t keep = pressure() ? 0 : PCACHE_IDLE;
+    if (pp->ngfree > keep)
+        spillcache(pp, keep);
 }
 
 void gpm_gstackfree(struct gpm_p *pp, struct gpm_g *gp)
 {
     gp->schedlink = NULL;
     bool def = gp->user_stack == NULL && gp->stacksize == defgeo.stacksize && gp->guardsize == defgeo.guardsize;
-    if (def && pp != NULL) {
+    if (def && pp != NULL && !pressure()) {
         gp->schedlink = pp->gfree;
         pp->gfree = gp;
         pp->ngfree++;
@@ -757,7 +766,8 @@ static bool gclass_dirty(const struct gclass *c)
 {
     return (atomic_load_explicit(&c->nyoung, memory_order_relaxed) |
             atomic_load_explicit(&c->nold, memory_order_relaxed)) != 0 ||
-           (gpm_tcache_known() && atomic_load_explicit(&c->nclean, memory_order_relaxed) > retain());
+           (gpm_tcache_known() && atomic_load_explicit(&c->nclean, memory_order_relaxed) >
+                                      (atomic_load_explicit(&mempressure, memory_order_relaxed) ? 0 : retain()));
 }
 
 bool gpm_gstack_dirty(void)
@@ -771,7 +781,8 @@ bool gpm_gstack_dirty(void)
    tid cache under allglock (pooled Gs are skipped by every walker of
    allgs; gpm_tid_to_g reads its cache under the lock). Sorted by address,
    neighbours go in one munmap. Runs on sysmon. */
-static struct gpm_g *unmapbuf[SCAVENGE_BATCH]; /* sysmon's alone */
+static struct gpm_mutex unmaplock; /* unmapbuf's: sysmon, and Gs under pressure */
+static struct gpm_g *unmapbuf[SCAVENGE_BATCH];
 
 static int byaddress(const void *a, const void *b)
 {
@@ -782,6 +793,7 @@ static int byaddress(const void *a, const void *b)
 static void unmapblocks(struct gpm_g *batch)
 {
     size_t n = 0;
+    gpm_lock(&unmaplock);
     gpm_lock(&allglock);
     for (struct gpm_g *gp = batch; gp != NULL; gp = gp->schedlink) {
         if (gp->allgsepoch == allgsepoch && (gp->allprev != NULL || allgs == gp))
@@ -809,6 +821,7 @@ static void unmapblocks(struct gpm_g *batch)
             hi += unmapbuf[i]->blocksize;
         gpm_munmap(lo, (size_t)(hi - lo));
     }
+    gpm_unlock(&unmaplock);
 }
 
 /* Takes up to max blocks off *list (counted by *count) into a batch. */
@@ -879,10 +892,86 @@ static void gclass_age_locked(struct gclass *c)
     atomic_store_explicit(&c->nyoung, 0, memory_order_relaxed);
 }
 
+/*
+ * Memory pressure
+ * ---------------
+ * Once a block could not be had (mmap or the TLS allocation failed:
+ * RLIMIT_AS, the overcommit limit, a cgroup's), the process is known to
+ * live at the edge of its memory, and every block it does not use is given
+ * back at once from then on, whole where it can be (unmapped, as the
+ * scavenger does; else its stack pages): the program's next allocation
+ * may be its own malloc, which gpm cannot retry for it, right after the
+ * join that freed the memory it needs. So under pressure a joiner unmaps
+ * what the pool holds before pthread_join returns (gpm_gstack_trim), a
+ * failed create does it and tries once more, the P caches are bypassed
+ * and emptied, and sysmon, which has no P, empties the global pool of the
+ * blocks of detached threads each round. Pressure stays for the life of
+ * the process: a limit once reached is there to be reached again, and a
+ * pool that regrew would hold the memory the next failure needs. Without
+ * it nothing changes: create+join churn makes no system call.
+ */
+
+/* Gives back every block of class c: unmapped when the malloc cache of
+   each can be given back first (tcache.c), else their stack pages only,
+   and kept (clean). Returns whether any was given back. */
+static bool emptyclass(struct gclass *c)
+{
+    bool canunmap = gpm_tcache_known(), any = false;
+    for (;;) {
+        struct gpm_g *batch = NULL;
+        int32_t n = 0;
+        gpm_lock(&gpool.lock);
+        n += takeblocks(&c->young, &c->nyoung, SCAVENGE_BATCH, &batch);
+        n += takeblocks(&c->old, &c->nold, SCAVENGE_BATCH - n, &batch);
+        if (canunmap)
+            n += takeblocks(&c->clean, &c->nclean, SCAVENGE_BATCH - n, &batch);
+        gpm_unlock(&gpool.lock);
+        if (n == 0)
+            return any;
+        any = true;
+        if (canunmap) {
+            unmapblocks(batch);
+            continue;
+        }
+        struct gpm_g *last = NULL;
+        for (struct gpm_g *gp = batch; gp != NULL; gp = gp->schedlink) {
+            releasestack(gp);
+            last = gp;
+        }
+        gpm_lock(&gpool.lock);
+        last->schedlink = c->clean;
+        c->clean = batch;
+        atomic_store_explicit(&c->nclean, c->nclean + n, memory_order_relaxed);
+        gpm_unlock(&gpool.lock);
+    }
+}
+
+/* Empties the calling G's P cache into the global pool, then the pool. */
+static bool trim(void)
+{
+    struct gpm_p *pp = gpm_pinp();
+    if (pp != NULL)
+        spillcache(pp, 0);
+    gpm_unpinp(pp);
+    bool any = emptyclass(&gpool.def);
+    return emptyclass(&gpool.other) || any;
+}
+
+void gpm_gstack_trim(void)
+{
+    if (pressure())
+        trim();
+}
+
 void gpm_gstack_scavenge(int64_t now)
 {
     if (!gpm_gstack_dirty())
         return;
+    if (pressure()) {
+        emptyclass(&gpool.def);
+        emptyclass(&gpool.other);
+        return;
+    }
     bool epochdue = now - gpool.epoch >= SCAVENGE_EPOCH_NS;
     bool left = scavenge_class(&gpool.def, epochdue);
     left |= scavenge_class(&gpool.other, epochdue);
@@ -928,9 +1017,10 @@ void gpm_gstack_scavenge(int64_t now)
  * unloaded), gpm copies their images itself; once a library with static
  * TLS has been dlopen'ed, _dl_allocate_tls_init does it, under ld.so's
  * lock, knowing every module.
+ * Returns false when ld.so is out of memory for the module images.
  * Runs with allglock held (see "dlopen and initial-exec TLS").
  */
-static void resettls(struct gpm_g *gp)
+static bool resettls(struct gpm_g *gp)
 {
     char *tcb = gp->tcb;
     /* glibc's dtv_t: dtv[-1] holds the number of slots, dtv[0] the
@@ -964,18 +1054,18 @@ static void resettls(struct gpm_g *gp)
             memset(dst + m->filesz, 0, m->memsz - m->filesz);
         }
     } else {
-        unsigned char saved[512];
-        size_t n = gpm_tls.libc_size <= sizeof saved ? gpm_tls.libc_size : 0;
-        if (n == 0)
-            gpm_throw("gstackalloc: libc's TLS block is larger than expected");
+        unsigned char saved[GPM_LIBC_TLS_MAX]; /* gpm_tls_init checked libc's size */
+        size_t n = gpm_tls.libc_size;
         memcpy(saved, tcb - gpm_tls.libc_tpoff, n);
         memset(dtv, 0, (nslots + 1) * sizeof *dtv);
-        if (gpm_real._dl_allocate_tls_init(tcb, true) == NULL)
-            gpm_throw("gstackalloc: out of memory for a reused thread's TLS");
+        void *ok = gpm_real._dl_allocate_tls_init(tcb, true);
         memcpy(tcb - gpm_tls.libc_tpoff, saved, n);
+        if (ok == NULL)
+            return false;
     }
     *(int *)(tcb - gpm_tls.errno_tpoff) = 0;
     *(int *)(tcb - gpm_tls.h_errno_tpoff) = 0;
+    return true;
 }
 
 /* A fake tid for a new life of a block: the next in the range, wrapping
@@ -987,6 +1077,34 @@ static uint32_t newtid(void)
     return GPM_FAKE_TID_BASE + (atomic_fetch_add(&tidgen, 1) - GPM_FAKE_TID_BASE) % span;
 }
 
+/* A block of geometry geo, from the pool or newly mapped, with its TLS
+   ready for a new life, and allglock held (it covers TLS set-up and
+   publication together, so that a concurrent dlopen fix-up either sees
+   the G or the G saw the module: see gpm_tls_dlopen_fixup). NULL, with
+   the lock not held, when out of memory. */
+static struct gpm_g *newblock(const struct gpm_geometry *geo)
+{
+    struct gpm_g *gp = poolget(geo);
+    if (gp == NULL) {
+        gp = mapblock(geo);
+        if (gp == NULL)
+            return NULL;
+        gpm_lock(&allglock);
+        if (gpm_real._dl_allocate_tls(gp->tcb) != NULL)
+            return gp;
+        gpm_unlock(&allglock);
+        forgetblock(gp); /* never pooled: every pooled block has a DTV */
+        gpm_munmap(gp->block, gp->blocksize);
+        return NULL;
+    }
+    gpm_lock(&allglock);
+    if (resettls(gp))
+        return gp;
+    gpm_unlock(&allglock);
+    gpm_gstackfree(NULL, gp); /* back to the global pool, for the trim */
+    return NULL;
+}
+
 int gpm_gstackalloc(const struct gpm_geometry *geo, struct gpm_g **out)
 {
     if (geo->user_stack == NULL) {
@@ -996,29 +1114,18 @@ int gpm_gstackalloc(const struct gpm_geometry *geo, struct gpm_g **out)
         if (geo->stacksize < need)
             return -EINVAL;
     }
-    struct gpm_g *gp = poolget(geo);
-    bool fresh = gp == NULL;
-    if (fresh) {
-        gp = mapblock(geo);
-        if (gp == NULL)
+    struct gpm_g *gp;
+    for (bool retried = false;; retried = true) {
+        gp = newblock(geo);
+        if (gp != NULL)
+            break;
+        /* Out of memory: from now on under pressure ("Memory pressure");
+           what the pool holds goes back, and one more try. */
+        atomic_store_explicit(&mempressure, true, memory_order_relaxed);
+        if (retried || !trim())
             return -EAGAIN;
     }
     char *tcb = gp->tcb;
-
-    /* allglock covers TLS set-up and publication together, so that a
-       concurrent dlopen fix-up either sees this G or the G saw the module
-       (see gpm_tls_dlopen_fixup). */
-    gpm_lock(&allglock);
-    if (fresh) {
-        if (gpm_real._dl_allocate_tls(tcb) == NULL) {
-            gpm_unlock(&allglock);
-            forgetblock(gp); /* never pooled: every pooled block has a DTV */
-            gpm_munmap(gp->block, gp->blocksize);
-            return -EAGAIN;
-        }
-    } else {
-        resettls(gp);
-    }
     gp->tid = newtid();
     void *stackblock = gp->block;
     size_t stackblock_size = gp->blocksize;

@@ -29,6 +29,11 @@ struct gpm_tlsinfo {
 
 extern struct gpm_tlsinfo gpm_tls;
 
+/* The largest libc TLS block gpm works with (glibc 2.36's is 144 bytes):
+   a reused block keeps it across _dl_allocate_tls_init in a buffer of
+   this size (resettls); a larger one makes gpm pass through. */
+#define GPM_LIBC_TLS_MAX 512
+
 /* Measures gpm_tls on the calling (main) thread. Returns NULL, or what
    could not be found. */
 const char *gpm_tls_init(void);
@@ -71,6 +76,11 @@ void gpm_gstack_idlep(struct gpm_p *pp);
    Runs on any context, including g0 (no TLS, no libc). */
 void gpm_gstackfree(struct gpm_p *pp, struct gpm_g *gp);
 
+/* Under memory pressure ("Memory pressure" in gstack.c), gives back every
+   block the pool holds, the calling G's P cache first; else nothing. Runs
+   on a G's stack, unpinned: pthread_join calls it after freeing a block. */
+void gpm_gstack_trim(void);
+
 /* fork (fork.c): hold allglock and the pool's lock across fork; in the
    child, forget every G but self. */
 void gpm_gstack_forklock(void);
@@ -85,7 +95,7 @@ void gpm_allgs_remove(struct gpm_g *gp);
    would enter gpm again and adopt again, without end. Freed structs stay
    mapped, on a free list, so the memory is that of the most foreign threads
    alive at once. gpm_foreign_gfree also takes gp off allgs and clears its
-   magic. Take allglock; throw when out of memory. */
+   magic. Take allglock; galloc returns NULL when out of memory. */
 struct gpm_g *gpm_foreign_galloc(void);
 void gpm_foreign_gfree(struct gpm_g *gp);
 /* Adds a G that has no block (G1, foreign threads) to allgs. */

@@ -89,6 +89,10 @@ static void init(void)
     }
     /* G1: the calling flow keeps glibc's TCB and stack. */
     struct gpm_g *g1 = gpm_persistentalloc(sizeof *g1, 64);
+    if (g1 == NULL) {
+        passthrough("out of memory at start-up");
+        return;
+    }
     g1->magic = GPM_G_MAGIC;
     g1->kind = G_KIND_MAIN;
     g1->tcb = gpm_rdtp();
@@ -105,8 +109,11 @@ static void init(void)
     if (gpm_syscall4(SYS_rseq, (long)((char *)g1->tcb + GLIBC_RSEQ_OFFSET), 32, 1 /* RSEQ_FLAG_UNREGISTER */,
                      0x53053053) == 0)
         TCB_FIELD(g1->tcb, TCB_OFF_RSEQ_CPU_ID, uint32_t) = GLIBC_RSEQ_CPU_ID_REGISTRATION_FAILED;
+    if (!gpm_schedinit(g1, m0tcb)) {
+        passthrough("out of memory at start-up");
+        return;
+    }
     gpm_allgs_add(g1);
-    gpm_schedinit(g1, m0tcb);
     gpm_preempt_init();
     gpm_siginit(g1);
     if (gpm_config.stats)

@@ -352,6 +352,7 @@ struct gpm_p {
     struct gpm_timer **timers;
     int32_t ntimers;
     int32_t timerscap;
+    struct gpm_timer *spill; /* timers the heap had no room for ("Out of memory") */
     _Atomic int64_t timer0when;
 
     /* Cache of free G blocks of the default geometry; owner only. */
@@ -538,7 +539,11 @@ static inline uint32_t gpm_readgstatus(struct gpm_g *gp)
 const char *gpm_gstatus_name(uint32_t s);
 const char *gpm_waitreason_name(uint32_t r);
 
-void gpm_schedinit(struct gpm_g *g1, void *m0tcb);
+bool gpm_schedinit(struct gpm_g *g1, void *m0tcb); /* false: out of memory */
+
+/* fork.c, in the child: mp, whose native stack glibc counts free there,
+   takes over the one g0 stack of gpm's ("g0 stacks of gpm's own"). */
+void gpm_adoptg0(struct gpm_m *mp);
 struct gpm_timer;
 void gpm_park(gpm_unlockf unlockf, void *arg, uint16_t reason);
 void gpm_park_timed(gpm_unlockf unlockf, void *arg, uint16_t reason, struct gpm_timer *t);

@@ -359,6 +359,7 @@ void gpm_m_useowntls(struct gpm_m *mp)
    for the next newm. Protected by sched.lock. */
 static struct gpm_m *mfreelist;
 
+/* A new or recycled M struct, or NULL when out of memory. */
 static struct gpm_m *allocm(void)
 {
     gpm_lock(&gpm_sched.lock);
@@ -369,13 +370,16 @@ static struct gpm_m *allocm(void)
         mp->schedlink = NULL;
         return mp;
     }
-    int32_t id = gpm_sched.mnext++;
     gpm_unlock(&gpm_sched.lock);
     /* 64-byte aligned: the P state word keeps its status in the low bits
        of the owner's address (runtime.h). */
     mp = gpm_persistentalloc(sizeof *mp, 64);
-    mp->id = id;
-    mp->fastrand = (uint64_t)gpm_nanotime() ^ ((uint64_t)id << 32);
+    if (mp == NULL)
+        return NULL;
+    gpm_lock(&gpm_sched.lock);
+    mp->id = gpm_sched.mnext++;
+    gpm_unlock(&gpm_sched.lock);
+    mp->fastrand = (uint64_t)gpm_nanotime() ^ ((uint64_t)mp->id << 32);
     return mp;
 }
 
@@ -741,6 +745,11 @@ static void newm(struct gpm_p *pp, bool spinning)
         return;
     }
     struct gpm_m *mp = allocm();
+    if (mp == NULL) {
+        mlimit("out of memory for a new M");
+        mnotstarted(pp, spinning);
+        return;
+    }
     mp->nextp = pp;
     mp->spinning = spinning;
     gpm_lock(&mmaker.lock);
@@ -1375,19 +1384,49 @@ static void g0entry(void *arg)
     g0loop(arg);
 }
 
-/* Makes a g0 context for an M whose kernel thread's stack belongs to a G
-   (M0, whose stack is G1's). */
-static void makeg0(struct gpm_m *mp)
+/*
+ * g0 stacks of gpm's own. One M at a time runs on a kernel thread whose
+ * stack belongs to a G: M0, whose stack is G1's. Its g0 needs a stack of
+ * gpm's, made at start-up (gpm_schedinit), so that no switch ever has to
+ * allocate one. A fork child whose forking M ran on its own native stack
+ * (nativeg0) loses that stack to glibc, which counts it free in the child
+ * ("fork.c"), while the M that held the g0 stack of gpm's is gone there:
+ * the child's M takes that stack over (gpm_adoptg0). So exactly one M in
+ * allm has g0stack set, and no allocation is needed after start-up.
+ */
+static void setg0(struct gpm_m *mp, void *stk, size_t size)
+{
+    mp->g0stack = stk;
+    mp->g0stacksize = size;
+    mp->g0_sp = gpm_ctx_init((char *)stk + size, g0entry, mp);
+    mp->g0started = true;
+}
+
+/* Maps M0's g0 stack. Returns false when out of memory (start-up). */
+static bool makeg0(struct gpm_m *mp)
 {
     void *stk = gpm_mmap(NULL, G0_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
                          -1, 0);
     if (gpm_mmap_failed(stk))
-        gpm_throw("makeg0: out of memory for a g0 stack");
-    mp->g0stack = stk;
-    mp->g0stacksize = G0_STACK_SIZE;
+        return false;
     gpm_valgrind_stack_register(stk, (char *)stk + G0_STACK_SIZE);
-    mp->g0_sp = gpm_ctx_init((char *)stk + G0_STACK_SIZE, g0entry, mp);
-    mp->g0started = true;
+    setg0(mp, stk, G0_STACK_SIZE);
+    return true;
+}
+
+void gpm_adoptg0(struct gpm_m *mp)
+{
+    for (struct gpm_m *donor = atomic_load(&gpm_sched.allm); donor != NULL; donor = donor->alllink) {
+        if (donor != mp && donor->g0stack != NULL) {
+            void *stk = donor->g0stack;
+            donor->g0stack = NULL;
+            donor->g0started = false;
+            setg0(mp, stk, donor->g0stacksize);
+            mp->nativeg0 = false;
+            return;
+        }
+    }
+    gpm_throw("fork: no g0 stack for the child's M"); /* invariant: M0 made one at start-up */
 }
 
 /*
@@ -1408,8 +1447,6 @@ static void switchaway(struct gpm_m *mp, struct gpm_g *gp)
         mp->curfs = next->tcb;
         gpm_ctx_switch(&gp->sched_sp, next->sched_sp, next->tcb);
     } else {
-        if (!mp->g0started)
-            makeg0(mp);
         gpm_cputime_atswitch(gp, NULL);
         mp->curg = NULL;
         gpm_ctx_switch(&gp->sched_sp, mp->g0_sp, NULL);
@@ -2323,12 +2360,14 @@ static void *wiredmloop(void *arg)
 
 /*
  * newwiredm makes a wired M, waiting for a G, with its kernel thread's id
- * known. Returns NULL when the kernel gives no more threads. Runs on a G's
+ * known. Returns NULL when the kernel gives no more threads or memory. Runs on a G's
  * stack, unpinned (it calls pthread_create), or on a foreign thread.
  */
 struct gpm_m *gpm_newwiredm(void)
 {
     struct gpm_m *mp = allocm();
+    if (mp == NULL)
+        return NULL;
     mp->wired = true;
     pthread_t th;
     int err = gpm_start_kthread(wiredmloop, mp, M_STACK_SIZE, &th);
@@ -2423,18 +2462,20 @@ static void wiredexit(struct gpm_g *gp, struct gpm_m *wm)
  * running on M0 with P0. Runs once, on the thread that first enters gpm
  * (normally the main thread, from the constructor).
  */
-void gpm_schedinit(struct gpm_g *g1, void *m0tcb)
+bool gpm_schedinit(struct gpm_g *g1, void *m0tcb)
 {
     gpm_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, 0, (long)&gpm_initsigmask, 8);
     int32_t procs = gpm_config.maxprocs;
     gpm_sched.gomaxprocs = procs;
     gpm_sched.maxmcount = gpm_config.maxthreads;
     gpm_sched.allp = gpm_persistentalloc(sizeof(struct gpm_p) * (size_t)procs, 64);
+    struct gpm_m *m0 = allocm();
+    if (gpm_sched.allp == NULL || m0 == NULL || !makeg0(m0))
+        return false;
     for (int32_t i = 0; i < procs; i++)
         gpm_sched.allp[i].id = i;
     gpm_tls_preempt_off = (char *)&gpm_tls_preempt - (char *)g1->tcb;
 
-    struct gpm_m *m0 = allocm();
     m0->procid = gpm_gettid();
     m0->owntcb = m0tcb;
     m0->curfs = g1->tcb;
@@ -2456,4 +2497,5 @@ void gpm_schedinit(struct gpm_g *g1, void *m0tcb)
     atomic_store(&gpm_sched.nthreads, 1);
     gpm_sched.started = true;
     gpm_unpin(m0); /* G1 goes back to the program */
+    return true;
 }

@@ -52,15 +52,26 @@
 #include "gsig.h"
 #include "sys.h"
 
-/* The heap array of a P lives in pages of its own (grown by doubling with
-   mmap), since timers are added on g0, where malloc is off limits. */
-static void heapgrow(struct gpm_p *pp)
+/*
+ * Out of memory
+ * -------------
+ * The heap array of a P lives in pages of its own (grown by doubling with
+ * mmap), since timers are added on g0, where malloc is off limits. A sleep
+ * or a timed wait has no error to give when that mmap fails, and must not
+ * lose its deadline: a timer the heap has no room for goes on the P's
+ * spill list instead (through the timer itself, so that adding never
+ * needs memory), idx -2. Everything that reads the heap reads the list
+ * too, in linear time: a process out of memory runs slower, and correctly.
+ * The next add or check that finds the heap can grow again moves the list
+ * into it.
+ */
+static bool heapgrow(struct gpm_p *pp)
 {
     size_t ncap = pp->timerscap ? (size_t)pp->timerscap * 2 : 512;
     struct gpm_timer **nt = gpm_mmap(NULL, ncap * sizeof *nt, PROT_READ | PROT_WRITE,
                                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (gpm_mmap_failed(nt))
-        gpm_throw("addtimer: out of memory for the timer heap");
+        return false;
     if (pp->timers != NULL) {
         for (int32_t i = 0; i < pp->ntimers; i++)
             nt[i] = pp->timers[i];
@@ -68,6 +79,28 @@ static void heapgrow(struct gpm_p *pp)
     }
     pp->timers = nt;
     pp->timerscap = (int32_t)ncap;
+    return true;
+}
+
+static void spillput(struct gpm_p *pp, struct gpm_timer *t)
+{
+    t->idx = -2;
+    t->spillprev = NULL;
+    t->spillnext = pp->spill;
+    if (pp->spill != NULL)
+        pp->spill->spillprev = t;
+    pp->spill = t;
+}
+
+static void spillremove(struct gpm_p *pp, struct gpm_timer *t)
+{
+    if (t->spillprev != NULL)
+        t->spillprev->spillnext = t->spillnext;
+    else
+        pp->spill = t->spillnext;
+    if (t->spillnext != NULL)
+        t->spillnext->spillprev = t->spillprev;
+    t->idx = -1;
 }
 
 static void heapset(struct gpm_p *pp, int32_t i, struct gpm_timer *t)
@@ -123,9 +156,36 @@ static void heapremove(struct gpm_p *pp, int32_t i)
     t->idx = -1;
 }
 
+/* The earliest `when` of pp's timers, or 0. timerslock held. */
+static int64_t earliest(struct gpm_p *pp)
+{
+    int64_t w = pp->ntimers > 0 ? pp->timers[0]->when : 0;
+    for (struct gpm_timer *t = pp->spill; t != NULL; t = t->spillnext)
+        if (w == 0 || t->when < w)
+            w = t->when;
+    return w;
+}
+
 static void updatetimer0(struct gpm_p *pp)
 {
-    atomic_store(&pp->timer0when, pp->ntimers > 0 ? pp->timers[0]->when : 0);
+    atomic_store(&pp->timer0when, earliest(pp));
+}
+
+static void heapadd(struct gpm_p *pp, struct gpm_timer *t)
+{
+    int32_t i = pp->ntimers++;
+    heapset(pp, i, t);
+    siftup(pp, i);
+}
+
+/* Moves spilled timers into the heap while it has or gets room. */
+static void unspill(struct gpm_p *pp)
+{
+    while (pp->spill != NULL && (pp->ntimers < pp->timerscap || heapgrow(pp))) {
+        struct gpm_timer *t = pp->spill;
+        spillremove(pp, t);
+        heapadd(pp, t);
+    }
 }
 
 void gpm_addtimer(struct gpm_p *pp, struct gpm_timer *t)
@@ -134,12 +194,14 @@ void gpm_addtimer(struct gpm_p *pp, struct gpm_timer *t)
         t->when = 1; /* 0 means "no timer" in timer0when */
     t->pp = pp;
     gpm_lock(&pp->timerslock);
-    if (pp->ntimers == pp->timerscap)
-        heapgrow(pp);
-    int32_t i = pp->ntimers++;
-    heapset(pp, i, t);
-    siftup(pp, i);
-    bool first = pp->timers[0] == t;
+    if (__builtin_expect(pp->spill != NULL, 0))
+        unspill(pp);
+    int64_t before = atomic_load_explicit(&pp->timer0when, memory_order_relaxed);
+    if (pp->ntimers < pp->timerscap || heapgrow(pp))
+        heapadd(pp, t);
+    else
+        spillput(pp, t);
+    bool first = before == 0 || t->when < before;
     updatetimer0(pp); /* seq_cst store: see gpm_wake_timerm */
     gpm_unlock(&pp->timerslock);
     if (first)
@@ -152,11 +214,13 @@ bool gpm_deltimer(struct gpm_timer *t)
     if (pp == NULL)
         return false;
     gpm_lock(&pp->timerslock);
-    bool onheap = t->idx >= 0;
-    if (onheap) {
+    bool onheap = t->idx != -1;
+    if (t->idx >= 0)
         heapremove(pp, t->idx);
+    else if (t->idx == -2)
+        spillremove(pp, t);
+    if (onheap)
         updatetimer0(pp);
-    }
     gpm_unlock(&pp->timerslock);
     return onheap;
 }
@@ -176,8 +240,19 @@ int64_t gpm_checktimers(struct gpm_m *mp, struct gpm_p *pp, int64_t now)
             mp->stats.nothertimer++;
         t->f(mp, t->arg);
     }
+    if (__builtin_expect(pp->spill != NULL, 0)) {
+        unspill(pp);
+        for (struct gpm_timer *t = pp->spill, *nx; t != NULL; t = nx) {
+            nx = t->spillnext;
+            if (t->when <= now) {
+                spillremove(pp, t);
+                updatetimer0(pp);
+                t->f(mp, t->arg); /* t is not touched after this call */
+            }
+        }
+    }
     updatetimer0(pp);
-    next = pp->ntimers > 0 ? pp->timers[0]->when : 0;
+    next = earliest(pp);
     gpm_unlock(&pp->timerslock);
     return next;
 }
@@ -199,6 +274,7 @@ void gpm_timers_forkchild(void)
         struct gpm_p *pp = &gpm_sched.allp[i];
         pp->timerslock = (struct gpm_mutex)GPM_MUTEX_INIT;
         pp->ntimers = 0;
+        pp->spill = NULL;
         atomic_store(&pp->timer0when, 0);
     }
 }

@@ -23,7 +23,8 @@ struct gpm_timer {
     void (*f)(struct gpm_m *mp, void *arg);
     void *arg;
     struct gpm_p *pp; /* heap it was added to; set once by addtimer */
-    int32_t idx;      /* position in pp's heap, -1 when not on it */
+    int32_t idx;      /* position in pp's heap, -1 when not on it, -2 spilled */
+    struct gpm_timer *spillnext, *spillprev; /* on pp->spill ("Out of memory") */
 };
 
 /* Adds t to pp's heap. Usable on g0 (no thread-local state). */
