@@ -208,6 +208,8 @@ static void unwind_cleanup(_Unwind_Reason_Code reason, struct _Unwind_Exception 
     (void)exc;
     /* A C++ catch (...) swallowed pthread_exit's unwinding: glibc aborts
        here too. */
+    /* Not an error: glibc aborts here with the same words; the thread can
+       neither go on (it asked to exit) nor exit (its frames are gone). */
     gpm_throw("FATAL: exception not rethrown (pthread_exit unwinding was caught)");
 }
 
@@ -266,6 +268,8 @@ static _Unwind_Reason_Code unwind_stop(int version, _Unwind_Action actions, _Unw
         if (gp->kind == G_KIND_MAIN && (buf == NULL || buf->priv.data.prev == NULL))
             goexit1(gp);
         if (buf == NULL)
+            /* Invariant, not an error: every G starts under a buffer of
+               gpm's (gstart); without it there is nowhere to exit to. */
             gpm_throw("pthread_exit: no cleanup buffer to unwind to");
         longjmp((struct __jmp_buf_tag *)(void *)buf->cancel_jmp_buf, 1);
     }
@@ -280,6 +284,8 @@ static void forced_unwind(struct gpm_g *gp, struct glibc_unwind_buf *buf)
     exc->exception_class = 0;
     exc->exception_cleanup = unwind_cleanup;
     _Unwind_ForcedUnwind(exc, unwind_stop, buf);
+    /* Not an error: glibc aborts too when forced unwinding returns; the
+       stack is half unwound and the caller may not resume. */
     gpm_throw("pthread_exit: the unwinder returned");
 }
 
@@ -355,6 +361,8 @@ void gpm_goexit0(struct gpm_m *mp, struct gpm_g *gp)
             gpm_ready_on(mp, (struct gpm_g *)w);
             return;
         } else {
+            /* Invariant: the join states are all above; another value is
+               gpm's own corruption, and a joiner would wait for ever. */
             gpm_throwf("goexit0: G%lu exits in join state %lu", (unsigned long)gp->goid, (unsigned long)w);
         }
     }

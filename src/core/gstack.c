@@ -1231,30 +1231,25 @@ struct gpm_g *gpm_pthread_to_g(uintptr_t th)
  * constructors run inside dlopen, before this fix-up: one that runs on a G
  * and reads its initial-exec TLS sees zeros (docs/TLS.md).
  */
-static struct {
-    size_t *modids;
-    size_t n, cap;
-} knownmods;
+/* Known modules: a bit per module id, so that recording one needs no
+   memory (the fix-up runs after dlopen has loaded the library and run its
+   constructors: too late to fail the dlopen). ld.so gives ids densely from
+   1, reusing those of unloaded modules. */
+#define KNOWN_MODIDS 65536
+static uint64_t knownmods[KNOWN_MODIDS / 64];
 
 static bool known_locked(size_t modid)
 {
-    for (size_t i = 0; i < knownmods.n; i++)
-        if (knownmods.modids[i] == modid)
-            return true;
-    return false;
+    return modid < KNOWN_MODIDS && (knownmods[modid / 64] >> (modid % 64) & 1) != 0;
 }
 
 static void addknown_locked(size_t modid)
 {
-    if (knownmods.n == knownmods.cap) {
-        size_t cap = knownmods.cap ? knownmods.cap * 2 : 32;
-        size_t *p = realloc(knownmods.modids, cap * sizeof *p);
-        if (p == NULL)
-            gpm_throw("dlopen: out of memory recording TLS modules");
-        knownmods.modids = p;
-        knownmods.cap = cap;
-    }
-    knownmods.modids[knownmods.n++] = modid;
+    /* Not an error: no call is left to fail (see above), and 65,536
+       modules with TLS loaded at once is beyond any program. */
+    if (modid >= KNOWN_MODIDS)
+        gpm_throwf("dlopen: TLS module id %zu is beyond gpm's %d", modid, KNOWN_MODIDS);
+    knownmods[modid / 64] |= (uint64_t)1 << (modid % 64);
 }
 
 /* Adds a start-up module's block to startup_tls; false when out of memory. */

@@ -89,6 +89,8 @@ void gpm_notewakeup(struct gpm_note *n)
        sleeper once it sees NOTE_WOKEN (acquire in notesleep). */
     uint32_t old = atomic_exchange_explicit(&n->key, NOTE_WOKEN, memory_order_release);
     if (old == NOTE_WOKEN)
+        /* Invariant: a note is woken once per sleep; a second wakeup
+           means two wakers own one sleeper, and one of them is wrong. */
         gpm_throwf("notewakeup: double wakeup (key %u)", old);
     if (old == NOTE_SLEEPING)
         gpm_futexwakeup((uint32_t *)&n->key, 1);

@@ -18,6 +18,10 @@ int gpm_snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((fo
 void gpm_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Prints "gpm: fatal: MSG (thread N on M m)" and aborts. Async-signal-safe.
+   Only for a broken invariant of gpm's own, or where glibc aborts too:
+   anything a program or its environment can cause (bad arguments, out of
+   memory or threads) is an error for the call that met it. Each call site
+   says why it cannot be one.
    Never returns. */
 void gpm_throw(const char *msg) __attribute__((noreturn, cold));
 void gpm_throwf(const char *fmt, ...) __attribute__((noreturn, cold, format(printf, 1, 2)));

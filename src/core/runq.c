@@ -46,6 +46,7 @@ static bool runqputslow(struct gpm_p *pp, struct gpm_g *gp, uint32_t h, uint32_t
     struct gpm_g *batch[GPM_RUNQ_SIZE / 2 + 1];
     uint32_t n = (t - h) / 2;
     if (n != GPM_RUNQ_SIZE / 2)
+        /* Invariant: only the owner P puts, and it found the queue full. */
         gpm_throw("runqputslow: queue is not full");
     for (uint32_t i = 0; i < n; i++)
         batch[i] = atomic_load_explicit(&pp->runq[(h + i) % GPM_RUNQ_SIZE], memory_order_relaxed);
@@ -205,6 +206,8 @@ struct gpm_g *gpm_runqsteal(struct gpm_p *pp, struct gpm_p *p2, bool stealRunNex
         return gp;
     uint32_t h = load_acq(&pp->runqhead); /* synchronize with consumers */
     if (t - h + n >= GPM_RUNQ_SIZE)
+        /* Invariant: a thief takes at most half of a queue into an empty
+           one of its own. */
         gpm_throw("runqsteal: runq overflow");
     /* store-release: makes the stolen Gs available to consumers. */
     atomic_store_explicit(&pp->runqtail, t + n, memory_order_release);

@@ -278,6 +278,11 @@ static const uint8_t gstatus_allowed[G_NSTATUS] = {
 void gpm_casgstatus(struct gpm_g *gp, uint32_t oldval, uint32_t newval)
 {
     if (oldval >= G_NSTATUS || newval >= G_NSTATUS || !(gstatus_allowed[oldval] & (1u << newval)))
+        /* Invariant (as every throw in this file, none an error a caller
+           could be given): the status machine above is the only way a G
+           changes hands; a transition it does not allow, or a G not in the
+           status its mover expects, means two Ms think they own it, and
+           going on would run it twice. */
         gpm_throwf("casgstatus: bad transition %s -> %s for G%lu", gpm_gstatus_name(oldval),
                    gpm_gstatus_name(newval), (unsigned long)gp->goid);
     uint32_t cur = oldval;
@@ -414,6 +419,7 @@ bool gpm_pin(struct gpm_m *mp)
                                                 memory_order_relaxed))
         return true;
     if (w == gpm_pword(mp, P_RUNNING))
+        /* Invariant: pins do not nest ("P ownership"). */
         gpm_throwf("pin: M%d pins P%d twice", mp->id, pp->id);
     /* P_SYSCALL(mp): a signal handler that runs during a wrapped system
        call (the P stays the call's, for exitsyscall). Anything else: the
@@ -471,6 +477,7 @@ void gpm_acquirep(struct gpm_m *mp, struct gpm_p *pp)
 {
     uintptr_t w = atomic_load_explicit(&pp->state, memory_order_relaxed);
     if (mp->p != NULL || w != gpm_pword(NULL, P_IDLE))
+        /* Invariant: only an idle P is taken, by an M without one. */
         gpm_throwf("acquirep: M%d has P%d; P%d is in state %u", mp->id, mp->p ? mp->p->id : -1, pp->id,
                    gpm_pstatus(w));
     mp->p = pp;
@@ -489,6 +496,7 @@ struct gpm_p *gpm_releasep(struct gpm_m *mp)
 {
     struct gpm_p *pp = mp->p;
     if (pp == NULL || atomic_load_explicit(&pp->state, memory_order_relaxed) != gpm_pword(mp, P_RUNNING))
+        /* Invariant: a P is released only pinned by its M. */
         gpm_throwf("releasep: M%d does not hold its P pinned", mp->id);
     mp->p = NULL;
     /* release: the next owner (through the idle list's lock or a handoff)
@@ -501,6 +509,7 @@ struct gpm_p *gpm_releasep(struct gpm_m *mp)
 static void pidleput(struct gpm_p *pp)
 {
     if (!gpm_runqempty(pp))
+        /* Invariant: an idle P holds no work (its Gs would never run). */
         gpm_throw("pidleput: P has non-empty run queue");
     pp->link = gpm_sched.pidle;
     gpm_sched.pidle = pp;
@@ -645,6 +654,7 @@ static void mnotstarted(struct gpm_p *pp, bool spinning)
         gpm_unlock(&gpm_sched.lock);
     }
     if (spinning && atomic_fetch_sub(&gpm_sched.nmspinning, 1) - 1 < 0)
+        /* Invariant: nmspinning counts spinning Ms (also below). */
         gpm_throw("newm: negative nmspinning");
 }
 
@@ -786,6 +796,7 @@ static void startm(struct gpm_p *pp, bool spinning)
         return;
     }
     if (nmp->spinning)
+        /* Invariant: an idle M is neither spinning nor given a P. */
         gpm_throw("startm: M is spinning");
     if (nmp->nextp != NULL)
         gpm_throw("startm: M has P");
@@ -865,6 +876,7 @@ void gpm_wake_timerm(int64_t when)
 static void stopm(struct gpm_m *mp)
 {
     if (mp->p != NULL)
+        /* Invariant: an M parks with no P and not spinning. */
         gpm_throw("stopm: holding p");
     if (mp->spinning)
         gpm_throw("stopm: spinning");
@@ -940,6 +952,7 @@ static void stopm(struct gpm_m *mp)
 static void resetspinning(struct gpm_m *mp)
 {
     if (!mp->spinning)
+        /* Invariant: only a spinning M stops spinning. */
         gpm_throw("resetspinning: not a spinning M");
     mp->spinning = false;
     if (atomic_fetch_sub(&gpm_sched.nmspinning, 1) - 1 < 0)
@@ -1177,6 +1190,7 @@ top:;
         return gp;
     }
     if (gpm_releasep(mp) != pp)
+        /* Invariant: the M gives up the P it searched with. */
         gpm_throw("findrunnable: wrong P");
     pidleput(pp);
     gpm_unlock(&gpm_sched.lock);
@@ -1367,6 +1381,7 @@ void gpm_finishswitch(struct gpm_m *mp)
         return;
     }
     default:
+        /* Invariant: every AFTER_ action is handled above. */
         gpm_throw("finishswitch: bad action");
     }
     /* Due timers of this P, on the direct G-to-G path too (which never
@@ -1734,6 +1749,7 @@ void gpm_goexit_switch(struct gpm_g *gp)
     } else {
         switchout(mp, gp);
     }
+    /* Invariant: a dead G is never put back on a run queue. */
     gpm_throw("goexit: dead G resumed");
 }
 
@@ -1907,6 +1923,7 @@ bool gpm_p_tosyscall(struct gpm_m *mp)
                                                 memory_order_relaxed))
         return true;
     if (w == gpm_pword(mp, P_RUNNING))
+        /* Invariant: a G is unpinned whenever it runs program code. */
         gpm_throwf("entersyscall: M%d enters a system call with its P pinned", mp->id);
     mp->p = NULL;
     return false;
@@ -2327,6 +2344,7 @@ static void *wiredmloop(void *arg)
         gpm_noteclear(&mp->park);
         struct gpm_g *gp = mp->lockedg;
         if (gp == NULL)
+            /* Invariant: a wired M is woken only to run its G. */
             gpm_throwf("wiredm: M%d woken without a G", mp->id);
         gpm_casgstatus(gp, G_RUNNABLE, G_RUNNING);
         mp->curg = gp;
@@ -2342,6 +2360,7 @@ static void *wiredmloop(void *arg)
         mp->after = AFTER_NONE;
         mp->afterg = NULL;
         if (prev != gp)
+            /* Invariant: only its own G runs on a wired M. */
             gpm_throwf("wiredm: M%d left by G%lu, not its own", mp->id, prev ? (unsigned long)prev->goid : 0UL);
         if (after == AFTER_EXIT) {
             gpm_goexit0(mp, prev);
@@ -2352,6 +2371,7 @@ static void *wiredmloop(void *arg)
             gpm_unlock(&gpm_sched.lock);
             wakep();
         } else {
+            /* Invariant: every action a wired M is given is above. */
             gpm_throw("wiredm: bad action");
         }
         gpm_wiredm_put(mp);
@@ -2452,6 +2472,7 @@ static void wiredexit(struct gpm_g *gp, struct gpm_m *wm)
     wm->after = AFTER_EXIT;
     wm->afterg = gp;
     gpm_ctx_switch(&gp->sched_sp, wm->g0_sp, NULL);
+    /* Invariant: a dead G is never resumed. */
     gpm_throw("goexit: dead wired G resumed");
 }
 

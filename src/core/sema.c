@@ -311,6 +311,7 @@ static int semawait(_Atomic uint32_t *addr, uint32_t val, const struct gpm_sema_
         return EINTR;
     }
     if (s.state != SUDOG_WOKEN)
+        /* Invariant: only a waker that dequeued the sudog readies it. */
         gpm_throwf("sema_wait: G%lu woken in sudog state %u", (unsigned long)gp->goid, s.state);
     if (wakeval != NULL)
         *wakeval = s.wakeval;
