@@ -66,6 +66,7 @@
 
 #include <errno.h>
 #include <link.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <resolv.h>
@@ -775,6 +776,17 @@ bool gpm_gstack_dirty(void)
     return gclass_dirty(&gpool.def) || gclass_dirty(&gpool.other);
 }
 
+static bool gclass_backlog(const struct gclass *c)
+{
+    return atomic_load_explicit(&c->nold, memory_order_relaxed) != 0 ||
+           (gpm_tcache_known() && atomic_load_explicit(&c->nclean, memory_order_relaxed) > retain());
+}
+
+bool gpm_gstack_backlog(void)
+{
+    return gclass_backlog(&gpool.def) || gclass_backlog(&gpool.other);
+}
+
 /* Unmaps the blocks of batch (linked by schedlink, off every pool list)
    for good: their malloc cache, dynamic TLS and DTV go back to malloc
    first, and nothing may reach them afterwards: they leave allgs and the
@@ -789,6 +801,9 @@ static int byaddress(const void *a, const void *b)
     uintptr_t x = (uintptr_t)(*(struct gpm_g *const *)a)->block, y = (uintptr_t)(*(struct gpm_g *const *)b)->block;
     return x < y ? -1 : x > y;
 }
+
+/* Blocks unmapped since malloc was last trimmed (gpm_gstack_scavenge). */
+static _Atomic int64_t unmappedsincetrim;
 
 static void unmapblocks(struct gpm_g *batch)
 {
@@ -822,6 +837,7 @@ static void unmapblocks(struct gpm_g *batch)
         gpm_munmap(lo, (size_t)(hi - lo));
     }
     gpm_unlock(&unmaplock);
+    atomic_fetch_add_explicit(&unmappedsincetrim, (int64_t)n, memory_order_relaxed);
 }
 
 /* Takes up to max blocks off *list (counted by *count) into a batch. */
@@ -963,8 +979,28 @@ void gpm_gstack_trim(void)
         trim();
 }
 
+/*
+ * After a burst has been unmapped, malloc is trimmed once (malloc_trim: the
+ * free pages inside its heaps go back to the kernel). Each thread of the
+ * burst left malloc'ed memory behind in some arena, its DTV and its malloc
+ * cache, now freed; the few blocks the pool keeps hold a DTV or cache each
+ * high in those heaps, which stops malloc from shrinking them by itself.
+ * Native threads leave the same, and glibc never trims for them: with a
+ * thread per G, a burst of gpm's can be ten times a native one.
+ */
+enum { TRIM_AFTER = 1024 };
+
+static void trimmalloc(void)
+{
+    if (atomic_load_explicit(&unmappedsincetrim, memory_order_relaxed) < TRIM_AFTER || gpm_gstack_dirty())
+        return;
+    atomic_store_explicit(&unmappedsincetrim, 0, memory_order_relaxed);
+    malloc_trim(0);
+}
+
 void gpm_gstack_scavenge(int64_t now)
 {
+    trimmalloc();
     if (!gpm_gstack_dirty())
         return;
     if (pressure()) {

@@ -64,9 +64,11 @@ int gpm_gstackalloc(const struct gpm_geometry *geo, struct gpm_g **out);
 
 /* The scavenger ("The scavenger" in gstack.c), from sysmon: gives back the
    stack pages of pooled blocks that were not reused. gpm_gstack_dirty:
-   whether some are left to give back. */
+   whether some are left to give back; gpm_gstack_backlog: whether some are
+   due now (sysmon then comes back within a millisecond). */
 void gpm_gstack_scavenge(int64_t now);
 bool gpm_gstack_dirty(void);
+bool gpm_gstack_backlog(void);
 /* pp goes idle: its G cache shrinks to a few blocks ("The scavenger").
    Executed only by the owner P, pinned. */
 void gpm_gstack_idlep(struct gpm_p *pp);

@@ -96,6 +96,10 @@ static void *sysmon(void *arg)
            signal.c): every millisecond until it is taken. */
         if (gpm_sig_repoking() && sleep > 1000000)
             sleep = 1000000;
+        /* The scavenger's rounds are bounded (SCAVENGE_BATCH blocks): a
+           burst's worth of blocks due goes back at a round a millisecond. */
+        if (sleep > 1000000 && gpm_gstack_backlog())
+            sleep = 1000000;
         struct timespec ts = {0, sleep};
         gpm_syscall2(SYS_nanosleep, (long)&ts, 0);
         int64_t now = gpm_nanotime();

@@ -1,0 +1,191 @@
+/*
+ * A burst of threads gives its memory back. THREADS threads with 64 KiB
+ * stacks, each touching 16 KiB of its stack and mallocing a little, are
+ * all alive at once, then all joined; the process's resident size, mapped
+ * size and number of mappings (/proc/self/maps lines) are read before, at
+ * the peak, and 2 s after the last join.
+ *
+ * Under gpm the run makes 100,000 threads, and then runs itself natively
+ * (LD_PRELOAD removed) for a native burst of as many threads as the kernel
+ * allows a native process (each native thread costs two mappings, and
+ * vm.max_map_count is 65,530 by default), whose figures after the burst
+ * do not grow with the burst (glibc keeps a 40 MiB stack cache and frees
+ * the rest). gpm's figures after must be within 2x of native's: RSS and
+ * mappings, and the mapped size must come back too (blocks unmapped, which
+ * needs each block's malloc cache given back first: src/core/tcache.c).
+ * Natively and in pass-through the program checks only that its burst
+ * ran and prints its figures.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+
+enum { GPM_THREADS = 100000, NATIVE_MAX = 25000, TOUCH = 16 << 10 };
+
+struct figures {
+    long rss_kib, vsz_kib, maps;
+};
+
+static struct figures measure(void)
+{
+    struct figures f = {0, 0, 0};
+    FILE *s = fopen("/proc/self/statm", "r");
+    CHECK(s != NULL, "statm");
+    long vsz, rss;
+    CHECK_EQ(fscanf(s, "%ld %ld", &vsz, &rss), 2);
+    fclose(s);
+    long page = sysconf(_SC_PAGESIZE) / 1024;
+    f.vsz_kib = vsz * page;
+    f.rss_kib = rss * page;
+    FILE *m = fopen("/proc/self/maps", "r");
+    CHECK(m != NULL, "maps");
+    int c;
+    while ((c = getc(m)) != EOF)
+        f.maps += c == '\n';
+    fclose(m);
+    return f;
+}
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER, allup = PTHREAD_COND_INITIALIZER;
+static int up, released;
+
+static void *worker(void *arg)
+{
+    volatile char buf[TOUCH];
+    for (size_t i = 0; i < sizeof buf; i += 512)
+        buf[i] = (char)i;
+    char *p = malloc(64);
+    CHECK(p != NULL, "malloc");
+    pthread_mutex_lock(&mu);
+    if (++up == (int)(long)arg)
+        pthread_cond_signal(&allup);
+    while (!released)
+        pthread_cond_wait(&cv, &mu);
+    pthread_mutex_unlock(&mu);
+    free(p);
+    return (void *)(long)buf[512];
+}
+
+static void print(const char *what, struct figures f)
+{
+    printf("  %-8s RSS %7.1f MiB  VSZ %8.1f MiB  %6ld mappings\n", what, f.rss_kib / 1024.0, f.vsz_kib / 1024.0,
+           f.maps);
+}
+
+/* The burst: returns the figures 2 s after the last join. */
+static struct figures burst(int n, const char *who)
+{
+    pthread_t *ths = calloc((size_t)n, sizeof *ths);
+    CHECK(ths != NULL, "calloc");
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 64 << 10);
+    struct figures before = measure();
+    for (int i = 0; i < n; i++) {
+        int err = pthread_create(&ths[i], &attr, worker, (void *)(long)n);
+        CHECK(err == 0, "thread %d of %d: %s", i, n, strerror(err));
+    }
+    pthread_mutex_lock(&mu);
+    while (up < n)
+        pthread_cond_wait(&allup, &mu);
+    pthread_mutex_unlock(&mu);
+    struct figures peak = measure();
+    pthread_mutex_lock(&mu);
+    released = 1;
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+    for (int i = 0; i < n; i++)
+        CHECK_EQ(pthread_join(ths[i], NULL), 0);
+    free(ths);
+    struct timespec two = {2, 0};
+    nanosleep(&two, NULL);
+    struct figures after = measure();
+    if (getenv("BURST_DEBUG")) for (int k = 0; k < 8; k++) { struct timespec h = {1, 0}; nanosleep(&h, NULL); print("later", measure()); }
+    printf("%s, %d threads:\n", who, n);
+    print("before", before);
+    print("peak", peak);
+    print("after 2s", after);
+    fflush(stdout);
+    return after;
+}
+
+/* The native figures after a burst, from this program run again natively. */
+static struct figures native_after(const char *argv0)
+{
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    fflush(stdout);
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork");
+    if (pid == 0) {
+        dup2(p[1], 1);
+        unsetenv("LD_PRELOAD");
+        setenv("GPM_TEST_MODE", "native", 1);
+        execl("/proc/self/exe", argv0, "native-child", (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    FILE *f = fdopen(p[0], "r");
+    CHECK(f != NULL, "fdopen");
+    struct figures nat = {0, 0, 0};
+    char line[256];
+    int got = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        fputs(line, stdout);
+        got += sscanf(line, "result %ld %ld %ld", &nat.rss_kib, &nat.vsz_kib, &nat.maps) == 3;
+    }
+    fclose(f);
+    int st;
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && got == 1, "native run: status %#x", st);
+    return nat;
+}
+
+/* As many native threads as the mapping limit allows, with room to spare. */
+static int native_threads(void)
+{
+    long maxmaps = 65530;
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+    if (f != NULL) {
+        if (fscanf(f, "%ld", &maxmaps) != 1)
+            maxmaps = 65530;
+        fclose(f);
+    }
+    long n = maxmaps / 2 - 5000;
+    return n > NATIVE_MAX ? NATIVE_MAX : n < 1000 ? 1000 : (int)n;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "native-child") == 0) {
+        struct figures a = burst(native_threads(), "native");
+        printf("result %ld %ld %ld\n", a.rss_kib, a.vsz_kib, a.maps);
+        return 0;
+    }
+    if (!under_gpm()) {
+        burst(native_threads(), test_mode());
+        return 0;
+    }
+    struct figures g = burst(GPM_THREADS, "gpm");
+    if (getenv("BURST_DEBUG")) { char cmd[200]; snprintf(cmd, sizeof cmd, "awk '/^[0-9a-f]+-/{m=$0} /^Rss:/{if ($2>1000) print $2, m}' /proc/%d/smaps | sort -n | tail -15", getpid()); system(cmd); return 0; }
+    struct figures n = native_after(argv[0]);
+    /* A floor for the comparison, so that a native figure that happens to
+       be tiny does not make noise a failure. */
+    long rssbound = 2 * n.rss_kib > 8192 ? 2 * n.rss_kib : 8192;
+    long vszbound = 2 * n.vsz_kib;
+    long mapsbound = 2 * n.maps > 200 ? 2 * n.maps : 200;
+    CHECK(g.rss_kib <= rssbound, "RSS after the burst: gpm %ld KiB, native %ld KiB", g.rss_kib, n.rss_kib);
+    CHECK(g.vsz_kib <= vszbound, "mapped size after the burst: gpm %ld KiB, native %ld KiB", g.vsz_kib, n.vsz_kib);
+    CHECK(g.maps <= mapsbound, "mappings after the burst: gpm %ld, native %ld", g.maps, n.maps);
+    printf("gpm after the burst is within 2x of native: RSS %.2fx, mapped size %.2fx, mappings %.2fx\n",
+           (double)g.rss_kib / n.rss_kib, (double)g.vsz_kib / n.vsz_kib, (double)g.maps / n.maps);
+    return 0;
+}
