@@ -108,7 +108,6 @@ static struct figures burst(int n, const char *who)
     struct timespec two = {2, 0};
     nanosleep(&two, NULL);
     struct figures after = measure();
-    if (getenv("BURST_DEBUG")) for (int k = 0; k < 8; k++) { struct timespec h = {1, 0}; nanosleep(&h, NULL); print("later", measure()); }
     printf("%s, %d threads:\n", who, n);
     print("before", before);
     print("peak", peak);
@@ -175,7 +174,6 @@ int main(int argc, char **argv)
         return 0;
     }
     struct figures g = burst(GPM_THREADS, "gpm");
-    if (getenv("BURST_DEBUG")) { char cmd[200]; snprintf(cmd, sizeof cmd, "awk '/^[0-9a-f]+-/{m=$0} /^Rss:/{if ($2>1000) print $2, m}' /proc/%d/smaps | sort -n | tail -15", getpid()); system(cmd); return 0; }
     struct figures n = native_after(argv[0]);
     /* A floor for the comparison, so that a native figure that happens to
        be tiny does not make noise a failure. */
