@@ -635,27 +635,43 @@ static void *mstart(void *arg)
 static struct {
     struct gpm_mutex lock;
     struct gpm_m *head;
-    struct gpm_note note; /* the maker sleeps here while head is empty */
-    bool sleeping;        /* protected by lock */
+    struct gpm_note note;  /* the maker sleeps here while head is empty */
+    struct gpm_note ready; /* the maker has its malloc arena (mmakerloop) */
+    bool sleeping;         /* protected by lock */
     _Atomic int state;    /* MMAKER_* */
 } mmaker;
 
 enum { MMAKER_NONE, MMAKER_STARTING, MMAKER_RUNNING };
 
-/* Gives back what an M that will not run was meant to take: its P (its
-   Gs to the global queue, for whichever M gets a P next: one coming back
-   from the kernel), and its count in nmspinning. */
+/* Gives back what an M that will not run was meant to take: its count in
+   nmspinning, and its P with the P's Gs (to the global queue). The P goes
+   to an M that is idle now, if there is one: the Ms that went idle while
+   this M was being made looked at the global queue before these Gs were
+   on it, and nothing else would wake them (a program whose Ms had all
+   gone idle hung here with Gs runnable). With no idle M, the M blocked in
+   the poller (if any) is woken to look; otherwise the first M back from
+   the kernel, or sysmon, finds them. Never makes an M: the maker calls
+   this after a failed create and must not loop on failures. */
 static void mnotstarted(struct gpm_p *pp, bool spinning)
 {
-    if (pp != NULL) {
-        gpm_runqdrain(pp);
-        gpm_lock(&gpm_sched.lock);
-        pidleput(pp);
-        gpm_unlock(&gpm_sched.lock);
-    }
     if (spinning && atomic_fetch_sub(&gpm_sched.nmspinning, 1) - 1 < 0)
         /* Invariant: nmspinning counts spinning Ms (also below). */
         gpm_throw("newm: negative nmspinning");
+    if (pp == NULL)
+        return;
+    gpm_runqdrain(pp);
+    gpm_lock(&gpm_sched.lock);
+    struct gpm_m *mp = mget();
+    if (mp == NULL)
+        pidleput(pp);
+    gpm_unlock(&gpm_sched.lock);
+    if (mp == NULL) {
+        gpm_netpoll_break();
+        return;
+    }
+    mp->nextp = pp;
+    mp->stats.nmwake++;
+    gpm_notewakeup(&mp->park);
 }
 
 /* The thread limit: say it once, and carry on with the Ms there are. */
@@ -674,6 +690,16 @@ static void *mmakerloop(void *arg)
     sigset_t all;
     sigfillset(&all);
     gpm_syscall4(SYS_rt_sigprocmask, SIG_BLOCK, (long)&all, 0, 8);
+    /* Every pthread_create here callocs the new thread's DTV, and the
+       maker's first calloc gives it a malloc arena of its own: 64 MiB of
+       address space. That happens now, before gpm_mmaker_start returns to
+       the program's first pthread_create, so the arena is part of the
+       process's size before anything the program does next (a limit it
+       sets on its address space), not whenever a second M is first
+       needed. */
+    void *volatile first = malloc(1); /* volatile: not folded away with the free */
+    free(first);
+    gpm_notewakeup(&mmaker.ready);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, M_STACK_SIZE);
@@ -720,7 +746,9 @@ void gpm_mmaker_start(void)
         !atomic_compare_exchange_strong(&mmaker.state, &s, MMAKER_STARTING))
         return;
     bool ok = gpm_start_kthread(mmakerloop, NULL, 64 * 1024, NULL) == 0;
-    if (!ok)
+    if (ok)
+        gpm_notesleep(&mmaker.ready); /* once per process: its arena is made */
+    else
         gpm_printf("gpm: cannot start the M maker: threads blocked in the kernel keep their Ps\n");
     /* release: newm's acquire load sees the maker's list ready. */
     atomic_store_explicit(&mmaker.state, ok ? MMAKER_RUNNING : MMAKER_NONE, memory_order_release);
@@ -734,6 +762,7 @@ void gpm_mmaker_forkchild(void)
     mmaker.head = NULL;
     mmaker.sleeping = false;
     gpm_noteclear(&mmaker.note);
+    gpm_noteclear(&mmaker.ready);
     atomic_store(&mmaker.state, MMAKER_NONE);
 }
 
