@@ -78,6 +78,15 @@
 #define GLIBC_TCACHE_OFF_ENTRIES 128
 #define GLIBC_TCACHE_REVEAL(pos, v) ((void *)(((uintptr_t)(pos) >> 12) ^ (uintptr_t)(v)))
 
+/* malloc's arenas (malloc/arena.c): every arena but the main one lives in
+   heaps of at most GLIBC_HEAP_MAX_SIZE bytes (2 * DEFAULT_MMAP_THRESHOLD_MAX
+   on 64-bit, when the glibc.malloc.hugetlb tunable is off), each aligned to
+   that size and starting with a heap_info whose first word is its arena.
+   A chunk's size word (the word before the user pointer) has the
+   NON_MAIN_ARENA bit when the chunk is in such a heap. */
+#define GLIBC_HEAP_MAX_SIZE      (64UL << 20)
+#define GLIBC_CHUNK_NON_MAIN_ARENA 4UL
+
 /* rseq_area.cpu_id value meaning "registration failed". */
 #define GLIBC_RSEQ_CPU_ID_REGISTRATION_FAILED ((uint32_t)-2)
 /* __rseq_offset: thread pointer to rseq_area. */

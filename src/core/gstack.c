@@ -995,6 +995,7 @@ static void trimmalloc(void)
     if (atomic_load_explicit(&unmappedsincetrim, memory_order_relaxed) < TRIM_AFTER || gpm_gstack_dirty())
         return;
     atomic_store_explicit(&unmappedsincetrim, 0, memory_order_relaxed);
+    gpm_tcache_trimarenas();
     malloc_trim(0);
 }
 

@@ -17,4 +17,9 @@ bool gpm_tcache_known(void);
    running thread's. */
 void gpm_tcache_release(void *tp);
 
+/* Gives back the top of every malloc arena a released cache came from
+   (glibc's malloc_trim trims only the main arena's top): see "Trimming
+   the arenas" in tcache.c. Call with no runtime lock held. */
+void gpm_tcache_trimarenas(void);
+
 #endif
