@@ -83,6 +83,7 @@
 #include "runtime.h"
 #include "gsig.h"
 #include "sys.h"
+#include "tools.h"
 
 /* Read by asm/x86_64/preempt.S: the bytes and components its xsave saves
    (0 bytes: no xsave, fxsave's 512). Set once at start-up. */
@@ -106,6 +107,11 @@ static bool preempt_on(void)
 {
     return gpm_config.preemptsig > 0;
 }
+
+/* sysmon's preemption by signal: off under valgrind (tools.c, "Two kinds
+   of checker"), where the signal still pokes a G for its own signals and
+   cancellation. Set once at start-up. */
+static bool asyncpreempt;
 
 static bool endswith_obj(const char *path, const char *prefix)
 {
@@ -264,7 +270,7 @@ static void handler(int sig, siginfo_t *si, void *ucv)
 
 bool gpm_preempt_signal(struct gpm_m *mp)
 {
-    if (!preempt_on())
+    if (!asyncpreempt)
         return false;
     atomic_fetch_add_explicit(&mp->preemptsent, 1, memory_order_relaxed);
     return gpm_syscall3(SYS_tgkill, gpm_getpid(), mp->procid, gpm_config.preemptsig) == 0;
@@ -295,4 +301,5 @@ void gpm_preempt_init(void)
     sigaddset(&one, sig);
     gpm_syscall4(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&one, 0, 8);
     gpm_sig_initprog(sig, &progaction);
+    asyncpreempt = !gpm_on_valgrind();
 }
