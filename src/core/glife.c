@@ -315,6 +315,8 @@ static void goexit1(struct gpm_g *gp)
     if (gp->kind != G_KIND_MAIN) {
         uselocale(LC_GLOBAL_LOCALE);
         gpm_tcb_release(gp->tcb);
+        if (gp->kind == G_KIND_BLOCK)
+            gpm_tls_exitg(gp); /* a foreign thread's dynamic TLS is glibc's, at its exit */
         free(gp->cpuset);
         gp->cpuset = NULL;
     }

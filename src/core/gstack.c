@@ -295,6 +295,70 @@ void gpm_tcb_release(void *tcb)
     }
 }
 
+/* ---- The DTV -------------------------------------------------------------- */
+
+/* glibc's dtv_t as gpm reads it: the TCB points at slot 0; slot -1, the
+   first of the allocation, holds the number of module slots, slot 0 the
+   generation, slot i = {val, to_free} module i's block and what to free of
+   it (NULL for a module in static TLS). */
+struct dtv_slot {
+    void *val;
+    void *to_free;
+};
+
+static struct dtv_slot *dtvof(const char *tcb)
+{
+    return TCB_FIELD(tcb, TCB_OFF_DTV, struct dtv_slot *);
+}
+
+/*
+ * Leak checkers and the DTV
+ * -------------------------
+ * Since the TCB points one slot into its DTV's allocation, a leak checker
+ * that scans memory for pointers (memcheck) finds only an interior
+ * pointer to it and calls the DTV "possibly lost", and with it every block
+ * of dynamic TLS it holds. A native thread still running at exit shows the
+ * same; glibc frees the DTVs of finished ones at exit under valgrind
+ * (__libc_freeres), which it cannot do for the blocks gpm keeps, pooled
+ * or running. So whoever owns a TCB whose DTV glibc allocated keeps the
+ * allocation's own address too (gp->dtvmem for a block, mp->dtvmem for a
+ * kernel thread of gpm's, a static for sysmon, the maker and the signal
+ * receiver): it costs a word, and makes the DTV plainly reachable. glibc
+ * reallocates a DTV only on its own thread (a module id beyond its
+ * slots, in __tls_get_addr), so a G's word is brought up to date at its
+ * exit; a G that grew its DTV and is still running at exit leaves the
+ * report behind, as a native thread does.
+ */
+void *gpm_dtvmem(void *tcb)
+{
+    struct dtv_slot *dtv = dtvof(tcb);
+    return dtv != NULL ? dtv - 1 : NULL;
+}
+
+void gpm_tls_exitg(struct gpm_g *gp)
+{
+    struct dtv_slot *dtv = dtvof(gp->tcb);
+    gp->dtvmem = dtv - 1;
+    size_t nslots = (size_t)dtv[-1].val, i;
+    /* to_free is written only by this G (__tls_get_addr) and by gpm while
+       the block is pooled, so it is read here without a lock; the slots
+       are changed under allglock, which the dlopen fix-up reads them
+       under ("dlopen and initial-exec TLS"). */
+    for (i = 1; i <= nslots && dtv[i].to_free == NULL; i++)
+        ;
+    if (i > nslots)
+        return;
+    gpm_lock(&allglock);
+    for (; i <= nslots; i++) {
+        if (dtv[i].to_free != NULL) {
+            free(dtv[i].to_free);
+            dtv[i].val = GLIBC_TLS_DTV_UNALLOCATED;
+            dtv[i].to_free = NULL;
+        }
+    }
+    gpm_unlock(&allglock);
+}
+
 /* ---- allgs --------------------------------------------------------------- */
 
 static void allgs_add_locked(struct gpm_g *gp)
@@ -1032,11 +1096,10 @@ void gpm_gstack_scavenge(int64_t now)
  *
  *   - Its DTV (the array, and the TCB's pointer to it). A DTV belongs to
  *     its TCB, not to a life, as glibc keeps the DTV of its cached stacks.
- *     What the last life put in it goes: the blocks of dynamic TLS
- *     (modules dlopen'ed with global-dynamic TLS, allocated by
- *     __tls_get_addr on first use, to_free) are freed and their slots
- *     marked unallocated, so the next life allocates fresh, initialised
- *     ones on first use. A DTV whose generation is older than ld.so's is
+ *     What the last life put in it went at its exit (gpm_tls_exitg): the
+ *     blocks of dynamic TLS were freed and their slots marked
+ *     unallocated, so the next life allocates fresh, initialised ones on
+ *     first use. A DTV whose generation is older than ld.so's is
  *     brought up to date by __tls_get_addr, as in any glibc thread.
  *   - libc's own TLS block, the point of the pool ("The pool"), except
  *     errno and h_errno, which a new thread finds at 0.
@@ -1060,20 +1123,9 @@ void gpm_gstack_scavenge(int64_t now)
 static bool resettls(struct gpm_g *gp)
 {
     char *tcb = gp->tcb;
-    /* glibc's dtv_t: dtv[-1] holds the number of slots, dtv[0] the
-       generation, dtv[i] = {val, to_free} for module i. */
-    struct dtv_slot {
-        void *val;
-        void *to_free;
-    } *dtv = TCB_FIELD(tcb, TCB_OFF_DTV, struct dtv_slot *);
+    /* The last life's dynamic TLS went at its exit (gpm_tls_exitg). */
+    struct dtv_slot *dtv = dtvof(tcb);
     size_t nslots = (size_t)dtv[-1].val;
-    for (size_t i = 1; i <= nslots; i++) {
-        if (dtv[i].to_free != NULL) {
-            free(dtv[i].to_free);
-            dtv[i].val = GLIBC_TLS_DTV_UNALLOCATED;
-            dtv[i].to_free = NULL;
-        }
-    }
 
     memset(tcb, 0, TCB_OFF_HEADER_UNUSED);
     if (TCB_FIELD(tcb, TCB_OFF_SPECIFIC_USED, bool))
@@ -1127,8 +1179,10 @@ static struct gpm_g *newblock(const struct gpm_geometry *geo)
         if (gp == NULL)
             return NULL;
         gpm_lock(&allglock);
-        if (gpm_real._dl_allocate_tls(gp->tcb) != NULL)
+        if (gpm_real._dl_allocate_tls(gp->tcb) != NULL) {
+            gp->dtvmem = gpm_dtvmem(gp->tcb); /* "Leak checkers and the DTV" */
             return gp;
+        }
         gpm_unlock(&allglock);
         forgetblock(gp); /* never pooled: every pooled block has a DTV */
         gpm_munmap(gp->block, gp->blocksize);
@@ -1223,6 +1277,7 @@ void *gpm_tlsblock_alloc(void)
     struct gpm_g *gp = mapblock(&geo);
     if (gp == NULL || gpm_real._dl_allocate_tls(gp->tcb) == NULL)
         return NULL;
+    gp->dtvmem = gpm_dtvmem(gp->tcb); /* "Leak checkers and the DTV" */
     fill_tcb(gp->tcb, gp->tid, gp->block, gp->blocksize, 0);
     gp->kind = 0; /* not a G: its G struct is unused */
     gp->magic = 0;
@@ -1397,10 +1452,7 @@ static int find_new_static_modules(struct dl_phdr_info *info, size_t size, void 
 
 static bool dtv_has(char *tcb, const struct tls_module *m)
 {
-    struct dtv_slot {
-        void *val;
-        void *to_free;
-    } *dtv = TCB_FIELD(tcb, TCB_OFF_DTV, struct dtv_slot *);
+    struct dtv_slot *dtv = dtvof(tcb);
     if (dtv == NULL)
         return false;
     size_t nslots = (size_t)dtv[-1].val;

@@ -116,6 +116,15 @@ void *gpm_tlsblock_alloc(void);
    G itself at exit. */
 void gpm_tcb_release(void *tcb);
 
+/* The allocation of tcb's DTV (which the TCB points into), kept by the
+   TCB's owner so that leak checkers see the DTV reachable ("Leak checkers
+   and the DTV" in gstack.c); NULL for a TCB without a DTV. */
+void *gpm_dtvmem(void *tcb);
+
+/* Frees the dynamic TLS of a block's G at its exit, as glibc frees a
+   thread's, and brings gp->dtvmem up to date. Runs on the G itself. */
+void gpm_tls_exitg(struct gpm_g *gp);
+
 /* Around the real dlopen: begin returns a stamp; fixup copies the initial
    image of every static-TLS module the dlopen added into the live Gs made
    before it existed (DESIGN.md section 5, "dlopen and initial-exec TLS" in

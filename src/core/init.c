@@ -25,6 +25,7 @@
 #include "runtime.h"
 #include "sys.h"
 #include "sysmon.h"
+#include "tools.h"
 
 _Atomic int gpm_state = GPM_UNINIT;
 
@@ -59,6 +60,14 @@ static void init(void)
     if (missing != NULL) {
         gpm_snprintf(why, sizeof why, "%s is not in this C library", missing);
         passthrough(why);
+        return;
+    }
+    /* A checker that models threads itself sees native threads only
+       (tools.c, "Two kinds of checker"). */
+    const char *checker = gpm_thread_checker();
+    if (checker != NULL) {
+        gpm_printf("gpm: %s runs this program's threads natively (it cannot follow user-level threads)\n", checker);
+        passthrough(NULL);
         return;
     }
     if (gpm_abi_check(why, sizeof why) != NULL) {

@@ -567,7 +567,15 @@ struct gpm_g *gpm_netpoll(int64_t delay, int32_t *n)
         return NULL;
     struct epoll_event evs[128];
     struct timespec ts = {delay / 1000000000, delay % 1000000000};
-    long r = gpm_syscall6(SYS_epoll_pwait2, np.epfd, (long)evs, 128, delay < 0 ? 0 : (long)&ts, 0, 8);
+    /* A kernel before 5.11, or valgrind (which does not know the call and
+       warns at each), answers ENOSYS: asked once. */
+    static _Atomic bool nopwait2;
+    long r = -ENOSYS;
+    if (!atomic_load_explicit(&nopwait2, memory_order_relaxed)) {
+        r = gpm_syscall6(SYS_epoll_pwait2, np.epfd, (long)evs, 128, delay < 0 ? 0 : (long)&ts, 0, 8);
+        if (r == -ENOSYS)
+            atomic_store_explicit(&nopwait2, true, memory_order_relaxed);
+    }
     if (r == -ENOSYS) {
         long ms = delay < 0 ? -1 : (delay + 999999) / 1000000;
         r = gpm_syscall4(SYS_epoll_wait, np.epfd, (long)evs, 128, ms);

@@ -83,6 +83,7 @@
 #include "runtime.h"
 #include "gsig.h"
 #include "sys.h"
+#include "tools.h"
 
 /* Read by asm/x86_64/preempt.S: the bytes and components its xsave saves
    (0 bytes: no xsave, fxsave's 512). Set once at start-up. */
@@ -106,6 +107,14 @@ static bool preempt_on(void)
 {
     return gpm_config.preemptsig > 0;
 }
+
+/* Preemption by signal: off under valgrind (tools.c, "Two kinds of
+   checker"), where the signal still pokes a G for its own signals and
+   cancellation. Besides, valgrind's signal frames carry the legacy FP area
+   only (no xsave header for the AMX check), and memcheck takes the
+   trampoline's pushes below the interrupted stack pointer for invalid
+   writes. Set once at start-up. */
+static bool asyncpreempt;
 
 static bool endswith_obj(const char *path, const char *prefix)
 {
@@ -233,7 +242,11 @@ static void handler(int sig, siginfo_t *si, void *ucv)
        vDSO does not count as the program's here, gpm may be reading the
        clock under a lock of its own. */
     gpm_sig_onpoke(mp, ucv, programpc(pc) && !(pc >= vdso_lo && pc < vdso_hi), pc >= gpm_lo && pc < gpm_hi);
-    /* A request to yield is sysmon's, with the G's flag set. */
+    /* A request to yield is sysmon's, with the G's flag set; the flag
+       alone (a poke's, or sysmon's without a signal) is for the G's next
+       call into gpm when there is no asynchronous preemption. */
+    if (!asyncpreempt)
+        return;
     if (atomic_load_explicit((_Atomic uint8_t *)((char *)gp->tcb + gpm_tls_preempt_off), memory_order_relaxed) == 0)
         return;
     pc = (uintptr_t)r[REG_RIP];
@@ -264,7 +277,7 @@ static void handler(int sig, siginfo_t *si, void *ucv)
 
 bool gpm_preempt_signal(struct gpm_m *mp)
 {
-    if (!preempt_on())
+    if (!asyncpreempt)
         return false;
     atomic_fetch_add_explicit(&mp->preemptsent, 1, memory_order_relaxed);
     return gpm_syscall3(SYS_tgkill, gpm_getpid(), mp->procid, gpm_config.preemptsig) == 0;
@@ -295,4 +308,5 @@ void gpm_preempt_init(void)
     sigaddset(&one, sig);
     gpm_syscall4(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&one, 0, 8);
     gpm_sig_initprog(sig, &progaction);
+    asyncpreempt = !gpm_on_valgrind();
 }

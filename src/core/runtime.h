@@ -221,6 +221,7 @@ struct gpm_g {
     size_t user_stacksize;
     uint32_t tid;         /* fake kernel tid in the TCB, constant per block */
     uint64_t tlsgen;      /* when its TLS was set up (gstack.c, dlopen fix-up) */
+    void *dtvmem;         /* its DTV's allocation ("Leak checkers and the DTV" in gstack.c) */
     uint32_t valgrind_stack_id;
     bool guardpage;       /* its guard is a PROT_NONE page (gstack.c "Guarding a stack") */
     /* The robust futex list the thread registered with set_robust_list(2)
@@ -395,6 +396,7 @@ struct gpm_m {
 
     /* Thread-local state ("Thread-local state on g0" in sched.c). */
     void *owntcb; /* the TCB this kernel thread owns */
+    void *dtvmem; /* owntcb's DTV's allocation ("Leak checkers and the DTV" in gstack.c) */
     void *curfs;  /* the %fs base currently loaded on this kernel thread */
 
     uint64_t fastrand;

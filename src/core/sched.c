@@ -613,6 +613,7 @@ static void *mstart(void *arg)
     struct gpm_m *mp = arg;
     mp->procid = gpm_gettid();
     mp->owntcb = gpm_rdtp();
+    mp->dtvmem = gpm_dtvmem(mp->owntcb);
     mp->curfs = mp->owntcb;
     mp->g0started = true; /* g0 is this native stack; saved at its first switch */
     mp->nativeg0 = true;
@@ -682,9 +683,13 @@ static void mlimit(const char *why)
                    gpm_sched.mnext);
 }
 
+/* The maker's DTV's allocation ("Leak checkers and the DTV" in gstack.c). */
+static void *volatile mmaker_dtvmem; /* volatile: written only, for the checker to see */
+
 static void *mmakerloop(void *arg)
 {
     (void)arg;
+    mmaker_dtvmem = gpm_dtvmem(gpm_rdtp());
     /* Like sysmon, the maker runs no program code: it must never be the
        thread the kernel picks for a signal. */
     sigset_t all;
@@ -2362,6 +2367,7 @@ static void *wiredmloop(void *arg)
     struct gpm_m *mp = arg;
     mp->procid = gpm_gettid();
     mp->owntcb = gpm_rdtp();
+    mp->dtvmem = gpm_dtvmem(mp->owntcb);
     mp->curfs = mp->owntcb;
     mp->g0started = true;
     mp->nativeg0 = true;
