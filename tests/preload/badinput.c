@@ -822,17 +822,164 @@ static int mutex_getprioceiling_not_pp(void)
     return r;
 }
 
-/* A PRIO_PROTECT mutex with the attribute's default ceiling, 0, which is
-   no SCHED_FIFO priority: glibc fails to raise the locker to it, and the
-   lock is EINVAL. (A real ceiling would make a privileged caller
-   SCHED_FIFO for a while; not tested.) */
-static int mutex_pp_lock_ceiling_zero(void)
+/*
+ * PRIO_PROTECT mutexes, locked by SCHED_OTHER threads. glibc raises a
+ * ceiling of 0 (the attribute's default) to SCHED_FIFO's minimum, 1, when
+ * the mutex is made. Locking then raises the locker's priority to the
+ * ceiling with sched_setscheduler, keeping its policy: a SCHED_OTHER
+ * thread cannot have priority 1, so the lock is EINVAL. But glibc has
+ * recorded the ceiling as the thread's highest before it failed, and never
+ * takes it back: the thread's later locks up to that ceiling need no
+ * change and succeed; a higher ceiling fails again. Each case runs on a
+ * fresh thread, which has no ceiling recorded.
+ */
+static void pp_mutex(pthread_mutex_t *m, int type, int ceiling)
+{
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    CHECK_EQ(pthread_mutexattr_settype(&a, type), 0);
+    CHECK_EQ(pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_PROTECT), 0);
+    if (ceiling != 0)
+        CHECK_EQ(pthread_mutexattr_setprioceiling(&a, ceiling), 0);
+    CHECK_EQ(pthread_mutex_init(m, &a), 0);
+    pthread_mutexattr_destroy(&a);
+}
+
+static int pp_default_ceiling(void *arg)
 {
     pthread_mutex_t m;
-    mutex_of(&m, PTHREAD_MUTEX_NORMAL, PTHREAD_MUTEX_STALLED, PTHREAD_PRIO_PROTECT);
+    pp_mutex(&m, PTHREAD_MUTEX_NORMAL, 0);
+    int c = -1;
+    CHECK_EQ(pthread_mutex_getprioceiling(&m, &c), 0);
+    CHECK_EQ(pthread_mutex_destroy(&m), 0);
+    return c;
+}
+
+/* Not an error number: the ceiling itself. */
+static int mutex_pp_default_ceiling(void)
+{
+    return on_thread(pp_default_ceiling, NULL);
+}
+
+static int pp_lock_first(void *trylock)
+{
+    pthread_mutex_t m;
+    pp_mutex(&m, PTHREAD_MUTEX_NORMAL, 0);
+    int r = trylock ? pthread_mutex_trylock(&m) : pthread_mutex_lock(&m);
+    if (r == 0)
+        CHECK_EQ(pthread_mutex_unlock(&m), 0);
+    CHECK_EQ(pthread_mutex_destroy(&m), 0);
+    return r;
+}
+
+static int mutex_pp_lock_sched_other(void)
+{
+    return on_thread(pp_lock_first, NULL);
+}
+
+static int mutex_pp_trylock_sched_other(void)
+{
+    return on_thread(pp_lock_first, (void *)1);
+}
+
+static int pp_lock_second(void *arg)
+{
+    pthread_mutex_t m;
+    pp_mutex(&m, PTHREAD_MUTEX_NORMAL, 3);
+    CHECK_EQ(pthread_mutex_lock(&m), EINVAL);
     int r = pthread_mutex_lock(&m);
     if (r == 0)
         CHECK_EQ(pthread_mutex_unlock(&m), 0);
+    CHECK_EQ(pthread_mutex_destroy(&m), 0);
+    return r;
+}
+
+static int mutex_pp_lock_second_try(void)
+{
+    return on_thread(pp_lock_second, NULL);
+}
+
+static int pp_lock_higher(void *arg)
+{
+    pthread_mutex_t lo, hi;
+    pp_mutex(&lo, PTHREAD_MUTEX_NORMAL, 3);
+    pp_mutex(&hi, PTHREAD_MUTEX_NORMAL, 4);
+    CHECK_EQ(pthread_mutex_lock(&lo), EINVAL);
+    CHECK_EQ(pthread_mutex_lock(&lo), 0);
+    int r = pthread_mutex_lock(&hi);
+    if (r == 0)
+        CHECK_EQ(pthread_mutex_unlock(&hi), 0);
+    CHECK_EQ(pthread_mutex_unlock(&lo), 0);
+    /* The lower ceiling still locks after an unlock. */
+    CHECK_EQ(pthread_mutex_lock(&lo), 0);
+    CHECK_EQ(pthread_mutex_unlock(&lo), 0);
+    CHECK_EQ(pthread_mutex_destroy(&lo), 0);
+    CHECK_EQ(pthread_mutex_destroy(&hi), 0);
+    return r;
+}
+
+static int mutex_pp_lock_higher_ceiling(void)
+{
+    return on_thread(pp_lock_higher, NULL);
+}
+
+/* glibc's PRIO_PROTECT trylock checks the owner first, as its lock does:
+   an error-checking mutex relocked by its owner is EDEADLK, not EBUSY. */
+static int pp_errorcheck_trylock_self(void *arg)
+{
+    pthread_mutex_t m;
+    pp_mutex(&m, PTHREAD_MUTEX_ERRORCHECK, 0);
+    CHECK_EQ(pthread_mutex_lock(&m), EINVAL);
+    CHECK_EQ(pthread_mutex_lock(&m), 0);
+    int r = pthread_mutex_trylock(&m);
+    CHECK_EQ(pthread_mutex_unlock(&m), 0);
+    CHECK_EQ(pthread_mutex_destroy(&m), 0);
+    return r;
+}
+
+static int mutex_pp_errorcheck_trylock_self(void)
+{
+    return on_thread(pp_errorcheck_trylock_self, NULL);
+}
+
+static int mutex_pi_errorcheck_trylock_self(void)
+{
+    pthread_mutex_t m;
+    mutex_of(&m, PTHREAD_MUTEX_ERRORCHECK, PTHREAD_MUTEX_STALLED, PTHREAD_PRIO_INHERIT);
+    CHECK_EQ(pthread_mutex_lock(&m), 0);
+    int r = pthread_mutex_trylock(&m);
+    CHECK_EQ(pthread_mutex_unlock(&m), 0);
+    CHECK_EQ(pthread_mutex_destroy(&m), 0);
+    return r;
+}
+
+/* Changing the ceiling of an error-checking mutex the caller holds. */
+static int pp_errorcheck_setprioceiling_owner(void *arg)
+{
+    pthread_mutex_t m;
+    pp_mutex(&m, PTHREAD_MUTEX_ERRORCHECK, 0);
+    CHECK_EQ(pthread_mutex_lock(&m), EINVAL);
+    CHECK_EQ(pthread_mutex_lock(&m), 0);
+    int old = -1;
+    int r = pthread_mutex_setprioceiling(&m, 10, &old);
+    CHECK_EQ(pthread_mutex_unlock(&m), 0);
+    CHECK_EQ(pthread_mutex_destroy(&m), 0);
+    return r;
+}
+
+static int mutex_pp_errorcheck_setprioceiling_owner(void)
+{
+    return on_thread(pp_errorcheck_setprioceiling_owner, NULL);
+}
+
+/* Changing the ceiling takes the mutex without raising the caller. */
+static int mutex_pp_setprioceiling(void)
+{
+    pthread_mutex_t m;
+    pp_mutex(&m, PTHREAD_MUTEX_NORMAL, 0);
+    int old = -1;
+    int r = pthread_mutex_setprioceiling(&m, 10, &old);
+    CHECK_EQ(old, 1);
     CHECK_EQ(pthread_mutex_destroy(&m), 0);
     return r;
 }
@@ -1213,7 +1360,15 @@ static const struct badcase cases[] = {
     CASE(mutex_clocklock_bad_clock, EINVAL),
     CASE(mutex_setprioceiling_not_pp, EINVAL),
     CASE(mutex_getprioceiling_not_pp, EINVAL),
-    CASE(mutex_pp_lock_ceiling_zero, EINVAL),
+    CASE(mutex_pp_default_ceiling, 1),
+    CASE(mutex_pp_lock_sched_other, EINVAL),
+    CASE(mutex_pp_trylock_sched_other, EINVAL),
+    CASE(mutex_pp_lock_second_try, 0),
+    CASE(mutex_pp_lock_higher_ceiling, EINVAL),
+    CASE(mutex_pp_errorcheck_trylock_self, EDEADLK),
+    CASE(mutex_pi_errorcheck_trylock_self, EDEADLK),
+    CASE(mutex_pp_setprioceiling, 0),
+    CASE(mutex_pp_errorcheck_setprioceiling_owner, EDEADLK),
     CASE(mutex_pp_setprioceiling_high, EINVAL),
     CASE(cond_timedwait_nsec_big, EINVAL),
     CASE(cond_timedwait_nsec_negative, EINVAL),
