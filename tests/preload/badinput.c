@@ -357,6 +357,20 @@ static int create_explicit_policy_flagged(void)
     return r;
 }
 
+/* Explicit scheduling with only a priority given: the policy is the
+   creator's. */
+static int create_explicit_param_only(void)
+{
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    CHECK_EQ(pthread_attr_setinheritsched(&a, PTHREAD_EXPLICIT_SCHED), 0);
+    struct sched_param sp = {.sched_priority = 0};
+    CHECK_EQ(pthread_attr_setschedparam(&a, &sp), 0);
+    int r = create_with(&a);
+    pthread_attr_destroy(&a);
+    return r;
+}
+
 /* SCHED_OTHER with a priority the setters allowed under another policy:
    the kernel refuses it when the thread is made. */
 static int create_explicit_other_prio(void)
@@ -1313,6 +1327,7 @@ static const struct badcase cases[] = {
     CASE(create_zeroed_attr, 0),
     CASE(create_explicit_policy_unflagged, 0),
     CASE(create_explicit_policy_flagged, EINVAL),
+    CASE(create_explicit_param_only, 0),
     CASE(create_explicit_other_prio, EINVAL),
     CASE(create_affinity_absent_cpu, EINVAL),
     CASE(join_self, EDEADLK),
