@@ -6,6 +6,8 @@
 
 #include <dlfcn.h>
 #include <gnu/libc-version.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -77,6 +79,21 @@ const char *gpm_abi_check(char *why, unsigned long whylen)
     }
     if (TCB_FIELD(tp, TCB_OFF_STACK_GUARD, uintptr_t) == 0) {
         snprintf(why, whylen, "no stack protector canary at %%fs:0x28");
+        return why;
+    }
+
+    /* pthread_attr_t's flags: set by the scheduling setters only. */
+    pthread_attr_t attr;
+    struct sched_param param = {.sched_priority = 0};
+    pthread_attr_init(&attr);
+    int before = TCB_FIELD(&attr, GLIBC_ATTR_OFF_FLAGS, int);
+    pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
+    pthread_attr_setschedparam(&attr, &param);
+    int after = TCB_FIELD(&attr, GLIBC_ATTR_OFF_FLAGS, int);
+    pthread_attr_destroy(&attr);
+    int both = GLIBC_ATTR_FLAG_SCHED_SET | GLIBC_ATTR_FLAG_POLICY_SET;
+    if ((before & both) != 0 || (after & both) != both || (before | both) != after) {
+        snprintf(why, whylen, "pthread_attr_t's flags are not where expected (%#x, then %#x)", before, after);
         return why;
     }
     return NULL;

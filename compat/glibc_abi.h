@@ -65,6 +65,15 @@
 #define TCB_OFF_RSEQ_CPU_ID    2340 /* rseq_area.cpu_id: -2 sends sched_getcpu to the vDSO */
 #define TCB_SIZE               2368 /* sizeof (struct pthread) == TLS_TCB_SIZE */
 
+/* pthread_attr_t: struct pthread_attr { struct sched_param schedparam; int
+   schedpolicy; int flags; ... }. The getters report the policy and the
+   priority whether or not a setter stored them; the flags say which did,
+   and pthread_create uses only those (the creator's stand in for the
+   others). */
+#define GLIBC_ATTR_OFF_FLAGS        8
+#define GLIBC_ATTR_FLAG_SCHED_SET   0x20 /* pthread_attr_setschedparam was called */
+#define GLIBC_ATTR_FLAG_POLICY_SET  0x40 /* pthread_attr_setschedpolicy was called */
+
 /* A DTV slot of a module whose block this thread has not allocated. */
 #define GLIBC_TLS_DTV_UNALLOCATED ((void *)-1L)
 

@@ -167,6 +167,7 @@ int gpm_newproc(const struct gpm_gattr *a, void *(*fn)(void *), void *arg, pthre
     gp->c11 = a->c11;
     gp->schedpolicy = a->schedpolicy;
     gp->schedprio = a->schedprio;
+    gp->ppceiling = 0;
     gp->inheritsched = a->inheritsched;
     gp->scope = a->scope;
     gp->cpuset = cpuset;

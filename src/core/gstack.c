@@ -547,6 +547,9 @@ void gpm_gstack_forkchild(struct gpm_g *self)
 static _Atomic int64_t guardbudget = -1;
 static _Atomic int guardregions = 1; /* 0 once the kernel said it has none */
 #define MAP_RESERVE 4096
+/* Guards above this many bytes are a PROT_NONE mapping of their own
+   (mapblock): 1 MiB of guard markers is one page table's worth. */
+#define BIGGUARD ((size_t)1 << 20)
 
 static bool takeguard(void)
 {
@@ -612,12 +615,24 @@ static struct gpm_g *mapblock(const struct gpm_geometry *geo)
     size_t tlsarea = pageround(gpm_tls.static_size + GSIZE + gpm_tls.static_align);
     size_t guard = geo->user_stack ? 0 : geo->guardsize;
     size_t size = geo->user_stack ? tlsarea : pageround(geo->stacksize) + guard;
-    char *block = gpm_mmap(NULL, size, PROT_READ | PROT_WRITE,
+    /* A large guard is mapped PROT_NONE from the start, as glibc maps every
+       guard (allocate_stack maps the block PROT_NONE and opens the stack
+       with mprotect): inaccessible memory is not charged against the
+       overcommit limit, so glibc creates a thread with a 64 TiB guard,
+       where a writable mapping that size is ENOMEM; and guard markers over
+       it would cost page tables in proportion. Such blocks are rare: their
+       second mapping is not counted in the guard budget. */
+    bool bigguard = guard > BIGGUARD;
+    char *block = gpm_mmap(NULL, size, bigguard ? PROT_NONE : PROT_READ | PROT_WRITE,
                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (gpm_mmap_failed(block))
         return NULL;
+    if (bigguard && gpm_mprotect(block + guard, size - guard, PROT_READ | PROT_WRITE) != 0) {
+        gpm_munmap(block, size);
+        return NULL;
+    }
     /* Without a guard (see takeguard) the guard's bytes stay unused. */
-    bool guardpage = guard != 0 && installguard(block, guard);
+    bool guardpage = guard != 0 && !bigguard && installguard(block, guard);
     atomic_fetch_add_explicit(&gpool.demand, 1, memory_order_relaxed);
     char *top = block + size;
     char *tcb = (char *)(((uintptr_t)top - GSIZE - TCB_SIZE) & ~(uintptr_t)(gpm_tls.static_align - 1));

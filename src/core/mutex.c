@@ -56,6 +56,19 @@
  * a G exits holding some, each is marked OWNERDEAD and released: its next
  * owner gets EOWNERDEAD, and either makes it consistent or, by unlocking
  * it as it is, makes it NOTRECOVERABLE for everyone (ENOTRECOVERABLE).
+ *
+ * Priority ceilings
+ * -----------------
+ * gpm changes no thread's priority for PRIO_PROTECT (compat/
+ * differences.md), but gives the answers glibc's priority changes give.
+ * glibc's lock raises the locker to the ceiling with sched_setscheduler,
+ * keeping its policy; for a thread whose policy has no priorities
+ * (SCHED_OTHER, SCHED_BATCH, SCHED_IDLE: only 0) that fails, and the lock
+ * is EINVAL. glibc has by then recorded the ceiling as the thread's
+ * highest and never takes it back (the failed lock does not undo it), so
+ * the thread's later locks of ceilings up to it need no change and
+ * succeed. g->ppceiling is that record. A locker whose priority is above
+ * the ceiling is EINVAL too, before anything is recorded.
  */
 #define _GNU_SOURCE
 #include "sync.h"
@@ -63,6 +76,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stddef.h>
 
 #include "../../compat/glibc_abi.h"
@@ -224,7 +238,28 @@ static int acquired(struct gpm_pmutex *m, int self, bool handedoff)
     return 0;
 }
 
-int gpm_mutex_lock(struct gpm_pmutex *m, bool trylock, clockid_t clock, const struct timespec *abstime)
+/* What glibc's raising of the locker to m's ceiling would answer (see
+   "Priority ceilings"). Runs on the G's stack. */
+static int ceiling_check(struct gpm_pmutex *m)
+{
+    struct gpm_g *gp = gpm_getg();
+    if (gp == NULL)
+        return 0;
+    int ceiling = m->ceiling;
+    if (gp->schedprio > ceiling)
+        return EINVAL;
+    bool realtime = gp->schedpolicy == SCHED_FIFO || gp->schedpolicy == SCHED_RR;
+    if (!realtime && ceiling > gp->ppceiling) {
+        gp->ppceiling = ceiling;
+        return EINVAL;
+    }
+    return 0;
+}
+
+/* raise: whether a PRIO_PROTECT mutex's ceiling applies (all but
+   pthread_mutex_setprioceiling's locking). */
+static int mutex_lock(struct gpm_pmutex *m, bool trylock, clockid_t clock, const struct timespec *abstime,
+                      bool raise)
 {
     int kind = m->kind;
     if (kind < 0)
@@ -239,7 +274,9 @@ int gpm_mutex_lock(struct gpm_pmutex *m, bool trylock, clockid_t clock, const st
             m->count++;
             return 0;
         case PTHREAD_MUTEX_ERRORCHECK:
-            if (trylock && !(kind & (GPM_MUTEX_ROBUST | GPM_MUTEX_PRIO_INHERIT)))
+            /* glibc's plain error-checking trylock does not look at the
+               owner; its robust and priority-protocol ones do first. */
+            if (trylock && !(kind & (GPM_MUTEX_ROBUST | GPM_MUTEX_PRIO_INHERIT | GPM_MUTEX_PRIO_PROTECT)))
                 return EBUSY;
             return EDEADLK;
         default:
@@ -253,6 +290,11 @@ int gpm_mutex_lock(struct gpm_pmutex *m, bool trylock, clockid_t clock, const st
     }
     if ((kind & GPM_MUTEX_ROBUST) && atomic_load(&m->robust) == ROBUST_NOTRECOVERABLE)
         return ENOTRECOVERABLE;
+    if (raise && (kind & GPM_MUTEX_PRIO_PROTECT)) {
+        int err = ceiling_check(m);
+        if (err != 0)
+            return err;
+    }
     uint32_t zero = 0;
     if (!atomic_compare_exchange_strong_explicit(&m->word, &zero, 1, memory_order_acquire, memory_order_relaxed)) {
         if (trylock)
@@ -262,6 +304,16 @@ int gpm_mutex_lock(struct gpm_pmutex *m, bool trylock, clockid_t clock, const st
             return err;
     }
     return acquired(m, self, false);
+}
+
+int gpm_mutex_lock(struct gpm_pmutex *m, bool trylock, clockid_t clock, const struct timespec *abstime)
+{
+    return mutex_lock(m, trylock, clock, abstime, true);
+}
+
+int gpm_mutex_lock_noraise(struct gpm_pmutex *m)
+{
+    return mutex_lock(m, false, CLOCK_REALTIME, NULL, false);
 }
 
 int gpm_mutex_unlock(struct gpm_pmutex *m)

@@ -256,6 +256,10 @@ struct gpm_g {
     char name[16];
     int schedpolicy;
     int schedprio;
+    /* The highest ceiling of a PRIO_PROTECT mutex this G has tried to lock
+       while its policy had no such priority (mutex.c, "Priority
+       ceilings"); 0 for none. Touched only by the G itself. */
+    int ppceiling;
     int inheritsched;
     int scope;
     cpu_set_t *cpuset; /* malloc'ed when the attribute carried one */

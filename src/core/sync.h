@@ -82,6 +82,9 @@ void gpm_mutex_init(struct gpm_pmutex *m, int kind, int ceiling);
 /* abstime: NULL to wait forever; else a deadline on clock, validated only
    when the call would block (as glibc). trylock: EBUSY instead of waiting. */
 int gpm_mutex_lock(struct gpm_pmutex *m, bool trylock, clockid_t clock, const struct timespec *abstime);
+/* Locks m as glibc's pthread_mutex_setprioceiling does: as a lock, but
+   without the ceiling's priority change (mutex.c, "Priority ceilings"). */
+int gpm_mutex_lock_noraise(struct gpm_pmutex *m);
 int gpm_mutex_unlock(struct gpm_pmutex *m);
 int gpm_mutex_destroy(struct gpm_pmutex *m);
 int gpm_mutex_consistent(struct gpm_pmutex *m);

@@ -150,16 +150,15 @@ GPM_EXPORT int pthread_mutex_setprioceiling(pthread_mutex_t *m, int ceiling, int
     if (!(m->__data.__kind & GPM_MUTEX_PRIO_PROTECT) || ceiling < sched_get_priority_min(SCHED_FIFO) ||
         ceiling > sched_get_priority_max(SCHED_FIFO))
         return EINVAL;
-    int err = gpm_mutex_lock(PM(m), false, CLOCK_REALTIME, NULL);
-    bool locked = err == 0;
-    if (err == EDEADLK)
-        err = 0; /* the caller holds it already: fine, as in glibc */
-    else if (err != 0)
+    /* Held by the caller: a recursive mutex counts once more (and is
+       unlocked once below), an error-checking one is EDEADLK, as glibc's;
+       a normal one waits for itself, as glibc's does. */
+    int err = gpm_mutex_lock_noraise(PM(m));
+    if (err != 0)
         return err;
     *old = PM(m)->ceiling;
     PM(m)->ceiling = (int16_t)ceiling;
-    if (locked)
-        gpm_mutex_unlock(PM(m));
+    gpm_mutex_unlock(PM(m));
     return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../../compat/glibc_abi.h"
 #include "../core/sys.h"
 #include "shim.h"
 #include "../core/timer.h"
@@ -67,6 +68,27 @@ static int decode_attr(const pthread_attr_t *attr, struct gpm_gattr *a, cpu_set_
     pthread_attr_getscope(attr, &a->scope);
     a->schedprio = param.sched_priority;
     if (a->inheritsched == PTHREAD_EXPLICIT_SCHED) {
+        /* glibc uses the attribute's policy and priority only if a setter
+           stored them (its flags say so; the getters report the words
+           either way); the creator's stand in for the others. So a policy
+           written into the attribute's bytes, or an attribute never
+           initialised, creates a thread with the creator's scheduling. */
+        int flags = TCB_FIELD(attr, GLIBC_ATTR_OFF_FLAGS, int);
+        struct gpm_g *self = gpm_getg();
+        int policy = self != NULL ? self->schedpolicy : sched_getscheduler(0), prio = 0;
+        if (self != NULL)
+            prio = self->schedprio;
+        else if (sched_getparam(0, &param) == 0)
+            prio = param.sched_priority;
+        if (flags & GLIBC_ATTR_FLAG_POLICY_SET)
+            policy = a->schedpolicy;
+        if (flags & GLIBC_ATTR_FLAG_SCHED_SET)
+            prio = a->schedprio;
+        a->schedpolicy = policy;
+        a->schedprio = prio;
+        /* glibc checks nothing more: the kernel refuses a policy it does
+           not know, or a priority outside the policy's range, with
+           EINVAL, when glibc applies them to the new thread. */
         int min = sched_get_priority_min(a->schedpolicy), max = sched_get_priority_max(a->schedpolicy);
         if (min == -1 || a->schedprio < min || a->schedprio > max)
             return EINVAL;
