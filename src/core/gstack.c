@@ -573,13 +573,20 @@ static bool installguard(char *block, size_t guard, bool *guarded)
 
 void gpm_sigcall_onstack(void *fn, long sig, void *si, void *uc, void *stacktop);
 
+bool gpm_overflow_first(void)
+{
+    static _Atomic bool said;
+    return !atomic_exchange(&said, true);
+}
+
 static void canarydeath(long unused, void *gparg, void *unused2) __attribute__((noreturn));
 static void canarydeath(long unused, void *gparg, void *unused2)
 {
     (void)unused;
     (void)unused2;
     struct gpm_g *gp = gparg;
-    gpm_printf("gpm: thread G%lu overflowed its %zu-byte stack (no guard page; detected by its canary)\n",
+    if (gpm_overflow_first()) /* sysmon and the G itself may both see it */
+        gpm_printf("gpm: thread G%lu overflowed its %zu-byte stack (no guard page; detected by its canary)\n",
                (unsigned long)gp->goid, gpm_gstack_size(gp));
     gpm_abort();
 }

@@ -146,6 +146,10 @@ static inline void gpm_gstack_checkcanary(struct gpm_g *gp)
         gpm_gstack_canarydead(gp);
 }
 
+/* True for the first caller only: the one overflow that the process dies
+   of is said once, whoever notices it (canary or guard, sysmon or the G). */
+bool gpm_overflow_first(void);
+
 /* sysmon: the canary check of every running G. */
 void gpm_gstack_checkrunning(void);
 

@@ -874,7 +874,7 @@ static void diefault(const siginfo_t *si)
 
 static void overflowdeath(struct gpm_g *gp, const siginfo_t *si)
 {
-    if (!atomic_exchange(&segvdying, true))
+    if (gpm_overflow_first())
         gpm_printf("gpm: thread G%lu overflowed its %zu-byte stack\n", (unsigned long)gp->goid,
                    gpm_gstack_size(gp));
     diefault(si);
