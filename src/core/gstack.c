@@ -603,8 +603,13 @@ void gpm_gstack_canarydead(struct gpm_g *gp)
     canarydeath(0, gp, NULL);
 }
 
+/* Blocks with a canary, mapped now: sysmon looks only while there are. */
+static _Atomic int64_t ncanaries;
+
 void gpm_gstack_checkrunning(void)
 {
+    if (atomic_load_explicit(&ncanaries, memory_order_relaxed) == 0)
+        return;
     /* unmaplock: no block is unmapped while its G struct is read here. A
        G read as running may end meanwhile, and its block be reused (a new
        canary) or have its pages dropped by a trim (a zero word): the canary
@@ -664,6 +669,8 @@ static void forgetblock(struct gpm_g *gp)
         gpm_valgrind_stack_deregister(gp->valgrind_stack_id);
     if (gp->guardpage)
         atomic_fetch_add(&guardbudget, 1);
+    if (gp->canary != NULL)
+        atomic_fetch_sub_explicit(&ncanaries, 1, memory_order_relaxed);
 }
 
 /* Maps a new block for geo and lays it out. Returns NULL (errno-free) when
@@ -698,6 +705,8 @@ static struct gpm_g *mapblock(const struct gpm_geometry *geo)
         gp->valgrind_stack_id = gpm_valgrind_stack_register(gp->stack_lo, gp->stack_hi);
         /* ("Stacks without a guard") */
         gp->canary = guarded ? NULL : canaryat(block, gp->stack_lo);
+        if (gp->canary != NULL)
+            atomic_fetch_add_explicit(&ncanaries, 1, memory_order_relaxed);
     } else {
         gp->canary = NULL;
     }
