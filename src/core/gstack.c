@@ -478,7 +478,8 @@ void gpm_gstack_forkchild(struct gpm_g *self)
  * guard each only about 32,000 threads could exist, which is also glibc's
  * limit. gpm gives such guards while half the allowance (less a reserve for
  * the program's own mappings) lasts; blocks made after that have the same
- * layout but no PROT_NONE page, and the first such block prints one line.
+ * layout but no PROT_NONE page (a canary instead: "Stacks without a
+ * guard"), and the first such block prints one line.
  */
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102 /* Linux 6.13 */

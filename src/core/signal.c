@@ -829,9 +829,9 @@ void gpm_sighandler(int sig, siginfo_t *si, void *ucv)
 
 void gpm_rt_sigreturn(void *uc) __attribute__((noreturn));
 
-/* Set once a fault is to kill the process: the first overflow's line is
-   the one printed, and a handler reinstalled meanwhile by a sigaction
-   lets the fault through. */
+/* Set once a fault is to kill the process: a handler of gpm's that a
+   concurrent sigaction installs again meanwhile lets the fault through
+   (the one line is gpm_overflow_first's). */
 static _Atomic bool segvdying;
 
 void gpm_m_sigstack(struct gpm_m *mp)
