@@ -37,4 +37,28 @@ gpm_sigcall_onstack:
     .cfi_endproc
     .size gpm_sigcall_onstack, .-gpm_sigcall_onstack
 
+/*
+ *   void gpm_rt_sigreturn(void *uc);   never returns
+ *
+ * Returns from a signal through a copy of the kernel's signal frame
+ * (src/core/signal.c, "Faults and stack overflows"): uc is the copy's
+ * struct ucontext, with the 8-byte return-address slot (pretcode) right
+ * below it and the siginfo right above, as the kernel lays a frame out.
+ * rt_sigreturn finds the frame at rsp - 8, so rsp becomes uc; the kernel
+ * then restores every register, the mask, the fp state (through the
+ * copy's fpstate pointer) and the alternate stack from the copy.
+ */
+    .globl gpm_rt_sigreturn
+    .hidden gpm_rt_sigreturn
+    .type gpm_rt_sigreturn, @function
+gpm_rt_sigreturn:
+    .cfi_startproc
+    .cfi_undefined rip      /* nothing to unwind into: the frame is gone */
+    movq %rdi, %rsp         /* rsp = uc: the frame starts 8 below */
+    movl $15, %eax          /* SYS_rt_sigreturn */
+    syscall
+    ud2                     /* rt_sigreturn does not return here */
+    .cfi_endproc
+    .size gpm_rt_sigreturn, .-gpm_rt_sigreturn
+
     .section .note.GNU-stack,"",@progbits

@@ -150,6 +150,10 @@ void gpm_sig_onpoke(struct gpm_m *mp, void *ucv, bool progpc, bool gpmpc);
    gpm_sig_repoking says some may. */
 void gpm_sig_sysmon(void);
 bool gpm_sig_repoking(void);
+/* Gives the calling kernel thread, mp's, gpm's alternate signal stack
+   ("Faults and stack overflows" in signal.c), mapping it the first time.
+   Runs on the M's thread, when it starts. */
+void gpm_m_sigstack(struct gpm_m *mp);
 /* Kernel handler for signals the program handles (installed by
    gpm_sigaction), also used by preempt.c for the program's own deliveries
    of the preemption signal. */

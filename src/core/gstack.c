@@ -103,6 +103,9 @@ static uint64_t tlsgen; /* protected by allglock; stamped into gp->tlsgen (dlope
 static uint64_t allgsepoch = 1; /* protected by allglock; see "allgs" */
 static void record_startup_modules(void);
 static struct gpm_g *allgs;
+/* Held across every munmap of blocks (unmapblocks: sysmon, and Gs under
+   pressure), and by sysmon while it reads running Gs' canaries. */
+static struct gpm_mutex unmaplock;
 
 /* A module's static TLS block: where it lies below the thread pointer and
    the initial image it starts from. */
@@ -539,7 +542,8 @@ void gpm_gstack_forkchild(struct gpm_g *self)
  * guard each only about 32,000 threads could exist, which is also glibc's
  * limit. gpm gives such guards while half the allowance (less a reserve for
  * the program's own mappings) lasts; blocks made after that have the same
- * layout but no PROT_NONE page, and the first such block prints one line.
+ * layout but no PROT_NONE page (a canary instead: "Stacks without a
+ * guard"), and the first such block prints one line.
  */
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102 /* Linux 6.13 */
@@ -578,9 +582,11 @@ static bool takeguard(void)
 
 /* Makes [block, block + guard) fault on access: a guard region where the
    kernel has them, else a PROT_NONE page while the budget lasts. Returns
-   whether it made a PROT_NONE page. */
-static bool installguard(char *block, size_t guard)
+   whether it made a PROT_NONE page; *guarded says whether the range
+   faults at all (false: the stack gets a canary instead). */
+static bool installguard(char *block, size_t guard, bool *guarded)
 {
+    *guarded = true;
     if (atomic_load_explicit(&guardregions, memory_order_relaxed)) {
         long r = gpm_madvise(block, guard, MADV_GUARD_INSTALL);
         if (r == 0)
@@ -590,12 +596,137 @@ static bool installguard(char *block, size_t guard)
         if (r == -EINVAL)
             atomic_store(&guardregions, 0);
     }
-    if (!takeguard())
-        return false;
-    if (gpm_mprotect(block, guard, PROT_NONE) == 0)
-        return true;
-    atomic_fetch_add(&guardbudget, 1);
+    if (takeguard()) {
+        if (gpm_mprotect(block, guard, PROT_NONE) == 0)
+            return true;
+        atomic_fetch_add(&guardbudget, 1);
+    }
+    *guarded = false;
     return false;
+}
+
+/*
+ * Stacks without a guard
+ * ----------------------
+ * A stack whose guard could not be made (GPM_STACK_GUARD=0, or past the
+ * map budget of takeguard) would overflow silently into the block below
+ * it, whose top holds another thread's TLS, TCB and G struct. Such a
+ * stack gets a canary instead: a known word CANARY_SLACK bytes above the
+ * lowest byte an overflow may still write without harm to others (the
+ * unused guard bytes when the block has them, else the stack's own
+ * lowest page, which the thread then cannot use). It is written at each
+ * life's start and checked when the G switches out, when it exits
+ * (gpm_gstack_checkcanary) and by sysmon for the running Gs
+ * (gpm_gstack_checkrunning). A broken canary is fatal: the line says so,
+ * and the process aborts before the G runs again.
+ *
+ * What it cannot catch: a single frame larger than the slack, which skips
+ * the canary and writes below it before any check runs, and a G that
+ * overflows and corrupts its neighbour between two checks without ever
+ * switching out (sysmon looks every GPM_PREEMPT_MS or so). A guard catches
+ * both; the canary makes the common case, a recursion that goes one frame
+ * too deep and then yields, blocks or exits, fail loudly.
+ *
+ * Invariant: gp->canary is NULL, or points into gp's own stack, below
+ * stack_hi, and holds GPM_STACK_CANARY while the G lives and has not
+ * overflowed.
+ */
+#define CANARY_SLACK 4096
+/* gpm_gstack_overflowed: how far below a stack a fault still counts as
+   its overflow (the guard, when larger), and how close to the low end a
+   signal frame that did not fit leaves the stack pointer (the largest
+   xsave frames are near 12 KiB). */
+#define OVERFLOW_REACH (64 * 1024)
+#define OVERFLOW_FRAME (32 * 1024)
+
+void gpm_sigcall_onstack(void *fn, long sig, void *si, void *uc, void *stacktop);
+
+bool gpm_overflow_first(void)
+{
+    static _Atomic bool said;
+    return !atomic_exchange(&said, true);
+}
+
+static void canarydeath(long unused, void *gparg, void *unused2) __attribute__((noreturn));
+static void canarydeath(long unused, void *gparg, void *unused2)
+{
+    (void)unused;
+    (void)unused2;
+    struct gpm_g *gp = gparg;
+    if (gpm_overflow_first()) /* sysmon and the G itself may both see it */
+        gpm_printf("gpm: thread G%lu overflowed its %zu-byte stack (no guard page; detected by its canary)\n",
+               (unsigned long)gp->goid, gpm_gstack_size(gp));
+    gpm_abort();
+}
+
+void gpm_gstack_canarydead(struct gpm_g *gp)
+{
+    /* gp's stack pointer is likely below its canary already: printing
+       there would write further into the memory below. The M's alternate
+       signal stack is free outside gpm's SIGSEGV handler, which does not
+       call this. A wired G's M is its lockedm. */
+    struct gpm_m *mp = gp == gpm_getg() ? (gp->m != NULL ? gp->m : gp->lockedm) : NULL;
+    if (mp != NULL && mp->sigstk != NULL)
+        gpm_sigcall_onstack((void *)canarydeath, 0, gp, NULL, (char *)mp->sigstk + mp->sigstksize);
+    canarydeath(0, gp, NULL);
+}
+
+/* Blocks with a canary, mapped now: sysmon looks only while there are. */
+static _Atomic int64_t ncanaries;
+
+void gpm_gstack_checkrunning(void)
+{
+    if (atomic_load_explicit(&ncanaries, memory_order_relaxed) == 0)
+        return;
+    /* unmaplock: no block is unmapped while its G struct is read here. A
+       G read as running may end meanwhile, and its block be reused (a new
+       canary) or have its pages dropped by a trim (a zero word): the canary
+       counts only if the same life of the G is still running afterwards. */
+    gpm_lock(&unmaplock);
+    for (struct gpm_m *mp = atomic_load(&gpm_sched.allm); mp != NULL; mp = mp->alllink) {
+        struct gpm_g *gp = __atomic_load_n(&mp->curg, __ATOMIC_ACQUIRE);
+        if (gp == NULL || gp->magic != GPM_G_MAGIC || gp->kind != G_KIND_BLOCK)
+            continue;
+        uint64_t goid = __atomic_load_n(&gp->goid, __ATOMIC_ACQUIRE);
+        uint64_t *c = gp->canary;
+        uint32_t st = gpm_readgstatus(gp);
+        if (c == NULL || (st != G_RUNNING && st != G_SYSCALL))
+            continue;
+        uint64_t v = __atomic_load_n(c, __ATOMIC_RELAXED);
+        st = gpm_readgstatus(gp);
+        if (v != GPM_STACK_CANARY && (st == G_RUNNING || st == G_SYSCALL) &&
+            __atomic_load_n(&gp->goid, __ATOMIC_ACQUIRE) == goid && __atomic_load_n(&mp->curg, __ATOMIC_ACQUIRE) == gp)
+            gpm_gstack_canarydead(gp);
+    }
+    gpm_unlock(&unmaplock);
+}
+
+bool gpm_gstack_overflowed(const struct gpm_g *gp, uintptr_t addr, uintptr_t sp, bool framefault)
+{
+    if (gp->kind != G_KIND_BLOCK)
+        return false; /* G1's stack is the kernel's, grown on demand */
+    uintptr_t lo = (uintptr_t)(gp->stack_lo != NULL ? gp->stack_lo : gp->user_stack);
+    if (lo == 0)
+        return false;
+    /* Below the stack: its guard, or, past the guard (a large frame that
+       skipped it) or without one, a little more. Above lo the stack is
+       mapped and cannot fault. */
+    uintptr_t reach = gp->guardsize > OVERFLOW_REACH ? gp->guardsize : OVERFLOW_REACH;
+    if (addr < lo && addr >= lo - reach)
+        return true;
+    /* The kernel could not push a signal frame (si_code SI_KERNEL, no
+       address): a stack pointer within a large frame of the low end. */
+    return framefault && sp < lo + OVERFLOW_FRAME && sp >= lo - reach;
+}
+
+/* Where the canary of a block laid out as [block, stack_lo) guard bytes
+   then the stack goes. */
+static uint64_t *canaryat(char *block, char *stack_lo)
+{
+    size_t below = (size_t)(stack_lo - block); /* unused guard bytes */
+    if (below >= CANARY_SLACK)
+        return (uint64_t *)(void *)stack_lo;
+    return (uint64_t *)(void *)(stack_lo + CANARY_SLACK - below - sizeof(uint64_t));
 }
 
 /* What a block's mapping leaves behind when it goes: its valgrind stack
@@ -606,6 +737,8 @@ static void forgetblock(struct gpm_g *gp)
         gpm_valgrind_stack_deregister(gp->valgrind_stack_id);
     if (gp->guardpage)
         atomic_fetch_add(&guardbudget, 1);
+    if (gp->canary != NULL)
+        atomic_fetch_sub_explicit(&ncanaries, 1, memory_order_relaxed);
 }
 
 /* Maps a new block for geo and lays it out. Returns NULL (errno-free) when
@@ -632,7 +765,8 @@ static struct gpm_g *mapblock(const struct gpm_geometry *geo)
         return NULL;
     }
     /* Without a guard (see takeguard) the guard's bytes stay unused. */
-    bool guardpage = guard != 0 && !bigguard && installguard(block, guard);
+    bool guarded = bigguard; /* a big guard is its PROT_NONE mapping */
+    bool guardpage = guard != 0 && !bigguard && installguard(block, guard, &guarded);
     atomic_fetch_add_explicit(&gpool.demand, 1, memory_order_relaxed);
     char *top = block + size;
     char *tcb = (char *)(((uintptr_t)top - GSIZE - TCB_SIZE) & ~(uintptr_t)(gpm_tls.static_align - 1));
@@ -649,6 +783,12 @@ static struct gpm_g *mapblock(const struct gpm_geometry *geo)
         gp->stack_lo = block + guard;
         gp->stack_hi = (void *)(((uintptr_t)tcb - (gpm_tls.static_size - TCB_SIZE)) & ~(uintptr_t)15);
         gp->valgrind_stack_id = gpm_valgrind_stack_register(gp->stack_lo, gp->stack_hi);
+        /* ("Stacks without a guard") */
+        gp->canary = guarded ? NULL : canaryat(block, gp->stack_lo);
+        if (gp->canary != NULL)
+            atomic_fetch_add_explicit(&ncanaries, 1, memory_order_relaxed);
+    } else {
+        gp->canary = NULL;
     }
     return gp;
 }
@@ -872,7 +1012,6 @@ bool gpm_gstack_backlog(void)
    tid cache under allglock (pooled Gs are skipped by every walker of
    allgs; gpm_tid_to_g reads its cache under the lock). Sorted by address,
    neighbours go in one munmap. Runs on sysmon. */
-static struct gpm_mutex unmaplock; /* unmapbuf's: sysmon, and Gs under pressure */
 static struct gpm_g *unmapbuf[SCAVENGE_BATCH];
 
 static int byaddress(const void *a, const void *b)
@@ -1244,6 +1383,8 @@ int gpm_gstackalloc(const struct gpm_geometry *geo, struct gpm_g **out)
         gp->stack_hi = NULL;
     }
     fill_tcb(tcb, gp->tid, stackblock, stackblock_size, geo->user_stack ? 0 : gp->guardsize);
+    if (gp->canary != NULL)
+        *gp->canary = GPM_STACK_CANARY; /* the scavenger may have dropped the page */
     *(struct gpm_g **)(tcb - gpm_tls.g_tpoff) = gp;
     gp->tlsgen = ++tlsgen;
     gp->kind = G_KIND_BLOCK; /* before the dlopen fix-up can see it */

@@ -137,6 +137,44 @@ static inline struct gpm_g *gpm_tcb_to_g(void *tcb)
     return (struct gpm_g *)((char *)tcb + 2368 /* TCB_SIZE */);
 }
 
+/* The canary of a stack without a guard ("Stacks without a guard" in
+   gstack.c): a word no program stores by chance. */
+#define GPM_STACK_CANARY 0x216b636174737a67ULL
+
+/* Prints that gp overflowed its stack (no guard page; its canary is
+   broken) and aborts the process, on the M's alternate signal stack when
+   called from gp itself, whose stack is spent. Never returns. */
+void gpm_gstack_canarydead(struct gpm_g *gp) __attribute__((noreturn, cold));
+
+/* The canary check at gp's switch-out and exit: one load and a compare
+   for a guarded stack. Runs on gp's stack, by gp. */
+static inline void gpm_gstack_checkcanary(struct gpm_g *gp)
+{
+    uint64_t *c = gp->canary;
+    if (__builtin_expect(c != NULL, 0) && __builtin_expect(*c != GPM_STACK_CANARY, 0))
+        gpm_gstack_canarydead(gp);
+}
+
+/* True for the first caller only: the one overflow that the process dies
+   of is said once, whoever notices it (canary or guard, sysmon or the G). */
+bool gpm_overflow_first(void);
+
+/* sysmon: the canary check of every running G. */
+void gpm_gstack_checkrunning(void);
+
+/* Whether a fault at addr, with the stack pointer at sp, is gp running
+   off the low end of its stack (into its guard, or just below it; or,
+   for a fault the kernel raised because a signal frame did not fit, with
+   sp there). Async-signal-safe. */
+bool gpm_gstack_overflowed(const struct gpm_g *gp, uintptr_t addr, uintptr_t sp, bool framefault);
+
+/* The size gp's stack was asked with (the attribute's or the default),
+   for messages. */
+static inline size_t gpm_gstack_size(const struct gpm_g *gp)
+{
+    return gp->user_stack != NULL ? gp->user_stacksize : gp->stacksize;
+}
+
 /* The G a pthread_t names, or NULL if it names no G that gpm made or
    adopted (a foreign thread, garbage, a freed G). Safe for every pthread_t
    of a live thread: it reads our G struct only after the TCB's tid says the

@@ -293,7 +293,10 @@ void gpm_preempt_init(void)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = handler;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
+    /* Not SA_ONSTACK: the handler may run a program handler (a poke),
+       which may park; only SIGSEGV's uses the M's alternate stack
+       ("Faults and stack overflows" in signal.c). */
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
     struct sigaction progaction;
     if (gpm_real.sigaction(sig, &sa, &progaction) != 0) {
         gpm_printf("gpm: cannot install the preemption signal's handler: no asynchronous preemption\n");

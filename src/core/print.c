@@ -167,6 +167,11 @@ void gpm_throw(const char *msg)
 {
     throw_line(msg);
     gpm_dumpstate();
+    gpm_abort();
+}
+
+void gpm_abort(void)
+{
     /* abort() would run through libc's locks and the program's SIGABRT
        handler; reset the disposition with the raw system call (the kernel's
        struct sigaction: handler, flags, restorer, mask) and die as abort

@@ -24,6 +24,10 @@ void gpm_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
    says why it cannot be one.
    Never returns. */
 void gpm_throw(const char *msg) __attribute__((noreturn, cold));
+/* Dies of SIGABRT as abort() does, without libc's locks or the program's
+   handler, and without a word: for callers that said what happened.
+   Async-signal-safe. Never returns. */
+void gpm_abort(void) __attribute__((noreturn, cold));
 void gpm_throwf(const char *fmt, ...) __attribute__((noreturn, cold, format(printf, 1, 2)));
 
 #endif

@@ -224,6 +224,10 @@ struct gpm_g {
     void *dtvmem;         /* its DTV's allocation ("Leak checkers and the DTV" in gstack.c) */
     uint32_t valgrind_stack_id;
     bool guardpage;       /* its guard is a PROT_NONE page (gstack.c "Guarding a stack") */
+    /* Its stack's canary word ("Stacks without a guard" in gstack.c), or
+       NULL when a guard catches overflows (or the stack is not gpm's):
+       checked at switch-out, exit and by sysmon. */
+    uint64_t *canary;
     /* The robust futex list the thread registered with set_robust_list(2)
        (src/shim/syscall.c), NULL for glibc's own in its TCB. */
     void *krobust;
@@ -421,6 +425,12 @@ struct gpm_m {
     struct gpm_g *afterg;
     gpm_unlockf unlockf;
     void *unlockarg;
+
+    /* The kernel thread's alternate signal stack, for gpm's SIGSEGV handler
+       ("Faults and stack overflows" in signal.c); NULL when it could not be
+       mapped. Set by the M's own thread when it starts, never freed. */
+    void *sigstk;
+    size_t sigstksize;
 
     void *g0stack;         /* g0's stack mapping, when gpm made it (M0) */
     size_t g0stacksize;

@@ -622,6 +622,7 @@ static void *mstart(void *arg)
        thread only), the mask the program started with. */
     gpm_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, (long)(gpm_sigrouting() ? &gpm_msigmask : &gpm_initsigmask), 0,
                  8);
+    gpm_m_sigstack(mp);
     publishm(mp);
     if (mp->nextp != NULL) {
         struct gpm_p *pp = mp->nextp;
@@ -1487,6 +1488,7 @@ void gpm_adoptg0(struct gpm_m *mp)
  */
 static void switchaway(struct gpm_m *mp, struct gpm_g *gp)
 {
+    gpm_gstack_checkcanary(gp); /* "Stacks without a guard" in gstack.c */
     struct gpm_g *next = NULL;
     bool inheritTime = false;
     if (mp->p != NULL)
@@ -1716,6 +1718,9 @@ static bool yield(bool preempted)
         gpm_wirecheck(gp);
     if (gp == NULL || gp->m == NULL)
         return false; /* foreign or wired: nothing of gpm's to yield to */
+    /* Before it knows whether it switches: a yield loop on a P of its own
+       (nothing else runnable) must be checked too. */
+    gpm_gstack_checkcanary(gp);
     leftsyscall(gp);
     struct gpm_m *mp = gp->m;
     if (!gpm_pin(mp)) {
@@ -1760,6 +1765,7 @@ static bool yield(bool preempted)
    Never returns. */
 void gpm_goexit_switch(struct gpm_g *gp)
 {
+    gpm_gstack_checkcanary(gp);
     if (gp->lockedm != NULL || atomic_load_explicit(&gp->wirewant, memory_order_relaxed)) {
         struct gpm_m *wm = gpm_wire_detach(gp); /* "Wired Gs" */
         if (wm != NULL)
@@ -2374,6 +2380,7 @@ static void *wiredmloop(void *arg)
     /* As mstart: the Ms' mask ("The kernel's masks" in signal.c). */
     gpm_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, (long)(gpm_sigrouting() ? &gpm_msigmask : &gpm_initsigmask), 0,
                  8);
+    gpm_m_sigstack(mp);
     for (;;) {
         gpm_notesleep(&mp->park);
         gpm_noteclear(&mp->park);
@@ -2534,6 +2541,7 @@ bool gpm_schedinit(struct gpm_g *g1, void *m0tcb)
 
     m0->procid = gpm_gettid();
     m0->owntcb = m0tcb;
+    gpm_m_sigstack(m0);
     m0->curfs = g1->tcb;
     publishm(m0);
 

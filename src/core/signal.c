@@ -132,6 +132,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -517,12 +518,22 @@ static bool onaltstack(struct gpm_g *gp, uintptr_t sp)
 }
 
 /* The kernel's disposition for sig as gpm wants it: gpm's handler for a
-   program handler, the program's own SIG_DFL or SIG_IGN otherwise. */
+   program handler (and always for SIGSEGV), the program's own SIG_DFL or
+   SIG_IGN otherwise. */
+static void segvhandler(int sig, siginfo_t *si, void *ucv);
+
 static int installkernel(int sig, const struct sigaction *prog)
 {
     struct sigaction k;
     memset(&k, 0, sizeof k);
-    if (ishandler(prog) && sig != gpm_config.preemptsig) {
+    if (sig == SIGSEGV) {
+        /* Whatever the program's disposition: gpm's handler, on the M's
+           alternate stack, tells overflows from other faults ("Faults and
+           stack overflows"). */
+        k.sa_sigaction = segvhandler;
+        k.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
+        sigfillset(&k.sa_mask);
+    } else if (ishandler(prog) && sig != gpm_config.preemptsig) {
         k.sa_sigaction = gpm_sighandler;
         k.sa_flags = SA_SIGINFO | SA_RESTART | (prog->sa_flags & (SA_NOCLDSTOP | SA_NOCLDWAIT));
         sigfillset(&k.sa_mask);
@@ -762,6 +773,228 @@ void gpm_sighandler(int sig, siginfo_t *si, void *ucv)
         return;
     }
     reroute(si);
+}
+
+/*
+ * Faults and stack overflows
+ * --------------------------
+ * A G that runs off the low end of its stack faults in its guard (or,
+ * past it, below it). Natively the kernel then cannot push a signal frame
+ * on the spent stack and the process dies of SIGSEGV without a word; a
+ * handler can only run on an alternate stack. gpm wants to say which
+ * thread overflowed, so SIGSEGV's kernel handler is always gpm's
+ * (installkernel), SA_ONSTACK, and every M's kernel thread has an
+ * alternate stack of gpm's (gpm_m_sigstack; the program's sigaltstack is
+ * per G and emulated, so the kernel's is free). The handler:
+ *
+ *   - an overflow of the running G's stack (gpm_gstack_overflowed) that
+ *     the program cannot handle as natively (no handler with SA_ONSTACK
+ *     and an alternate stack of the G's) prints one line, "gpm: thread
+ *     G<n> overflowed its <k>-byte stack", and dies as native: SIGSEGV's
+ *     disposition becomes SIG_DFL and the handler returns, so that the
+ *     faulting instruction faults again and the kernel kills the process
+ *     there (a core dump shows the faulting thread at the fault);
+ *   - any other fault with SIG_DFL or SIG_IGN dies the same way, silently
+ *     (the kernel's rule for a fault: an ignored one kills too);
+ *   - a fault the program handles runs its handler where the kernel would
+ *     have run it natively: on the G's stack below the red zone, or on the
+ *     G's alternate stack for SA_ONSTACK. The kernel's frame (ucontext,
+ *     siginfo, fp state) is copied there, the handler runs through
+ *     gpm_sighandler with the copy (so it reads and changes the copy, as
+ *     it would the kernel's frame), and the return to the interrupted code
+ *     is an rt_sigreturn from the copy (gpm_rt_sigreturn). So the M's
+ *     alternate stack is free again as soon as the handler starts: the
+ *     handler may park and resume on another M, siglongjmp out, or fault
+ *     again (SA_NODEFER), and no frame on an M's stack is left to be
+ *     overwritten or returned through. Before the return, the copy's
+ *     saved alternate stack, which rt_sigreturn installs, becomes the
+ *     calling thread's own (the G may have moved to another M).
+ *     A frame that does not fit on the G's stack is an overflow, as it
+ *     would be natively.
+ *   - a SIGSEGV sent by kill or tgkill is routed as any signal.
+ * Threads gpm did not create keep their own alternate stacks; their
+ * handler moves off it only when the program's handler lacks SA_ONSTACK.
+ * Only SIGSEGV uses the M's alternate stack: every other handler of gpm's
+ * runs on the interrupted stack, where a program handler may park.
+ */
+#define KUC_SIZE 304 /* the kernel's struct ucontext, x86_64 */
+#define KSI_SIZE 128 /* its siginfo, right above it in a frame */
+#define FP_XSTATE_MAGIC1_ 0x46505853U
+/* Stack room below the frame copy for gpm_sighandler's own frames, with
+   the handler's frames on top (a native frame leaves it none either). */
+#define HANDLER_ROOM 2048
+/* The M's alternate stack holds a kernel frame (up to AT_MINSIGSTKSZ)
+   and gpm's handler, which prints one line (a 1 KiB buffer). */
+#define SIGSTK_ROOM (32 * 1024)
+
+void gpm_rt_sigreturn(void *uc) __attribute__((noreturn));
+
+/* Set once a fault is to kill the process: a handler of gpm's that a
+   concurrent sigaction installs again meanwhile lets the fault through
+   (the one line is gpm_overflow_first's). */
+static _Atomic bool segvdying;
+
+void gpm_m_sigstack(struct gpm_m *mp)
+{
+    if (mp->sigstk == NULL) {
+        size_t page = (size_t)sysconf(_SC_PAGESIZE);
+        size_t min = (size_t)getauxval(AT_MINSIGSTKSZ);
+        if (min < (size_t)MINSIGSTKSZ)
+            min = (size_t)MINSIGSTKSZ;
+        size_t size = (min + SIGSTK_ROOM + page - 1) & ~(page - 1);
+        void *p = gpm_mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (gpm_mmap_failed(p))
+            return; /* overflows of this M's Gs then die without the line */
+        mp->sigstk = p;
+        mp->sigstksize = size;
+    }
+    stack_t ss = {.ss_sp = mp->sigstk, .ss_flags = 0, .ss_size = mp->sigstksize};
+    gpm_syscall2(SYS_sigaltstack, (long)&ss, 0);
+}
+
+/* The fault kills the process as it would natively (see above). Returns
+   to the faulting instruction when it can fault again; else the kernel's
+   raise. */
+static void diefault(const siginfo_t *si)
+{
+    atomic_store(&segvdying, true);
+    struct {
+        void *handler;
+        unsigned long flags;
+        void *restorer;
+        unsigned long mask;
+    } dfl = {SIG_DFL, 0, NULL, 0}; /* the kernel's struct sigaction */
+    gpm_syscall4(SYS_rt_sigaction, SIGSEGV, (long)&dfl, 0, sizeof dfl.mask);
+    if (si->si_code > 0 && si->si_code != SI_KERNEL)
+        return; /* an instruction's fault: it faults again, now fatally */
+    unsigned long one = 1UL << (SIGSEGV - 1);
+    gpm_syscall4(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&one, 0, sizeof one);
+    gpm_syscall3(SYS_tgkill, gpm_getpid(), gpm_gettid(), SIGSEGV);
+}
+
+static void overflowdeath(struct gpm_g *gp, const siginfo_t *si)
+{
+    if (gpm_overflow_first())
+        gpm_printf("gpm: thread G%lu overflowed its %zu-byte stack\n", (unsigned long)gp->goid,
+                   gpm_gstack_size(gp));
+    diefault(si);
+}
+
+/* Whether the calling handler runs on the kernel thread's alternate
+   stack: the M's, or, on a thread gpm did not create, the program's. */
+static bool onkernelaltstack(struct gpm_g *gp)
+{
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+    struct gpm_m *mp = gp->kind == G_KIND_FOREIGN ? NULL : gp->m != NULL ? gp->m : gp->lockedm;
+    if (mp != NULL && mp->sigstk != NULL)
+        return here >= (uintptr_t)mp->sigstk && here < (uintptr_t)mp->sigstk + mp->sigstksize;
+    stack_t cur;
+    return gpm_syscall2(SYS_sigaltstack, 0, (long)&cur) == 0 && (cur.ss_flags & SS_ONSTACK);
+}
+
+/* The relocated handler's frame (relocate): runs the program's handler on
+   the copy, then returns from the copy. Never returns. */
+static void relocated(long sig, void *si, void *ucv) __attribute__((noreturn));
+static void relocated(long sig, void *si, void *ucv)
+{
+    gpm_sighandler((int)sig, si, ucv);
+    ucontext_t *uc = ucv;
+    stack_t cur;
+    if (gpm_syscall2(SYS_sigaltstack, 0, (long)&cur) == 0)
+        uc->uc_stack = cur; /* this thread's, not the M's it faulted on */
+    gpm_rt_sigreturn(uc);
+}
+
+/* The size of the kernel's fp state at fp (0: none): the extended size
+   its software-reserved bytes give, else the legacy 512. */
+static size_t fpsize(const char *fp)
+{
+    if (fp == NULL)
+        return 0;
+    uint32_t magic1, extended;
+    memcpy(&magic1, fp + 464, sizeof magic1);
+    memcpy(&extended, fp + 468, sizeof extended);
+    return magic1 == FP_XSTATE_MAGIC1_ ? extended : 512;
+}
+
+/* Bytes a copy of the kernel frame (si, uc) takes below a top. */
+static size_t framesize(const ucontext_t *uc)
+{
+    return ((fpsize((const char *)uc->uc_mcontext.fpregs) + 63) & ~(size_t)63) + 64 + 8 + KUC_SIZE + KSI_SIZE + 16;
+}
+
+/* Copies the kernel frame (si, uc) below top, as the kernel lays one out
+   (return slot, ucontext, siginfo; the fp state above, 64-byte aligned
+   for xrstor), and runs the program's handler on it. Never returns. */
+static void relocate(int sig, const siginfo_t *si, const ucontext_t *uc, uintptr_t top) __attribute__((noreturn));
+static void relocate(int sig, const siginfo_t *si, const ucontext_t *uc, uintptr_t top)
+{
+    const char *fp = (const char *)uc->uc_mcontext.fpregs;
+    size_t fpn = fpsize(fp);
+    uintptr_t p = top & ~(uintptr_t)63;
+    char *newfp = NULL;
+    if (fpn != 0) {
+        p = (p - fpn) & ~(uintptr_t)63;
+        newfp = (char *)p;
+        memcpy(newfp, fp, fpn);
+    }
+    p = (p - (8 + KUC_SIZE + KSI_SIZE)) & ~(uintptr_t)15;
+    char *newuc = (char *)p + 8;
+    memcpy(newuc, uc, KUC_SIZE);
+    memcpy(newuc + KUC_SIZE, si, KSI_SIZE);
+    ((ucontext_t *)(void *)newuc)->uc_mcontext.fpregs = (fpregset_t)(void *)newfp;
+    *(void **)p = NULL; /* the return slot: the handler never returns through it */
+    gpm_sigcall_onstack((void *)relocated, sig, newuc + KUC_SIZE, newuc, (void *)p);
+    __builtin_unreachable();
+}
+
+static void segvhandler(int sig, siginfo_t *si, void *ucv)
+{
+    ucontext_t *uc = ucv;
+    if (atomic_load(&segvdying)) {
+        diefault(si);
+        return;
+    }
+    struct gpm_g *gp = gpm_tls_g;
+    bool isg = gp != NULL && gp->magic == GPM_G_MAGIC && (gp->m == NULL || gp->m->curg == gp);
+    bool fault = si->si_code > 0;
+    uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+    const struct sigaction *a = &progact[SIGSEGV];
+    bool handled = ishandler(a);
+    bool galtstack = isg && (a->sa_flags & SA_ONSTACK) && !(gp->sig.altstack.ss_flags & SS_DISABLE) &&
+                     !onaltstack(gp, sp);
+    if (isg && fault &&
+        gpm_gstack_overflowed(gp, (uintptr_t)si->si_addr, sp, si->si_code == SI_KERNEL) &&
+        !(handled && galtstack)) {
+        overflowdeath(gp, si);
+        return;
+    }
+    if (!handled) {
+        if (fault) {
+            diefault(si);
+            return;
+        }
+        gpm_sighandler(sig, si, ucv); /* kill -SEGV: routed */
+        return;
+    }
+    if (!isg || !onkernelaltstack(gp)) {
+        gpm_sighandler(sig, si, ucv); /* already where the handler belongs */
+        return;
+    }
+    if (galtstack) {
+        relocate(sig, si, uc, (uintptr_t)gp->sig.altstack.ss_sp + gp->sig.altstack.ss_size);
+    } else if (gp->kind == G_KIND_FOREIGN && (a->sa_flags & SA_ONSTACK)) {
+        gpm_sighandler(sig, si, ucv); /* the thread's own alternate stack */
+        return;
+    }
+    /* Below the red zone, as the kernel would push it. */
+    uintptr_t top = sp - 128;
+    uintptr_t lo = gp->kind != G_KIND_BLOCK ? 0 : (uintptr_t)(gp->stack_lo != NULL ? gp->stack_lo : gp->user_stack);
+    if (lo != 0 && fault && (top < lo || top - lo < framesize(uc) + HANDLER_ROOM)) {
+        overflowdeath(gp, si); /* no room for the frame: fatal natively too */
+        return;
+    }
+    relocate(sig, si, uc, top);
 }
 
 static void needrepoke(void);
@@ -1102,7 +1335,7 @@ void gpm_siginit(struct gpm_g *g1)
         if (sig == gpm_config.preemptsig)
             continue; /* preempt.c records it */
         progact[sig] = a;
-        if (ishandler(&a))
+        if (ishandler(&a) || sig == SIGSEGV)
             installkernel(sig, &a);
     }
 }

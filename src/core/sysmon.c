@@ -119,6 +119,7 @@ static void *sysmon(void *arg)
         gpm_sysmon_netpoll(now);
         gpm_gstack_scavenge(now);
         gpm_sig_sysmon();
+        gpm_gstack_checkrunning();
         if (now >= nexttrace) {
             gpm_schedtrace(gpm_config.scheddetail);
             nexttrace += period;
