@@ -70,22 +70,13 @@ GPM_EXPORT int pthread_rwlock_tryrdlock(pthread_rwlock_t *l)
     return gpm_rwlock_rdlock(PL(l), true, CLOCK_REALTIME, NULL);
 }
 
-/* Whether a timeout was given. <pthread.h> declares it nonnull, which
-   would let the compiler drop the test; glibc reads none when given NULL
-   (its untimed locks are the same function), and so do we. */
-static inline bool given(const struct timespec *abstime)
-{
-    __asm__("" : "+r"(abstime));
-    return abstime != NULL;
-}
-
 GPM_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *l, clockid_t clock, const struct timespec *abstime)
 {
     if (!gpm_active())
         return gpm_real.pthread_rwlock_clockrdlock(l, clock, abstime);
     /* glibc checks the clock only with a timeout: without one, the
        untimed lock (it is the same function given NULL). */
-    if (given(abstime) && clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
+    if (shim_given(abstime) && clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
         return EINVAL;
     if (native(l))
         NATIVE_BLOCKING(gpm_real.pthread_rwlock_tryrdlock(l), gpm_real.pthread_rwlock_clockrdlock(l, clock, abstime));
@@ -123,7 +114,7 @@ GPM_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t clock, 
         return gpm_real.pthread_rwlock_clockwrlock(l, clock, abstime);
     /* glibc checks the clock only with a timeout: without one, the
        untimed lock (it is the same function given NULL). */
-    if (given(abstime) && clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
+    if (shim_given(abstime) && clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
         return EINVAL;
     if (native(l))
         NATIVE_BLOCKING(gpm_real.pthread_rwlock_trywrlock(l), gpm_real.pthread_rwlock_clockwrlock(l, clock, abstime));
