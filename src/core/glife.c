@@ -496,8 +496,10 @@ int gpm_join(struct gpm_g *gp, void **result, bool block, int64_t deadline)
         gpm_testcancel(); /* a cancellation point */
 again:;
     uintptr_t w = atomic_load(&gp->joinword);
-    /* As glibc's pthread_tryjoin_np: "still running" comes first. */
-    if (!block && w != JOIN_EXITED && w != JOIN_FREED)
+    /* As glibc's pthread_tryjoin_np: "still running" comes first. It asks
+       only whether the kernel has cleared the thread's tid, and a join
+       leaves -1 there: a thread already joined is EBUSY to it too. */
+    if (!block && w != JOIN_EXITED)
         return EBUSY;
     if (w == JOIN_FREED)
         return ESRCH;

@@ -1444,6 +1444,13 @@ struct gpm_g *gpm_pthread_to_g(uintptr_t th)
 {
     if (th == 0)
         return NULL;
+    /* Every TCB points to itself twice (tcbhead_t's tcb and self; glibc's
+       and fill_tcb's alike). An id that does not is garbage: glibc reads
+       only the fields of its struct pthread, and so far we have too, but
+       the G slot below the TCB and the G above a block's may lie outside
+       whatever memory the id points into. */
+    if (TCB_FIELD(th, TCB_OFF_TCB, uintptr_t) != th || TCB_FIELD(th, TCB_OFF_SELF, uintptr_t) != th)
+        return NULL;
     /* Only blocks of ours carry a fake tid. G1 and foreign Gs are not
        blocks; their G is found through the TCB's gpm_tls_g slot. */
     int tid = TCB_FIELD(th, TCB_OFF_TID, int);

@@ -177,8 +177,10 @@ static inline size_t gpm_gstack_size(const struct gpm_g *gp)
 
 /* The G a pthread_t names, or NULL if it names no G that gpm made or
    adopted (a foreign thread, garbage, a freed G). Safe for every pthread_t
-   of a live thread: it reads our G struct only after the TCB's tid says the
-   block is ours. */
+   of a live thread, and for garbage that points into mapped memory (as
+   glibc is): it reads beyond the TCB's own fields only after the TCB's
+   self pointers say it is one, and reads our G struct only after its tid
+   says the block is ours. */
 struct gpm_g *gpm_pthread_to_g(uintptr_t th);
 
 /* The live G (not yet G_DEAD) whose thread id is tid, when it is one of

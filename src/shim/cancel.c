@@ -37,9 +37,12 @@ GPM_EXPORT int pthread_cancel(pthread_t th)
     struct gpm_g *gp = shim_g(th);
     if (gp == NULL || gp->kind == G_KIND_FOREIGN)
         return gpm_real.pthread_cancel(th);
+    /* glibc returns at once, 0, only for tid 0 (exited, not joined); a
+       joined thread (tid -1) gets its cancel bits set, to no effect, and
+       0 too. */
     uintptr_t w = atomic_load(&gp->joinword);
     if (w == JOIN_FREED)
-        return ESRCH;
+        return 0;
     return gpm_cancel(gp);
 }
 

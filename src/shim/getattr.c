@@ -44,6 +44,11 @@ GPM_EXPORT int pthread_getattr_np(pthread_t th, pthread_attr_t *attr)
         return ESRCH;
     if (gp->kind == G_KIND_FOREIGN)
         return gpm_real.pthread_getattr_np(th, attr);
+    /* glibc asks the kernel for the thread's affinity by its tid, which a
+       join leaves at -1: ESRCH. (An exited thread not yet joined has tid
+       0, the caller to the kernel, and succeeds.) */
+    if (atomic_load(&gp->joinword) == JOIN_FREED)
+        return ESRCH;
     if (gp->kind == G_KIND_MAIN) {
         /* glibc knows G1's stack; the kernel thread it would ask for the
            rest may not be G1's any more. */

@@ -8,6 +8,11 @@
  * glibc's and glibc names them. prctl names the calling thread, so in a G
  * it reads and writes the same name; every other prctl option (and every
  * prctl of a thread that is not a G of gpm's) is the kernel's.
+ *
+ * glibc names any thread but the caller through /proc/self/task/<tid>/comm:
+ * a thread that has exited (tid 0) or been joined (tid -1) is ENOENT, and a
+ * pthread_t that names no G of gpm's is glibc's to answer, as it would
+ * natively (a foreign thread not yet adopted, or garbage).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -54,10 +59,10 @@ GPM_EXPORT int pthread_setname_np(pthread_t th, const char *name)
     if (len >= TASK_COMM_LEN)
         return ERANGE;
     struct gpm_g *gp = shim_g(th);
-    if (gp == NULL)
-        return ESRCH;
-    if (gp->kind == G_KIND_FOREIGN)
+    if (gp == NULL || gp->kind == G_KIND_FOREIGN)
         return gpm_real.pthread_setname_np(th, name);
+    if (gpm_readgstatus(gp) == G_DEAD)
+        return ENOENT;
     return setgname(gp, name, len);
 }
 
@@ -68,10 +73,13 @@ GPM_EXPORT int pthread_getname_np(pthread_t th, char *buf, size_t len)
     if (len < TASK_COMM_LEN)
         return ERANGE;
     struct gpm_g *gp = shim_g(th);
-    if (gp == NULL)
-        return ESRCH;
-    if (gp->kind == G_KIND_FOREIGN)
+    if (gp == NULL || gp->kind == G_KIND_FOREIGN)
         return gpm_real.pthread_getname_np(th, buf, len);
+    if (gpm_readgstatus(gp) == G_DEAD)
+        return ENOENT;
+    /* The kernel's answer to glibc's prctl or read into NULL. */
+    if (!shim_given(buf))
+        return EFAULT;
     gpm_getname(gp, buf, len);
     return 0;
 }
@@ -93,6 +101,10 @@ GPM_EXPORT int prctl(int option, ...)
     if (gp == NULL || gp->kind == G_KIND_FOREIGN)
         return gpm_real.prctl(option, a2, a3, a4, a5);
     if (option == PR_GET_NAME) {
+        if (a2 == 0) {
+            errno = EFAULT; /* the kernel's answer */
+            return -1;
+        }
         gpm_getname(gp, (char *)a2, TASK_COMM_LEN);
         return 0;
     }

@@ -74,7 +74,9 @@ GPM_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *l, clockid_t clock, 
 {
     if (!gpm_active())
         return gpm_real.pthread_rwlock_clockrdlock(l, clock, abstime);
-    if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
+    /* glibc checks the clock only with a timeout: without one, the
+       untimed lock (it is the same function given NULL). */
+    if (shim_given(abstime) && clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
         return EINVAL;
     if (native(l))
         NATIVE_BLOCKING(gpm_real.pthread_rwlock_tryrdlock(l), gpm_real.pthread_rwlock_clockrdlock(l, clock, abstime));
@@ -110,7 +112,9 @@ GPM_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t clock, 
 {
     if (!gpm_active())
         return gpm_real.pthread_rwlock_clockwrlock(l, clock, abstime);
-    if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
+    /* glibc checks the clock only with a timeout: without one, the
+       untimed lock (it is the same function given NULL). */
+    if (shim_given(abstime) && clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
         return EINVAL;
     if (native(l))
         NATIVE_BLOCKING(gpm_real.pthread_rwlock_trywrlock(l), gpm_real.pthread_rwlock_clockwrlock(l, clock, abstime));

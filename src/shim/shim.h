@@ -27,6 +27,15 @@ static inline struct gpm_g *shim_g(pthread_t th)
     return gpm_pthread_to_g((uintptr_t)th);
 }
 
+/* Whether p is not NULL, for an argument libc's headers declare nonnull
+   but glibc answers for when it is NULL: the declaration would let the
+   compiler drop a plain test. */
+static inline bool shim_given(const void *p)
+{
+    __asm__("" : "+r"(p));
+    return p != NULL;
+}
+
 /* tid.c: the kernel thread a thread id names (the caller's own G's id:
    its current kernel thread). */
 pid_t gpm_shim_kerneltid(pid_t tid);
