@@ -345,13 +345,20 @@ class _GUnwinder(gdb.unwinder.Unwinder):
 
     def __call__(self, pending_frame):
         a = _Switch.active
-        if a is None or a["saved"] is not None or pending_frame.level() != 0:
+        if a is None or a["saved"] is not None or gdb.selected_thread() != a["thread"]:
             return None
-        if gdb.selected_thread() != a["thread"]:
-            return None
+        # The thread's innermost real frame: the one with the registers the
+        # thread stopped with (frame #0, or the function frames #0..#k-1 are
+        # inlined into).
         sp = pending_frame.read_register("rsp")
         pc = pending_frame.read_register("rip")
-        info = pending_frame.create_unwind_info(_FrameId(sp, pc))
+        if _addr(sp) != a["own"]["rsp"] or _addr(pc) != a["own"]["rip"] or pending_frame.level() > 8:
+            return None
+        a["level"] = pending_frame.level()
+        # Its id: the G's saved sp, not the thread's own, so that the G's
+        # frames, wherever its stack lies, are outer to it (gdb stops a walk
+        # at a frame inner to its callee).
+        info = pending_frame.create_unwind_info(_FrameId(gdb.Value(a["regs"]["rsp"] - _SAVED_FRAME_SIZE).cast(sp.type), pc))
         for name, val in a["regs"].items():
             info.add_saved_register(name, gdb.Value(val).cast(pending_frame.read_register(name).type))
         return info
@@ -392,10 +399,24 @@ def _switch_to(gp):
             written = True
         except gdb.error:
             _write_regs(saved)
-    _Switch.active = {"thread": th, "saved": saved if written else None, "goid": int(gp["goid"]), "regs": regs}
+    _Switch.active = {"thread": th, "saved": saved if written else None, "own": saved, "level": 0,
+                      "goid": int(gp["goid"]), "regs": regs}
     gdb.invalidate_cached_frames()
-    gdb.newest_frame().select()
+    f = gdb.newest_frame()
+    f.select()
+    if not written:
+        while f is not None and f.level() < 8 and f.type() == gdb.INLINE_FRAME:
+            f = f.older()  # runs the unwinder, which records the level it claimed
     return written
+
+
+def _first_g_level():
+    """The level of the G's innermost frame: 0 when its registers were
+    written, else one above the frame the unwinder claimed."""
+    a = _Switch.active
+    if a is None or a["saved"] is not None:
+        return 0
+    return a["level"] + 1
 
 
 def _restore():
@@ -425,8 +446,9 @@ class _HideFrame0:
         self.enabled = False
 
     def filter(self, frames):
+        first = _first_g_level()
         for fd in frames:
-            if self.enabled and fd.inferior_frame().level() == 0:
+            if self.enabled and fd.inferior_frame().level() < first:
                 continue
             yield fd
 
@@ -474,7 +496,7 @@ N frames. For a running G, names the thread to select instead."""
             gdb.write("G%d (%s) [%s]:\n" % (int(gp["goid"]), _cstr(gp["name"]), _describe(gp)))
             if not written:
                 _hide.enabled = True
-                gdb.write("(read-only target: the G's frames start at #1)\n")
+                gdb.write("(read-only target: the G's frames start at #%d)\n" % _first_g_level())
             gdb.execute("bt" + limit, from_tty=False)
         finally:
             _hide.enabled = False
@@ -515,9 +537,10 @@ registers. On a live process, do that before continuing or detaching."""
                       "(do that before continue, step or detach)\n" % (th.num, int(gp["goid"]), _describe(gp)))
             gdb.execute("frame", from_tty=False)
         else:
-            gdb.write("gpm: thread %d shows G%d [%s] from frame #1 (read-only target); `gpm switch` ends it\n"
-                      % (th.num, int(gp["goid"]), _describe(gp)))
-            gdb.execute("frame 1", from_tty=False)
+            n = _first_g_level()
+            gdb.write("gpm: thread %d shows G%d [%s] from frame #%d (read-only target); `gpm switch` ends it\n"
+                      % (th.num, int(gp["goid"]), _describe(gp), n))
+            gdb.execute("frame %d" % n, from_tty=False)
 
 
 def _on_exit(event):
