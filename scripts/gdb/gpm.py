@@ -486,7 +486,6 @@ N frames. For a running G, names the thread to select instead."""
         if not args:
             raise gdb.GdbError("usage: gpm bt ID [N]")
         gp = findg(_parse_goid(args[0]))
-        limit = " %d" % (int(args[1]) + 1) if len(args) > 1 else ""
         before = _Switch.active
         keep = None
         if before is not None:
@@ -497,6 +496,8 @@ N frames. For a running G, names the thread to select instead."""
             if not written:
                 _hide.enabled = True
                 gdb.write("(read-only target: the G's frames start at #%d)\n" % _first_g_level())
+            # bt counts the hidden frames of a read-only target too.
+            limit = " %d" % (int(args[1]) + _first_g_level()) if len(args) > 1 else ""
             gdb.execute("bt" + limit, from_tty=False)
         finally:
             _hide.enabled = False
