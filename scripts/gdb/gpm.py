@@ -32,9 +32,10 @@ live process `gpm bt` and `gpm switch` write those into the selected
 thread's registers (frame 0), so gdb's own unwinder walks the G's stack as
 if it were a thread's, and `gpm bt` puts the thread's registers back right
 after. A core file's registers cannot be written: there a Python unwinder
-makes the saved context the caller of the selected thread's frame #0, so
-the G's frames are #1 and up (`gpm bt` hides #0; after `gpm switch`,
-`frame 1` is the G's innermost frame).
+makes the saved context the caller of the selected thread's innermost
+real frame (#0, or the function #0 is inlined into), so the G's frames
+come after the thread's own (`gpm bt` hides those; `gpm switch` says which
+frame is the G's innermost and selects it).
 
 Limits: after `gpm switch` on a live process, run `gpm switch` (no
 argument) before `continue`, `step` or `detach`: the thread really has the
