@@ -89,6 +89,7 @@ gpm_ctx_switch:
     fldcw   (%rsp)                  /* restore its FP control words */
     ldmxcsr 4(%rsp)
     addq    $8, %rsp
+    .cfi_adjust_cfa_offset -8
     popq    %r15                    /* and its callee-saved registers */
     .cfi_adjust_cfa_offset -8
     .cfi_restore %r15
