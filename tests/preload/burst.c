@@ -189,14 +189,7 @@ static struct figures native_after(const char *argv0)
 /* As many native threads as the mapping limit allows, with room to spare. */
 static int native_threads(void)
 {
-    long maxmaps = 65530;
-    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
-    if (f != NULL) {
-        if (fscanf(f, "%ld", &maxmaps) != 1)
-            maxmaps = 65530;
-        fclose(f);
-    }
-    long n = maxmaps / 2 - 5000;
+    long n = max_map_count() / 2 - 5000;
     return n > NATIVE_MAX ? NATIVE_MAX : n < 1000 ? 1000 : (int)n;
 }
 

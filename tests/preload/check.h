@@ -42,4 +42,19 @@ static inline int under_gpm(void)
     return strcmp(test_mode(), "gpm") == 0;
 }
 
+/* The kernel's vm.max_map_count (65,530 by default): a native thread
+   costs two mappings, stack and guard, so about half is the most native
+   threads a process can have. */
+static inline long max_map_count(void)
+{
+    long maxmaps = 65530;
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+    if (f != NULL) {
+        if (fscanf(f, "%ld", &maxmaps) != 1)
+            maxmaps = 65530;
+        fclose(f);
+    }
+    return maxmaps;
+}
+
 #endif

@@ -85,17 +85,8 @@ static int child(void *arg)
            (a native thread costs two mappings), less room for the
            overflowing one. */
         int want = CROWD;
-        if (!under_gpm()) {
-            long maxmaps = 65530;
-            FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
-            if (f != NULL) {
-                if (fscanf(f, "%ld", &maxmaps) != 1)
-                    maxmaps = 65530;
-                fclose(f);
-            }
-            if (maxmaps / 2 - 1000 < want)
-                want = (int)(maxmaps / 2 - 1000);
-        }
+        if (!under_gpm() && max_map_count() / 2 - 1000 < want)
+            want = (int)(max_map_count() / 2 - 1000);
         for (int made = 0; made < want; made++)
             if (pthread_create(&t, &attr, waiter, NULL) != 0)
                 return 4;
