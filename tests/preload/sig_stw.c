@@ -9,8 +9,9 @@
  * restarted, acknowledges again and returns into the mutator's code. 400
  * rounds (1000 once: under gpm a round costs about 45 ms, as each mutator
  * that computes keeps its P until preempted at GPM_PREEMPT_MS, against 11
- * natively, and the suite's time is bounded). Meanwhile four mutators compute without pause (more than the
- * CPUs: some are runnable, not running, when stopped), the others compute
+ * natively, and the suite's time is bounded). Meanwhile four mutators
+ * compute without pause (more than the CPUs: some are runnable, not
+ * running, when stopped), the others compute
  * or take a shared mutex and malloc (a mutator can be stopped holding the
  * mutex, with others blocked on it, as with libgc's allocation lock), then
  * sleep 200 us (their nanosleep returns EINTR when stopped, which they
