@@ -13,7 +13,6 @@
  * Then without SA_ONSTACK: the handler runs on the thread's own stack.
  */
 #define _GNU_SOURCE
-#include <alloca.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -24,6 +23,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "overflow.h"
 
 enum { NTHREADS = 4, ROUNDS = 100, STACK = 64 * 1024, ALTSTACK = 256 * 1024 };
 enum { MODE_JUMP = 1, MODE_UNPROTECT };
@@ -34,7 +34,6 @@ static __thread void *volatile faultaddr;
 static __thread volatile int onalt; /* the last handler ran on the alternate stack: 1, or on the stack: 0 */
 static __thread char *altlo, *althi, *stacklo, *stackhi;
 static __thread volatile int nunprotect;
-static volatile uintptr_t limit = UINTPTR_MAX;
 static long pagesize;
 
 static void handler(int sig, siginfo_t *si, void *uc)
@@ -64,16 +63,6 @@ static void install(int onstack)
     CHECK(sigaction(SIGSEGV, &sa, NULL) == 0, "sigaction");
 }
 
-static __attribute__((noinline)) uintptr_t recurse(uintptr_t depth)
-{
-    if (depth == limit)
-        return 0;
-    volatile char *p = alloca(512);
-    for (int i = 0; i < 512; i += 64)
-        p[i] = (char)depth;
-    return recurse(depth + 1) + p[0];
-}
-
 static void segv_unblocked(void)
 {
     sigset_t cur;
@@ -97,7 +86,7 @@ static void overflow(void)
 {
     mode = MODE_JUMP;
     if (sigsetjmp(jb, 1) == 0) {
-        recurse(0);
+        overflow_recurse(0, 512, NULL);
         CHECK(0, "recursion returned");
     }
     CHECK((char *)faultaddr < stacklo + pagesize && (char *)faultaddr >= stacklo - (1 << 20),

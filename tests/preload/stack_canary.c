@@ -13,24 +13,25 @@
  * on their stacks and in their TLS all along, and report corruption.
  */
 #define _GNU_SOURCE
-#include <alloca.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
 
+#include "overflow.h"
 #include "childrun.h"
 
 #define PATTERN 1024
 
-static volatile uintptr_t limit = UINTPTR_MAX;
 static int sleeping; /* the variant: sleep rather than yield between frames */
 static atomic_int ready;
 static __thread unsigned char tlspat[PATTERN];
 
-static void pause_a_little(void)
+/* Between levels (each 256 bytes): let others run. */
+static void pause_a_little(uintptr_t depth)
 {
+    (void)depth;
     if (sleeping) {
         struct timespec ts = {0, 1000};
         nanosleep(&ts, NULL);
@@ -39,24 +40,12 @@ static void pause_a_little(void)
     }
 }
 
-/* Each level writes all its 256 bytes, then lets others run. */
-static __attribute__((noinline)) uintptr_t recurse(uintptr_t depth)
-{
-    if (depth == limit)
-        return 0;
-    volatile char *p = alloca(256);
-    for (int i = 0; i < 256; i++)
-        p[i] = (char)depth;
-    pause_a_little();
-    return recurse(depth + 1) + p[0];
-}
-
 static void *overflow(void *arg)
 {
     (void)arg;
     while (atomic_load(&ready) < 2)
         sched_yield();
-    return (void *)recurse(0);
+    return (void *)overflow_recurse(0, 256, pause_a_little);
 }
 
 static void corrupt(const char *where)
@@ -80,7 +69,7 @@ static void *neighbour(void *arg)
             if (tlspat[i] != (unsigned char)(seed + i))
                 corrupt("TLS");
         }
-        pause_a_little();
+        pause_a_little(0);
     }
     return NULL;
 }

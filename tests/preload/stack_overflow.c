@@ -14,7 +14,6 @@
  * the 40,000 are as many as the kernel allows.
  */
 #define _GNU_SOURCE
-#include <alloca.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -23,6 +22,7 @@
 #include <stdio.h>
 
 #include "childrun.h"
+#include "overflow.h"
 
 #define STACK (64 * 1024)
 
@@ -32,27 +32,18 @@ static atomic_int stop;
 static atomic_int yielding; /* the recursion yields every 4 levels */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-/* Never reached: it only tells the compiler the recursion may end. */
-static volatile uintptr_t limit = UINTPTR_MAX;
-
-/* Each level keeps 512 bytes of its own, written, so that the compiler
-   can neither drop nor flatten the recursion. */
-static __attribute__((noinline)) uintptr_t recurse(uintptr_t depth)
+/* Between levels: a yield every 2 KiB while `yielding` (the canary's
+   check at every switch). */
+static void maybe_yield(uintptr_t depth)
 {
-    if (depth == limit)
-        return 0;
-    volatile char *p = alloca(512);
-    for (int i = 0; i < 512; i += 64)
-        p[i] = (char)depth;
     if (atomic_load_explicit(&yielding, memory_order_relaxed) && depth % 4 == 0)
         sched_yield();
-    return recurse(depth + 1) + p[0];
 }
 
 static void *overflow(void *arg)
 {
     (void)arg;
-    return (void *)recurse(0);
+    return (void *)overflow_recurse(0, 512, maybe_yield);
 }
 
 static void *busy(void *arg)
