@@ -298,5 +298,17 @@ void gpm_readconfig(void)
             badvalue("GPM_NETPOLL", s, "expected 0 or 1");
     }
 
+    s = secure_getenv("GPM_TRACE");
+    if (s != NULL && *s != '\0')
+        gpm_config.tracefile = s;
+    gpm_config.tracemb = 64;
+    s = secure_getenv("GPM_TRACE_MB");
+    if (s != NULL) {
+        if (parse_size(s, &v) && v >= 1 && v <= 65536)
+            gpm_config.tracemb = (int32_t)v;
+        else
+            badvalue("GPM_TRACE_MB", s, "expected an integer from 1 to 65536");
+    }
+
     readdebug(secure_getenv("GPM_DEBUG"));
 }

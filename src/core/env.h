@@ -24,6 +24,8 @@ struct gpm_configt {
     bool stats;           /* GPM_DEBUG=stats=1: print counters at exit and on SIGQUIT */
     int32_t preemptms;    /* GPM_PREEMPT_MS: a G that computes this long while others wait is preempted (10) */
     int preemptsig;       /* GPM_PREEMPT_SIGNAL: the signal for that (SIGURG); 0: cooperative only */
+    const char *tracefile; /* GPM_TRACE: the execution trace's file, or NULL (exectrace.c) */
+    int32_t tracemb;      /* GPM_TRACE_MB: its largest size in MiB (64) */
 };
 
 extern struct gpm_configt gpm_config;

@@ -25,6 +25,7 @@
 
 #include "alloc.h"
 #include "cputime.h"
+#include "exectrace.h"
 #include "glife.h"
 #include "gstack.h"
 #include "init.h"
@@ -64,6 +65,7 @@ static void child(void)
 {
     if (atomic_load(&gpm_state) != GPM_ACTIVE)
         return;
+    gpm_exectrace_forkchild(); /* the parent's trace is the parent's */
     struct gpm_g *self = gpm_getg();
     struct gpm_m *mp = self ? self->m : NULL;
     gpm_persistent_forkunlock();

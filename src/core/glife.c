@@ -535,6 +535,8 @@ again:;
             gpm_testcancel();
             goto again;
         }
+        if (self != NULL)
+            self->waitobj = (uintptr_t)gp->tcb;
         gpm_park_timed(join_unlockf, &jw, WAIT_JOIN, deadline != 0 ? &jw.t : NULL);
         gpm_deltimer(&jw.t);
         if (intr)

@@ -18,6 +18,7 @@
 #include "alloc.h"
 #include "ctx.h"
 #include "env.h"
+#include "exectrace.h"
 #include "foreign.h"
 #include "glife.h"
 #include "gstack.h"
@@ -131,6 +132,7 @@ static void init(void)
     if (gpm_config.schedtrace > 0)
         gpm_sysmon_start();
     gpm_traceback_init();
+    gpm_exectrace_start(g1);
 }
 
 /* The kernel thread running init(): its own nested calls into gpm (from a

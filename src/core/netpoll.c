@@ -503,10 +503,12 @@ static uint32_t pollpark(struct pollwaiter *ws, int n, int64_t deadline, bool ca
         if (!waiterqueue(&ws[q]))
             break;
     }
-    if (q == n)
+    if (q == n) {
+        gp->waitobj = ws[0].opfd != NULL ? (uintptr_t)*ws[0].opfd : 0;
         gpm_park_timed(pollwait_unlockf, &w, reason, deadline != 0 ? &w.t : NULL);
-    else
+    } else {
         fire(&w, PW_READY); /* an event came before all were queued */
+    }
     for (int i = 0; i < q; i++)
         waiterremove(&ws[i]);
     atomic_fetch_sub(&np.nwait, 1);

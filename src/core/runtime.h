@@ -184,6 +184,11 @@ struct gpm_g {
     bool unwirewanted;
     _Atomic uint8_t wirewant;
     int64_t waitsince;             /* nanotime when it parked */
+    /* What it waits on, for the execution trace: the address (a lock, a
+       condition variable, the G it joins) or, for I/O, the file
+       descriptor; 0 when nothing in particular. Set by the G before it
+       parks, cleared by the park. */
+    uintptr_t waitobj;
     /* Wrapped system calls in progress: more than one when a signal
        handler that runs during one makes another ("System calls" in
        sched.c). Touched only by the G itself. */
@@ -443,6 +448,10 @@ struct gpm_m {
        written under wired.lock before the M is woken for it. */
     bool wired;
     struct gpm_g *lockedg;
+
+    /* The execution trace's chunk this M records into (exectrace.c);
+       written by the M under trace.lock, read by renders under it. */
+    struct gpm_tracechunk *tracechunk;
 
     /* Statistics (GPM_DEBUG=stats), written by this M only; read without
        synchronisation when printed. */

@@ -189,6 +189,7 @@
  * G), so no other M can be needed: newm then gives the P back.
  */
 #define _GNU_SOURCE
+#include "exectrace.h"
 #include "runtime.h"
 #include "gsig.h"
 
@@ -997,6 +998,33 @@ static void resetspinning(struct gpm_m *mp)
 
 /* ---- Finding work ------------------------------------------------------ */
 
+/* The execution trace's record of gp leaving mp for the reason in
+   mp->after (switchaway). */
+static void tracestop(struct gpm_m *mp, struct gpm_g *gp)
+{
+    uint8_t why = mp->after == AFTER_PARK ? TSTOP_PARK : mp->after == AFTER_EXIT ? TSTOP_EXIT : TSTOP_REQUEUE;
+    bool park = why == TSTOP_PARK;
+    gpm_traceev(mp, TEV_GSTOP, why, GPM_TRACE_P(mp->p), park ? gp->waitreason : 0, gp->goid, park ? gp->waitobj : 0);
+}
+
+/* The execution trace's record of gp made runnable by what runs on curm
+   (or, without one, on the calling thread). */
+static void traceready(struct gpm_m *curm, struct gpm_g *gp)
+{
+    struct gpm_g *by = curm != NULL ? curm->curg : gpm_getg();
+    gpm_traceev(curm, TEV_READY, 0, 0, 0, gp->goid, GPM_TRACE_GOID(by));
+}
+
+/* The execution trace's record of a poll that found the n Gs of list. */
+static void tracenetpoll(struct gpm_m *mp, struct gpm_g *list, int32_t n)
+{
+    if (__builtin_expect(!gpm_tracing || list == NULL, 1))
+        return;
+    gpm_traceev(mp, TEV_NETPOLL, 0, 0, (uint32_t)n, 0, 0);
+    for (struct gpm_g *gp = list; gp != NULL; gp = gp->schedlink)
+        gpm_traceev(mp, TEV_READY, 0, 0, 0, gp->goid, 0);
+}
+
 /*
  * injectglist makes the Gs of list run (n of them, G_RUNNABLE already,
  * linked through schedlink): as many as there are idle Ps go to the global
@@ -1047,6 +1075,7 @@ void gpm_sysmon_netpoll(int64_t now)
         return;
     int32_t n;
     struct gpm_g *list = gpm_netpoll(0, &n);
+    tracenetpoll(NULL, list, n);
     injectglist(NULL, list, n);
 }
 
@@ -1097,6 +1126,7 @@ static struct gpm_g *stealwork(struct gpm_m *mp)
             struct gpm_g *gp = gpm_runqsteal(pp, p2, stealRunNextG);
             if (gp != NULL) {
                 mp->stats.nsteal++;
+                GPM_TRACE_EV(mp, TEV_STEAL, 0, GPM_TRACE_P(p2), 0, 0, 0);
                 return gp;
             }
         }
@@ -1185,6 +1215,7 @@ top:;
     if (gpm_netpoll_waiting() && gpm_netpoll_last() != 0) {
         int32_t n;
         struct gpm_g *list = gpm_netpoll(0, &n);
+        tracenetpoll(mp, list, n);
         if (list != NULL)
             return netpollbatch(mp, list, n);
     }
@@ -1275,6 +1306,7 @@ top:;
             int32_t n;
             struct gpm_g *list = gpm_netpoll(delay, &n);
             gpm_netpoll_unclaim(gpm_nanotime());
+            tracenetpoll(mp, list, n);
             struct gpm_p *np_ = pidleget_nolock();
             if (np_ == NULL) {
                 injectglist(NULL, list, n);
@@ -1334,6 +1366,7 @@ static void execute(struct gpm_m *mp, struct gpm_g *gp, bool inheritTime)
     gp->m = mp;
     gpm_cputime_atswitch(mp->curg, gp);
     mp->curg = gp;
+    GPM_TRACE_EV(mp, TEV_GSTART, 0, GPM_TRACE_P(mp->p), 0, gp->goid, 0);
     /* A request to yield that came while gp was not running is stale. */
     atomic_store_explicit(preemptflag(gp), 0, memory_order_relaxed);
     if (!inheritTime)
@@ -1383,6 +1416,7 @@ void gpm_finishswitch(struct gpm_m *mp)
             /* The reason to wait went away before anyone could see prev:
                it runs again next. */
             gpm_setgstatus(prev, G_WAITING, G_RUNNABLE);
+            GPM_TRACE_EV(mp, TEV_READY, 0, 0, 0, prev->goid, GPM_TRACE_GOID(mp->curg));
             runqput_orglobal(mp, prev, true);
             if (mp->p == NULL)
                 wakep();
@@ -1489,6 +1523,8 @@ void gpm_adoptg0(struct gpm_m *mp)
 static void switchaway(struct gpm_m *mp, struct gpm_g *gp)
 {
     gpm_gstack_checkcanary(gp); /* "Stacks without a guard" in gstack.c */
+    if (__builtin_expect(gpm_tracing, 0))
+        tracestop(mp, gp);
     struct gpm_g *next = NULL;
     bool inheritTime = false;
     if (mp->p != NULL)
@@ -1543,6 +1579,7 @@ static void reacquirep(struct gpm_m *mp, struct gpm_g *gp)
     struct gpm_p *pp = pidleget_nolock();
     if (pp != NULL) {
         gpm_acquirep(mp, pp);
+        GPM_TRACE_EV(mp, TEV_PCHANGE, 0, GPM_TRACE_P(pp), 0, gp->goid, 0);
         return;
     }
     mp->after = AFTER_REQUEUE;
@@ -1564,6 +1601,10 @@ static void park_wired(struct gpm_g *gp, gpm_unlockf unlockf, void *arg, uint16_
 {
     gp->waitreason = reason;
     gp->waitsince = gpm_nanotime_coarse(); /* for the dump: ms will do */
+    /* A wired G records on its M's track; a foreign one on the shared one. */
+    struct gpm_m *tm = gp->lockedm;
+    GPM_TRACE_EV(tm, TEV_GSTOP, TSTOP_PARK, 0, reason, gp->goid, gp->waitobj);
+    gp->waitobj = 0;
     gpm_setgstatus(gp, G_RUNNING, G_WAITING);
     if (unlockf != NULL && !unlockf(NULL, gp, arg)) {
         gpm_setgstatus(gp, G_WAITING, G_RUNNABLE);
@@ -1574,6 +1615,7 @@ static void park_wired(struct gpm_g *gp, gpm_unlockf unlockf, void *arg, uint16_
         gpm_noteclear(&gp->wirednote);
     }
     gpm_casgstatus(gp, G_RUNNABLE, G_RUNNING);
+    GPM_TRACE_EV(tm, TEV_GSTART, 0, 0, 0, gp->goid, 0);
 }
 
 /*
@@ -1637,6 +1679,7 @@ void gpm_park_timed(gpm_unlockf unlockf, void *arg, uint16_t reason, struct gpm_
     mp->unlockf = unlockf;
     mp->unlockarg = arg;
     switchout(mp, gp);
+    gp->waitobj = 0;
     gpm_unpin(gp->m);
     gpm_wirecheck(gp);
 }
@@ -1652,6 +1695,8 @@ void gpm_ready_on(struct gpm_m *curm, struct gpm_g *gp)
 {
     gpm_setgstatus(gp, G_WAITING, G_RUNNABLE);
     gp->waitreason = WAIT_NONE;
+    if (__builtin_expect(gpm_tracing, 0))
+        traceready(curm, gp);
     if (gp->kind == G_KIND_FOREIGN || gp->lockedm != NULL) {
         gpm_notewakeup(&gp->wirednote); /* "Wired Gs" */
         return;
@@ -1681,6 +1726,7 @@ void gpm_runqput_new(struct gpm_g *gp)
     struct gpm_g *self = gpm_getg();
     struct gpm_m *curm = self ? self->m : NULL;
     gpm_setgstatus(gp, G_IDLE, G_RUNNABLE);
+    GPM_TRACE_EV(curm, TEV_CREATE, 0, 0, GPM_TRACE_GOID(self), gp->goid, (uintptr_t)gp->startfn);
     bool pinhere = curm != NULL && gpm_pin(curm);
     if (curm != NULL)
         curm->stats.ngcreated++;
@@ -1750,6 +1796,7 @@ static bool yield(bool preempted)
     }
     mp->after = AFTER_YIELD;
     mp->afterg = gp;
+    GPM_TRACE_EV(mp, TEV_GSTOP, preempted ? TSTOP_PREEMPT : TSTOP_YIELD, GPM_TRACE_P(mp->p), 0, gp->goid, 0);
     execute(mp, next, false);
     mp->curfs = next->tcb;
     gpm_ctx_switch(&gp->sched_sp, next->sched_sp, next->tcb);
@@ -1783,6 +1830,8 @@ void gpm_goexit_switch(struct gpm_g *gp)
     if (jg != NULL) {
         gpm_setgstatus(jg, G_WAITING, G_RUNNABLE);
         jg->waitreason = WAIT_NONE;
+        GPM_TRACE_EV(mp, TEV_GSTOP, TSTOP_EXIT, GPM_TRACE_P(mp->p), 0, gp->goid, 0);
+        GPM_TRACE_EV(mp, TEV_READY, 0, 0, 0, jg->goid, gp->goid);
         execute(mp, jg, true);
         mp->curfs = jg->tcb;
         gpm_ctx_switch(&gp->sched_sp, jg->sched_sp, jg->tcb);
@@ -2007,6 +2056,7 @@ bool gpm_takesyscallp(struct gpm_m *mp, struct gpm_p *pp)
     mp->p = pp;
     atomic_store_explicit(&mp->blockedoutside, false, memory_order_relaxed);
     atomic_fetch_add_explicit(&gpm_sched.nretake, 1, memory_order_relaxed);
+    GPM_TRACE_EV(mp, TEV_RETAKE, 0, GPM_TRACE_P(pp), 0, 0, gpm_powner(w)->id);
     return true;
 }
 
@@ -2015,6 +2065,7 @@ void gpm_entersyscall(void)
     struct gpm_g *gp = gpm_getg();
     if (gp == NULL || gp->m == NULL || gp->syscalldepth++ != 0)
         return;
+    GPM_TRACE_EV(gp->m, TEV_SYSCALL, 0, 0, 0, gp->goid, 0);
     gpm_casgstatus(gp, G_RUNNING, G_SYSCALL);
     gpm_p_tosyscall(gp->m); /* without a P, exitsyscall gets one back */
 }
@@ -2025,9 +2076,12 @@ void gpm_entersyscallblock(void)
     if (gp == NULL || gp->m == NULL || gp->syscalldepth++ != 0)
         return;
     struct gpm_m *mp = gp->m;
+    GPM_TRACE_EV(mp, TEV_SYSCALL, 0, 0, 0, gp->goid, 0);
     gpm_casgstatus(gp, G_RUNNING, G_SYSCALL);
-    if (gpm_pin(mp))
+    if (gpm_pin(mp)) {
+        GPM_TRACE_EV(mp, TEV_HANDOFF, 0, GPM_TRACE_P(mp->p), 0, 0, 0);
         handoffp(gpm_releasep(mp));
+    }
 }
 
 void gpm_exitsyscall(void)
@@ -2037,12 +2091,14 @@ void gpm_exitsyscall(void)
         return;
     struct gpm_m *mp = gp->m;
     struct gpm_p *oldp = mp->p;
+    GPM_TRACE_EV(mp, TEV_SYSRET, 0, 0, 0, gp->goid, 0);
     if (gpm_p_fromsyscall(mp)) {
         gpm_casgstatus(gp, G_SYSCALL, G_RUNNING);
         gpm_preemptpoint();
         return;
     }
     if (oldp != NULL && gpm_takesyscallp(mp, oldp)) {
+        GPM_TRACE_EV(mp, TEV_PCHANGE, 0, GPM_TRACE_P(oldp), 0, gp->goid, 0);
         gpm_casgstatus(gp, G_SYSCALL, G_RUNNING);
         gpm_unpin(mp);
         return;
@@ -2050,6 +2106,7 @@ void gpm_exitsyscall(void)
     struct gpm_p *pp = pidleget_nolock();
     if (pp != NULL) {
         gpm_acquirep(mp, pp);
+        GPM_TRACE_EV(mp, TEV_PCHANGE, 0, GPM_TRACE_P(pp), 0, gp->goid, 0);
         gpm_casgstatus(gp, G_SYSCALL, G_RUNNING);
         gpm_unpin(mp);
         return;
@@ -2141,6 +2198,7 @@ static void preemptone(struct gpm_m *mp, bool signal)
     if (gp == NULL)
         return;
     atomic_fetch_add_explicit(&gpm_sched.npreemptreq, 1, memory_order_relaxed);
+    GPM_TRACE_EV(NULL, TEV_PREEMPT, 0, 0, 0, gp->goid, mp->id);
     gpm_setpreempt(gp);
     /* Not a G that entered a wrapped call since sysmon looked at its P: a
        system call that SA_RESTART does not restart (poll, epoll_wait)
@@ -2157,6 +2215,7 @@ static bool takep(struct gpm_p *pp, uintptr_t w, bool blocked)
     struct gpm_m *mp = gpm_powner(w);
     if (!gpm_revoke(pp, w))
         return false;
+    GPM_TRACE_EV(NULL, TEV_RETAKE, 0, GPM_TRACE_P(pp), 0, 0, mp->id);
     if (gpm_pstatus(w) == P_SYSCALL) {
         atomic_fetch_add_explicit(&gpm_sched.nretake, 1, memory_order_relaxed);
     } else {
@@ -2392,6 +2451,7 @@ static void *wiredmloop(void *arg)
         mp->curg = gp;
         mp->curfs = gp->tcb;
         mp->stats.nswitch++;
+        GPM_TRACE_EV(mp, TEV_GSTART, 0, 0, 0, gp->goid, 0);
         gpm_ctx_switch(&mp->g0_sp, gp->sched_sp, gp->tcb);
         /* gp left for good: it unwired or exited, with gp->lockedm
            cleared (gpm_wire_detach). Its TCB is still loaded. */
@@ -2401,6 +2461,7 @@ static void *wiredmloop(void *arg)
         struct gpm_g *prev = mp->afterg;
         mp->after = AFTER_NONE;
         mp->afterg = NULL;
+        GPM_TRACE_EV(mp, TEV_GSTOP, after == AFTER_EXIT ? TSTOP_EXIT : TSTOP_REQUEUE, 0, 0, gp->goid, 0);
         if (prev != gp)
             /* Invariant: only its own G runs on a wired M. */
             gpm_throwf("wiredm: M%d left by G%lu, not its own", mp->id, prev ? (unsigned long)prev->goid : 0UL);

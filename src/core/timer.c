@@ -44,6 +44,7 @@
  * sched.lock (timer functions ready Gs); see lock.h.
  */
 #define _GNU_SOURCE
+#include "exectrace.h"
 #include "timer.h"
 
 #include <errno.h>
@@ -238,6 +239,7 @@ int64_t gpm_checktimers(struct gpm_m *mp, struct gpm_p *pp, int64_t now)
         /* See "Timer life": t is not touched after this call. */
         if (mp != NULL && mp->p != pp)
             mp->stats.nothertimer++;
+        GPM_TRACE_EV(mp, TEV_TIMER, 0, 0, 0, 0, now - t->when);
         t->f(mp, t->arg);
     }
     if (__builtin_expect(pp->spill != NULL, 0)) {
@@ -247,6 +249,7 @@ int64_t gpm_checktimers(struct gpm_m *mp, struct gpm_p *pp, int64_t now)
             if (t->when <= now) {
                 spillremove(pp, t);
                 updatetimer0(pp);
+                GPM_TRACE_EV(mp, TEV_TIMER, 0, 0, 0, 0, now - t->when);
                 t->f(mp, t->arg); /* t is not touched after this call */
             }
         }

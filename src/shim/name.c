@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "../../compat/glibc_abi.h"
+#include "../core/exectrace.h"
 #include "../core/sys.h"
 #include "shim.h"
 
@@ -48,6 +49,10 @@ static int setgname(struct gpm_g *gp, const char *name, size_t len)
     char buf[TASK_COMM_LEN] = {0};
     memcpy(buf, name, len);
     memcpy(gp->name, buf, sizeof buf);
+    if (__builtin_expect(gpm_tracing, 0)) {
+        struct gpm_g *self = gpm_getg();
+        gpm_trace_name(self != NULL ? self->m : NULL, gp);
+    }
     return 0;
 }
 
