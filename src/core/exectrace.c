@@ -66,21 +66,10 @@
 
 bool gpm_tracing;
 
-#define CHUNK_BYTES 16384
-#define CHUNK_EVENTS (CHUNK_BYTES / sizeof(struct gpm_traceev) - 1)
-
-struct gpm_tracechunk {
-    struct gpm_tracechunk *next; /* trace.full; trace.lock */
-    uint64_t seq;                /* order of the chunks of a track; trace.lock */
-    uint32_t track;              /* 0: the shared track; M id + 1 */
-    uint32_t pins;               /* renders reading it; trace.lock */
-    /* Events written: store-release by the track's recorder after the
-       event, load-acquire by a render. */
-    _Atomic uint32_t n;
-    uint32_t pad;
-    struct gpm_traceev ev[CHUNK_EVENTS];
-};
+#define CHUNK_BYTES GPM_TRACECHUNK_BYTES
+#define CHUNK_EVENTS GPM_TRACECHUNK_EVENTS
 _Static_assert(sizeof(struct gpm_tracechunk) == CHUNK_BYTES, "a chunk is 16 KiB");
+bool gpm_tracetsc;
 
 static struct {
     struct gpm_mutex lock; /* everything below to droppedts */
@@ -97,7 +86,6 @@ static struct {
     struct gpm_mutex sharedlock;
     _Atomic uint64_t lost; /* events not recorded: no chunk, or the shared track busy */
 
-    bool usetsc;
     uint64_t ts0; /* timestamp and CLOCK_MONOTONIC at the start */
     int64_t ns0;
 
@@ -111,9 +99,7 @@ static struct {
 
 static inline uint64_t tracets(void)
 {
-    if (__builtin_expect(trace.usetsc, 1))
-        return __builtin_ia32_rdtsc();
-    return (uint64_t)gpm_nanotime();
+    return gpm_tracetsc ? __builtin_ia32_rdtsc() : (uint64_t)gpm_nanotime();
 }
 
 /* A chunk for track, or NULL: carved, recycled, or mapped. trace.lock held. */
@@ -215,26 +201,24 @@ static void sharedev(uint8_t type, uint8_t why, uint16_t p, uint32_t x, uint64_t
     gpm_unlock(&trace.sharedlock);
 }
 
-void gpm_traceev(struct gpm_m *mp, uint8_t type, uint8_t why, uint16_t p, uint32_t x, uint64_t g, uint64_t arg)
+void gpm_traceev_slow(struct gpm_m *mp, uint8_t type, uint8_t why, uint16_t p, uint32_t x, uint64_t g,
+                      uint64_t arg)
 {
     if (mp == NULL) {
         sharedev(type, why, p, x, g, arg);
         return;
     }
     struct gpm_tracechunk *c = mp->tracechunk;
-    uint32_t n = c != NULL ? atomic_load_explicit(&c->n, memory_order_relaxed) : CHUNK_EVENTS;
-    if (__builtin_expect(n == CHUNK_EVENTS, 0)) {
-        gpm_lock(&trace.lock);
+    gpm_lock(&trace.lock);
+    if (c != NULL)
         retirechunk(c);
-        c = mp->tracechunk = takechunk((uint32_t)mp->id + 1);
-        gpm_unlock(&trace.lock);
-        if (c == NULL) {
-            atomic_fetch_add_explicit(&trace.lost, 1, memory_order_relaxed);
-            return;
-        }
-        n = 0;
+    c = mp->tracechunk = takechunk((uint32_t)mp->id + 1);
+    gpm_unlock(&trace.lock);
+    if (c == NULL) {
+        atomic_fetch_add_explicit(&trace.lost, 1, memory_order_relaxed);
+        return;
     }
-    putev(c, n, type, why, p, x, g, arg);
+    putev(c, 0, type, why, p, x, g, arg);
 }
 
 void gpm_trace_name(struct gpm_m *mp, struct gpm_g *gp)
@@ -471,7 +455,7 @@ static uint64_t relns(const struct render *r, uint64_t ts)
 {
     if (ts <= r->tsc0)
         return 0;
-    if (!trace.usetsc)
+    if (!gpm_tracetsc)
         return ts - r->tsc0;
     return (uint64_t)((double)(ts - r->tsc0) * r->scale);
 }
@@ -609,6 +593,68 @@ static void instant(struct render *r, int pid, uint64_t tid, uint64_t ns, const 
     outs(&r->o, "\",\"args\":{");
 }
 
+/* G g starts running on M track m (tid), with P p (id + 1, or 0). */
+static void gstart(struct render *r, struct mstate *m, uint64_t tid, uint64_t ns, uint64_t g, uint16_t p)
+{
+    if (m == NULL)
+        return; /* the shared track: a wired or foreign G's wake-up */
+    if (m->insys)
+        sysbegin(r, tid, ns, m->g, 'E');
+    m->insys = false;
+    if (m->g != 0)
+        spanend(r, 1, tid, ns, m->g, m->gname, "end"); /* its stop was lost */
+    m->g = g;
+    memcpy(m->gname, gname(r, g), 16);
+    spanbegin(r, 1, tid, ns, g, m->gname, p);
+    m->p = p;
+    if (p != 0)
+        pspanopen(r, p, ns, g, m->gname);
+}
+
+/* G g stops running on track (pid, tid), whose M state is m (NULL for the
+   shared track: only the instants), for why; park's reason and object. */
+static void gstop(struct render *r, struct mstate *m, int pid, uint64_t tid, uint64_t ns, uint64_t g, uint8_t why,
+                  uint32_t reason, uint64_t obj)
+{
+    struct out *o = &r->o;
+    if (why == TSTOP_PARK) {
+        instant(r, pid, tid, ns, "park");
+        outs(o, "\"g\":");
+        outu(o, g);
+        outs(o, ",\"reason\":\"");
+        outs(o, reason < WAIT_NREASONS && waitnames[reason] ? waitnames[reason] : "?");
+        outs(o, "\",\"obj\":");
+        if (reason == WAIT_IO || reason == WAIT_POLL) {
+            outu(o, obj);
+        } else if (obj != 0) {
+            outs(o, "\"");
+            outhex(o, obj);
+            outs(o, "\"");
+        } else {
+            outs(o, "null");
+        }
+        outs(o, "}}");
+    } else if (why == TSTOP_EXIT) {
+        instant(r, pid, tid, ns, "exit");
+        outs(o, "\"g\":");
+        outu(o, g);
+        outs(o, "}}");
+    }
+    if (m == NULL)
+        return;
+    if (m->insys)
+        sysbegin(r, tid, ns, m->g, 'E');
+    m->insys = false;
+    if (m->g != g)
+        return; /* its start was dropped */
+    const char *whys = why < sizeof stopwhy / sizeof *stopwhy && stopwhy[why] ? stopwhy[why] : "?";
+    spanend(r, 1, tid, ns, m->g, m->gname, whys);
+    struct pstate *ps = ptrack(r, m->p);
+    if (ps != NULL && ps->g == g)
+        pspanclose(r, m->p, ns, whys);
+    m->g = 0;
+}
+
 /* Runs one event through the model, writing what it shows. */
 static void renderev(struct render *r, const struct rev *v)
 {
@@ -622,57 +668,14 @@ static void renderev(struct render *r, const struct rev *v)
     r->emitted += !o->muted;
     switch (e->type) {
     case TEV_GSTART:
-        if (m == NULL)
-            break;
-        if (m->insys)
-            sysbegin(r, tid, ns, m->g, 'E');
-        m->insys = false;
-        if (m->g != 0)
-            spanend(r, 1, tid, ns, m->g, m->gname, "end"); /* its stop was lost */
-        m->g = e->g;
-        memcpy(m->gname, gname(r, e->g), 16);
-        spanbegin(r, 1, tid, ns, e->g, m->gname, e->p);
-        m->p = e->p;
-        if (e->p != 0)
-            pspanopen(r, e->p, ns, e->g, m->gname);
+        gstart(r, m, tid, ns, e->g, e->p);
         break;
     case TEV_GSTOP:
-        if (e->why == TSTOP_PARK) {
-            instant(r, pid, tid, ns, "park");
-            outs(o, "\"g\":");
-            outu(o, e->g);
-            outs(o, ",\"reason\":\"");
-            outs(o, e->x < WAIT_NREASONS && waitnames[e->x] ? waitnames[e->x] : "?");
-            outs(o, "\",\"obj\":");
-            if (e->x == WAIT_IO || e->x == WAIT_POLL)
-                outu(o, e->arg);
-            else if (e->arg != 0) {
-                outs(o, "\"");
-                outhex(o, e->arg);
-                outs(o, "\"");
-            } else {
-                outs(o, "null");
-            }
-            outs(o, "}}");
-        } else if (e->why == TSTOP_EXIT) {
-            instant(r, pid, tid, ns, "exit");
-            outs(o, "\"g\":");
-            outu(o, e->g);
-            outs(o, "}}");
-        }
-        if (m == NULL)
-            break;
-        if (m->insys)
-            sysbegin(r, tid, ns, m->g, 'E');
-        m->insys = false;
-        if (m->g == e->g) {
-            const char *why = e->why < sizeof stopwhy / sizeof *stopwhy && stopwhy[e->why] ? stopwhy[e->why] : "?";
-            spanend(r, 1, tid, ns, m->g, m->gname, why);
-            struct pstate *ps = ptrack(r, m->p);
-            if (ps != NULL && ps->g == e->g)
-                pspanclose(r, m->p, ns, why);
-            m->g = 0;
-        }
+        gstop(r, m, pid, tid, ns, e->g, e->why, e->x, e->arg);
+        break;
+    case TEV_GSWITCH:
+        gstop(r, m, pid, tid, ns, e->arg, e->why, 0, 0);
+        gstart(r, m, tid, ns, e->g, e->p);
         break;
     case TEV_SYSCALL:
         if (m != NULL && m->g == e->g && !m->insys) {
@@ -992,7 +995,7 @@ static void render(void)
     uint64_t tsc1 = tracets();
     int64_t ns1 = gpm_nanotime();
     struct render r = {.tsc0 = trace.ts0, .scale = 1.0};
-    if (trace.usetsc && tsc1 > trace.ts0)
+    if (gpm_tracetsc && tsc1 > trace.ts0)
         r.scale = (double)(ns1 - trace.ns0) / (double)(tsc1 - trace.ts0);
     uint64_t endns = relns(&r, tsc1);
 
@@ -1186,7 +1189,7 @@ void gpm_exectrace_start(struct gpm_g *g1)
         return;
     }
     trace.arena = m;
-    trace.usetsc = tscusable();
+    gpm_tracetsc = tscusable();
     trace.ns0 = gpm_nanotime();
     trace.ts0 = tracets();
     gpm_tracing = true;

@@ -9,11 +9,12 @@
 #ifndef GPM_CORE_EXECTRACE_H
 #define GPM_CORE_EXECTRACE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-struct gpm_m;
-struct gpm_g;
+#include "runtime.h"
+#include "sys.h"
 
 /* Event types. The comment gives what g, x, p and arg hold (p is a P's
    id + 1, 0 for none; goids are 0 for none). */
@@ -32,6 +33,7 @@ enum gpm_traceevtype {
     TEV_TIMER,      /* a timer fired arg ns after it was due */
     TEV_NETPOLL,    /* a poll found x Gs ready */
     TEV_PCHANGE,    /* g, running on the recording M, now holds P p */
+    TEV_GSWITCH,    /* G arg stops (why: yield, preempt) and g starts, with P p */
     TEV_NTYPES
 };
 
@@ -56,16 +58,67 @@ struct gpm_traceev {
     uint64_t arg;
 };
 
+/* A chunk of events of one track ("Recording" in exectrace.c). */
+#define GPM_TRACECHUNK_BYTES 16384
+#define GPM_TRACECHUNK_EVENTS (GPM_TRACECHUNK_BYTES / sizeof(struct gpm_traceev) - 1)
+
+struct gpm_tracechunk {
+    struct gpm_tracechunk *next; /* trace.full; trace.lock */
+    uint64_t seq;                /* order of the chunks of a track; trace.lock */
+    uint32_t track;              /* 0: the shared track; M id + 1 */
+    uint32_t pins;               /* renders reading it; trace.lock */
+    /* Events written: store-release by the track's recorder after the
+       event, load-acquire by a render. */
+    _Atomic uint32_t n;
+    uint32_t pad;
+    struct gpm_traceev ev[GPM_TRACECHUNK_EVENTS];
+};
+
 /* Whether tracing is on: set once at start-up, cleared in a forked child. */
 extern bool gpm_tracing;
+/* Whether timestamps are the cycle counter (else gpm_nanotime). */
+extern bool gpm_tracetsc;
+
+/* The slow path of gpm_traceev: the shared track, or a new chunk. */
+void gpm_traceev_slow(struct gpm_m *mp, uint8_t type, uint8_t why, uint16_t p, uint32_t x, uint64_t g,
+                      uint64_t arg);
 
 /* Records an event for mp's track, or the shared track ("sysmon & other
    threads") when mp is NULL. mp must be the calling kernel thread's M. */
-void gpm_traceev(struct gpm_m *mp, uint8_t type, uint8_t why, uint16_t p, uint32_t x, uint64_t g, uint64_t arg);
+static inline void gpm_traceev(struct gpm_m *mp, uint8_t type, uint8_t why, uint16_t p, uint32_t x, uint64_t g,
+                               uint64_t arg)
+{
+    struct gpm_tracechunk *c = mp != NULL ? mp->tracechunk : NULL;
+    uint32_t n;
+    if (__builtin_expect(c == NULL || (n = atomic_load_explicit(&c->n, memory_order_relaxed)) ==
+                                          GPM_TRACECHUNK_EVENTS, 0)) {
+        gpm_traceev_slow(mp, type, why, p, x, g, arg);
+        return;
+    }
+    struct gpm_traceev *e = &c->ev[n];
+    e->ts = __builtin_expect(gpm_tracetsc, 1) ? __builtin_ia32_rdtsc() : (uint64_t)gpm_nanotime();
+    e->type = type;
+    e->why = why;
+    e->p = p;
+    e->x = x;
+    e->g = g;
+    e->arg = arg;
+    /* release: the event is complete for a render that sees the count. */
+    atomic_store_explicit(&c->n, n + 1, memory_order_release);
+}
+
+/* Whether to record: the one branch a recording site costs when tracing
+   is off. Built with -DGPM_NO_EXECTRACE (the benchmarks' libgpm-notrace,
+   which measures that branch), constant false. */
+#ifdef GPM_NO_EXECTRACE
+#define GPM_TRACING() false
+#else
+#define GPM_TRACING() __builtin_expect(gpm_tracing, 0)
+#endif
 
 #define GPM_TRACE_EV(mp, type, why, p, x, g, arg)                                                   \
     do {                                                                                            \
-        if (__builtin_expect(gpm_tracing, 0))                                                       \
+        if (GPM_TRACING())                                                                          \
             gpm_traceev((mp), (type), (why), (uint16_t)(p), (uint32_t)(x), (uint64_t)(g), (uint64_t)(arg)); \
     } while (0)
 

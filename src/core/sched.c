@@ -1018,7 +1018,7 @@ static void traceready(struct gpm_m *curm, struct gpm_g *gp)
 /* The execution trace's record of a poll that found the n Gs of list. */
 static void tracenetpoll(struct gpm_m *mp, struct gpm_g *list, int32_t n)
 {
-    if (__builtin_expect(!gpm_tracing || list == NULL, 1))
+    if (!GPM_TRACING() || list == NULL)
         return;
     gpm_traceev(mp, TEV_NETPOLL, 0, 0, (uint32_t)n, 0, 0);
     for (struct gpm_g *gp = list; gp != NULL; gp = gp->schedlink)
@@ -1366,7 +1366,6 @@ static void execute(struct gpm_m *mp, struct gpm_g *gp, bool inheritTime)
     gp->m = mp;
     gpm_cputime_atswitch(mp->curg, gp);
     mp->curg = gp;
-    GPM_TRACE_EV(mp, TEV_GSTART, 0, GPM_TRACE_P(mp->p), 0, gp->goid, 0);
     /* A request to yield that came while gp was not running is stale. */
     atomic_store_explicit(preemptflag(gp), 0, memory_order_relaxed);
     if (!inheritTime)
@@ -1523,7 +1522,7 @@ void gpm_adoptg0(struct gpm_m *mp)
 static void switchaway(struct gpm_m *mp, struct gpm_g *gp)
 {
     gpm_gstack_checkcanary(gp); /* "Stacks without a guard" in gstack.c */
-    if (__builtin_expect(gpm_tracing, 0))
+    if (GPM_TRACING())
         tracestop(mp, gp);
     struct gpm_g *next = NULL;
     bool inheritTime = false;
@@ -1531,6 +1530,7 @@ static void switchaway(struct gpm_m *mp, struct gpm_g *gp)
         next = runqget_nonblocking(mp->p, &inheritTime);
     if (next != NULL) {
         execute(mp, next, inheritTime);
+        GPM_TRACE_EV(mp, TEV_GSTART, 0, GPM_TRACE_P(mp->p), 0, next->goid, 0);
         mp->curfs = next->tcb;
         gpm_ctx_switch(&gp->sched_sp, next->sched_sp, next->tcb);
     } else {
@@ -1561,6 +1561,7 @@ static void g0loop(struct gpm_m *mp)
         bool inheritTime = false;
         struct gpm_g *gp = schedule(mp, &inheritTime);
         execute(mp, gp, inheritTime);
+        GPM_TRACE_EV(mp, TEV_GSTART, 0, GPM_TRACE_P(mp->p), 0, gp->goid, 0);
         void *fs = mp->curfs != gp->tcb ? gp->tcb : NULL;
         mp->curfs = gp->tcb;
         gpm_ctx_switch(&mp->g0_sp, gp->sched_sp, fs);
@@ -1695,7 +1696,7 @@ void gpm_ready_on(struct gpm_m *curm, struct gpm_g *gp)
 {
     gpm_setgstatus(gp, G_WAITING, G_RUNNABLE);
     gp->waitreason = WAIT_NONE;
-    if (__builtin_expect(gpm_tracing, 0))
+    if (GPM_TRACING())
         traceready(curm, gp);
     if (gp->kind == G_KIND_FOREIGN || gp->lockedm != NULL) {
         gpm_notewakeup(&gp->wirednote); /* "Wired Gs" */
@@ -1796,8 +1797,9 @@ static bool yield(bool preempted)
     }
     mp->after = AFTER_YIELD;
     mp->afterg = gp;
-    GPM_TRACE_EV(mp, TEV_GSTOP, preempted ? TSTOP_PREEMPT : TSTOP_YIELD, GPM_TRACE_P(mp->p), 0, gp->goid, 0);
     execute(mp, next, false);
+    GPM_TRACE_EV(mp, TEV_GSWITCH, preempted ? TSTOP_PREEMPT : TSTOP_YIELD, GPM_TRACE_P(mp->p), 0, next->goid,
+                 gp->goid);
     mp->curfs = next->tcb;
     gpm_ctx_switch(&gp->sched_sp, next->sched_sp, next->tcb);
     gpm_finishswitch(gp->m);
@@ -1833,6 +1835,7 @@ void gpm_goexit_switch(struct gpm_g *gp)
         GPM_TRACE_EV(mp, TEV_GSTOP, TSTOP_EXIT, GPM_TRACE_P(mp->p), 0, gp->goid, 0);
         GPM_TRACE_EV(mp, TEV_READY, 0, 0, 0, jg->goid, gp->goid);
         execute(mp, jg, true);
+        GPM_TRACE_EV(mp, TEV_GSTART, 0, GPM_TRACE_P(mp->p), 0, jg->goid, 0);
         mp->curfs = jg->tcb;
         gpm_ctx_switch(&gp->sched_sp, jg->sched_sp, jg->tcb);
     } else {

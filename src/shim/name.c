@@ -49,7 +49,7 @@ static int setgname(struct gpm_g *gp, const char *name, size_t len)
     char buf[TASK_COMM_LEN] = {0};
     memcpy(buf, name, len);
     memcpy(gp->name, buf, sizeof buf);
-    if (__builtin_expect(gpm_tracing, 0)) {
+    if (GPM_TRACING()) {
         struct gpm_g *self = gpm_getg();
         gpm_trace_name(self != NULL ? self->m : NULL, gp);
     }
