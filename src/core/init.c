@@ -22,6 +22,7 @@
 #include "foreign.h"
 #include "glife.h"
 #include "gstack.h"
+#include "netpoll.h"
 #include "print.h"
 #include "runtime.h"
 #include "sys.h"
@@ -91,6 +92,7 @@ static void init(void)
     }
     gpm_ctx_setup(!gpm_config.nowrfsbase);
     readname();
+    gpm_netpoll_reservefds(); /* while this is the only thread */
 
     void *m0tcb = gpm_tlsblock_alloc();
     if (m0tcb == NULL) {

@@ -132,6 +132,16 @@
  * close of them says EBADF, dup2 onto them moves them away first.
  * A forked child gets a poller of its own on first use.
  *
+ * Moving a descriptor that high grows the process's descriptor table,
+ * and the kernel, when it replaces the table of a process with several
+ * threads, waits for an RCU grace period (expand_fdtable: about 10 ms
+ * measured here), during which the G that makes the poller holds its M
+ * in the kernel. So start-up, while the process has one thread, grows the
+ * table once to cover gpm's descriptors (gpm_netpoll_reservefds) and
+ * leaves nothing open: the table never shrinks, and the first wait then
+ * costs microseconds. (Found with GPM_TRACE: a worker's first read of a
+ * pipe ran 11 ms before it parked.)
+ *
  * Who uses the poller
  * -------------------
  * Ordinary Gs, once signals are routed (from the program's second thread
@@ -296,6 +306,20 @@ static int movehigh(int fd)
         return fd;
     gpm_syscall1(SYS_close, fd);
     return (int)nfd;
+}
+
+void gpm_netpoll_reservefds(void)
+{
+    if (!gpm_config.netpoll)
+        return;
+    long fd = gpm_syscall2(SYS_eventfd2, 0, EFD_CLOEXEC);
+    if (fd < 0)
+        return;
+    /* netpollinit's second descriptor goes one above the first. */
+    long high = gpm_syscall3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, highfd() + 1);
+    if (high >= 0)
+        gpm_syscall1(SYS_close, high);
+    gpm_syscall1(SYS_close, fd);
 }
 
 /* Makes the epoll instance, on the first wait. Gs that come meanwhile

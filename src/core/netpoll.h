@@ -114,6 +114,11 @@ void gpm_netfd_flagschanged(void);
 /* SO_RCVTIMEO or SO_SNDTIMEO of socket fd was set. */
 void gpm_netfd_timeochanged(int fd);
 
+/* Grows the descriptor table to cover where the poller's descriptors will
+   go, at start-up, while the process has one thread ("The scheduler's
+   side" in netpoll.c). Leaves no descriptor open. */
+void gpm_netpoll_reservefds(void);
+
 /* The scheduler's side (sched.c, sysmon.c). */
 /* Whether any G waits in the poller (one load). */
 bool gpm_netpoll_waiting(void);
