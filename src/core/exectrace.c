@@ -25,7 +25,10 @@
  * of any dropped event: the render skips everything at or before it, so
  * that every track it shows is complete from there on. When every full
  * chunk is being read, a chunk is mapped beyond the arena (at most as many
- * again); past that, the event is lost (counted as dropped).
+ * again); past that, the event is lost (counted as dropped). A chunk
+ * that is not full is recycled only once its M retires it: an M that
+ * parks idle does (gpm_trace_mpark) when there are many Ms for the arena,
+ * so that idle Ms do not keep most of it.
  *
  * Rendering
  * ---------
@@ -97,9 +100,16 @@ static struct {
 
 /* ---- Recording ------------------------------------------------------------ */
 
+uint64_t gpm_tracets_slow(void)
+{
+    struct timespec ts;
+    gpm_syscall2(SYS_clock_gettime, CLOCK_MONOTONIC, (long)&ts);
+    return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
 static inline uint64_t tracets(void)
 {
-    return gpm_tracetsc ? __builtin_ia32_rdtsc() : (uint64_t)gpm_nanotime();
+    return gpm_tracetsc ? __builtin_ia32_rdtsc() : gpm_tracets_slow();
 }
 
 /* A chunk for track, or NULL: carved, recycled, or mapped. trace.lock held. */
@@ -219,6 +229,21 @@ void gpm_traceev_slow(struct gpm_m *mp, uint8_t type, uint8_t why, uint16_t p, u
         return;
     }
     putev(c, 0, type, why, p, x, g, arg);
+}
+
+void gpm_trace_mpark(struct gpm_m *mp)
+{
+    struct gpm_tracechunk *c = mp->tracechunk;
+    if (c == NULL || atomic_load_explicit(&c->n, memory_order_relaxed) == 0)
+        return;
+    /* Only when the Ms' current chunks could hold a large share of the
+       arena: a chunk retired part full wastes the rest of it. */
+    if ((size_t)gpm_sched.mnext * 4 < trace.narena)
+        return;
+    gpm_lock(&trace.lock);
+    retirechunk(c);
+    mp->tracechunk = NULL;
+    gpm_unlock(&trace.lock);
 }
 
 void gpm_trace_name(struct gpm_m *mp, struct gpm_g *gp)
@@ -624,8 +649,8 @@ static void gstop(struct render *r, struct mstate *m, int pid, uint64_t tid, uin
         outs(o, ",\"reason\":\"");
         outs(o, reason < WAIT_NREASONS && waitnames[reason] ? waitnames[reason] : "?");
         outs(o, "\",\"obj\":");
-        if (reason == WAIT_IO || reason == WAIT_POLL) {
-            outu(o, obj);
+        if ((reason == WAIT_IO || reason == WAIT_POLL) && obj != 0) {
+            outu(o, obj - 1); /* the descriptor + 1 (netpoll.c) */
         } else if (obj != 0) {
             outs(o, "\"");
             outhex(o, obj);
@@ -728,8 +753,10 @@ static void renderev(struct render *r, const struct rev *v)
         break;
     case TEV_NAME: {
         struct gname *n = nameslot(&r->names, e->g, true);
-        if (n == NULL || e->x > 1)
+        if (n == NULL || e->x > 1) {
+            r->emitted -= !o->muted;
             break;
+        }
         memcpy(n->name + 8 * e->x, &e->arg, 8);
         if (e->x == 1) {
             instant(r, pid, tid, ns, "name");
@@ -982,6 +1009,8 @@ static void renderpass(struct render *r, const struct rev *evs, size_t nev, size
             sizes[i] = (uint32_t)(r->o.len - before);
     }
     r->o.muted = false;
+    if (cut > 0 && cut >= nev)
+        reopen(r, endns); /* nothing fitted after the cut: balance the ends */
     closeall(r, endns);
 }
 
@@ -993,11 +1022,12 @@ static void render(void)
     size_t k = snapshot(&cs, &dropped, &droppedts);
     /* The clock's rate: from the start to now. */
     uint64_t tsc1 = tracets();
-    int64_t ns1 = gpm_nanotime();
+    int64_t ns1 = (int64_t)gpm_tracets_slow();
     struct render r = {.tsc0 = trace.ts0, .scale = 1.0};
     if (gpm_tracetsc && tsc1 > trace.ts0)
         r.scale = (double)(ns1 - trace.ns0) / (double)(tsc1 - trace.ts0);
     uint64_t endns = relns(&r, tsc1);
+    uint64_t lastts = 0;
 
     /* Sort the chunks by track, then order; copy their events. */
     size_t total = 0;
@@ -1032,7 +1062,12 @@ static void render(void)
                 nms = track;
         }
         qsort(evs, nev, sizeof *evs, cmprev);
+        if (nev > 0)
+            lastts = evs[nev - 1].e.ts;
     }
+    /* Another CPU's counter may be a little ahead of this one's. */
+    if (relns(&r, lastts) > endns)
+        endns = relns(&r, lastts);
     unpin(cs, k);
     free(cs);
 
@@ -1054,8 +1089,10 @@ static void render(void)
     renderpass(&r, evs, nev, 0, sizes, endns);
     size_t cut = 0;
     if (r.o.len + 512 > trace.maxbytes) {
-        /* Room for the spans begun at the cut-off and ended at the end. */
-        size_t room = fixed + (nms + r.nps) * 2 * 128;
+        /* Room for the spans begun at the cut-off and ended at the end (an
+           M's G span and system call span, a P's G span; up to ~200 bytes
+           a record with an escaped name), and for Ms made meanwhile. */
+        size_t room = fixed + nms * 4 * 256 + r.nps * 2 * 256 + 64 * 1024;
         size_t budget = trace.maxbytes > room ? trace.maxbytes - room : 0, sum = 0;
         cut = nev;
         while (cut > 0 && sum + sizes[cut - 1] <= budget)
@@ -1129,7 +1166,7 @@ static void finalrender(void)
     gpm_unlock(&trace.renderlock);
 }
 
-/* Whether the cycle counter ticks at a constant rate in every state. */
+/* Whether the cycle counter ticks at a constant rate. */
 static bool tscusable(void)
 {
     static char buf[16384];
@@ -1142,7 +1179,9 @@ static bool tscusable(void)
     char *eol = strchr(flags + 1, '\n');
     if (eol != NULL)
         *eol = '\0';
-    return strstr(flags, " constant_tsc") != NULL && strstr(flags, " nonstop_tsc") != NULL;
+    /* nonstop_tsc (not stopped in deep sleep states) is often not shown
+       to virtual machines, whose TSC the hypervisor keeps running. */
+    return strstr(flags, " constant_tsc") != NULL;
 }
 
 /* FILE with %p replaced by the pid. */
@@ -1190,7 +1229,7 @@ void gpm_exectrace_start(struct gpm_g *g1)
     }
     trace.arena = m;
     gpm_tracetsc = tscusable();
-    trace.ns0 = gpm_nanotime();
+    trace.ns0 = (int64_t)gpm_tracets_slow();
     trace.ts0 = tracets();
     gpm_tracing = true;
     struct gpm_m *m0 = g1->m;

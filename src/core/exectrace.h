@@ -47,7 +47,9 @@ enum gpm_tracestop {
 };
 
 /* One event: 32 bytes. ts is the cycle counter (rdtsc) where it ticks at
-   a constant rate that sleep states do not stop, else gpm_nanotime. */
+   a constant rate, else CLOCK_MONOTONIC read by a raw system call: not
+   through libc's vDSO, which the preemption signal treats as the
+   program's code (preempt.c), and recording sites run unpinned. */
 struct gpm_traceev {
     uint64_t ts;
     uint8_t type;
@@ -76,8 +78,11 @@ struct gpm_tracechunk {
 
 /* Whether tracing is on: set once at start-up, cleared in a forked child. */
 extern bool gpm_tracing;
-/* Whether timestamps are the cycle counter (else gpm_nanotime). */
+/* Whether timestamps are the cycle counter (else gpm_tracets_slow). */
 extern bool gpm_tracetsc;
+
+/* CLOCK_MONOTONIC by a raw system call, for hosts without a constant TSC. */
+uint64_t gpm_tracets_slow(void);
 
 /* The slow path of gpm_traceev: the shared track, or a new chunk. */
 void gpm_traceev_slow(struct gpm_m *mp, uint8_t type, uint8_t why, uint16_t p, uint32_t x, uint64_t g,
@@ -96,7 +101,7 @@ static inline void gpm_traceev(struct gpm_m *mp, uint8_t type, uint8_t why, uint
         return;
     }
     struct gpm_traceev *e = &c->ev[n];
-    e->ts = __builtin_expect(gpm_tracetsc, 1) ? __builtin_ia32_rdtsc() : (uint64_t)gpm_nanotime();
+    e->ts = __builtin_expect(gpm_tracetsc, 1) ? __builtin_ia32_rdtsc() : gpm_tracets_slow();
     e->type = type;
     e->why = why;
     e->p = p;
@@ -126,6 +131,10 @@ static inline void gpm_traceev(struct gpm_m *mp, uint8_t type, uint8_t why, uint
 #define GPM_TRACE_P(pp) ((pp) != NULL ? (uint16_t)((pp)->id + 1) : (uint16_t)0)
 /* A G's id, 0 for NULL. */
 #define GPM_TRACE_GOID(gp) ((gp) != NULL ? (gp)->goid : (uint64_t)0)
+
+/* mp is about to park idle (stopm): gives its chunk back to be recycled
+   when Ms are many for the arena. Called by mp. */
+void gpm_trace_mpark(struct gpm_m *mp);
 
 /* Records gp's name (two TEV_NAME events). */
 void gpm_trace_name(struct gpm_m *mp, struct gpm_g *gp);

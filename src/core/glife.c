@@ -59,6 +59,7 @@
  * last time, and goexit0 marks it dead on the next context.
  */
 #define _GNU_SOURCE
+#include "exectrace.h"
 #include "glife.h"
 
 #include <errno.h>
@@ -535,7 +536,7 @@ again:;
             gpm_testcancel();
             goto again;
         }
-        if (self != NULL)
+        if (GPM_TRACING() && self != NULL)
             self->waitobj = (uintptr_t)gp->tcb;
         gpm_park_timed(join_unlockf, &jw, WAIT_JOIN, deadline != 0 ? &jw.t : NULL);
         gpm_deltimer(&jw.t);

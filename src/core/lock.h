@@ -38,6 +38,14 @@
  *   wired.lock           (wire.c: the pool of wired Ms and the Gs' wiring
  *                        requests; a leaf, taken with no other lock held,
  *                        held across raw sched_* system calls only)
+ *   trace.sharedlock     (exectrace.c: the execution trace's shared track;
+ *                        only ever try-locked, under any lock above)
+ *     trace.lock         (exectrace.c: the trace's chunk lists; a leaf below
+ *                        every lock above: events are recorded with them
+ *                        held. fork.c does not take either: a forked child
+ *                        stops tracing before it could record)
+ *   trace.renderlock     (exectrace.c: one render at a time; taken with no
+ *                        other lock held)
  *
  * fork.c takes all of them but the per-G ones, in this order, across
  * fork() (a G's sig.lock is made anew in the child for the one G there).

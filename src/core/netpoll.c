@@ -156,6 +156,7 @@
  * state, without pollfd locks.
  */
 #define _GNU_SOURCE
+#include "exectrace.h"
 #include "netpoll.h"
 
 #include <errno.h>
@@ -528,7 +529,8 @@ static uint32_t pollpark(struct pollwaiter *ws, int n, int64_t deadline, bool ca
             break;
     }
     if (q == n) {
-        gp->waitobj = ws[0].opfd != NULL ? (uintptr_t)*ws[0].opfd : 0;
+        if (GPM_TRACING()) /* the descriptor + 1: 0 is "nothing" */
+            gp->waitobj = ws[0].opfd != NULL ? (uintptr_t)*ws[0].opfd + 1 : 0;
         gpm_park_timed(pollwait_unlockf, &w, reason, deadline != 0 ? &w.t : NULL);
     } else {
         fire(&w, PW_READY); /* an event came before all were queued */

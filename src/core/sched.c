@@ -918,6 +918,8 @@ static void stopm(struct gpm_m *mp)
         gpm_throw("stopm: spinning");
     gpm_m_useowntls(mp);
     mp->stats.nmpark++;
+    if (GPM_TRACING())
+        gpm_trace_mpark(mp);
     for (;;) {
         gpm_lock(&gpm_sched.lock);
         /* The earliest timer needs this M unless the timer M sleeps until
@@ -1680,7 +1682,8 @@ void gpm_park_timed(gpm_unlockf unlockf, void *arg, uint16_t reason, struct gpm_
     mp->unlockf = unlockf;
     mp->unlockarg = arg;
     switchout(mp, gp);
-    gp->waitobj = 0;
+    if (GPM_TRACING())
+        gp->waitobj = 0;
     gpm_unpin(gp->m);
     gpm_wirecheck(gp);
 }

@@ -57,6 +57,7 @@
  * requeue, in address order), then sched.lock. See lock.h.
  */
 #define _GNU_SOURCE
+#include "exectrace.h"
 #include "sema.h"
 
 #include <errno.h>
@@ -296,7 +297,8 @@ static int semawait(_Atomic uint32_t *addr, uint32_t val, const struct gpm_sema_
     }
     enqueue(r, &s);
     bool timed = deadline != 0 && !expired;
-    gp->waitobj = (uintptr_t)addr;
+    if (GPM_TRACING())
+        gp->waitobj = (uintptr_t)addr;
     gpm_park_timed(sema_unlockf, r, ws != NULL ? ws->reason : reason, timed ? &s.t : NULL);
     if (timed)
         gpm_deltimer(&s.t);
