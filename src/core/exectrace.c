@@ -165,21 +165,6 @@ static void retirechunk(struct gpm_tracechunk *c)
     trace.nfull++;
 }
 
-static inline void putev(struct gpm_tracechunk *c, uint32_t n, uint8_t type, uint8_t why, uint16_t p, uint32_t x,
-                         uint64_t g, uint64_t arg)
-{
-    struct gpm_traceev *e = &c->ev[n];
-    e->ts = tracets();
-    e->type = type;
-    e->why = why;
-    e->p = p;
-    e->x = x;
-    e->g = g;
-    e->arg = arg;
-    /* release: the event is complete for a render that sees the count. */
-    atomic_store_explicit(&c->n, n + 1, memory_order_release);
-}
-
 static bool trylock(struct gpm_mutex *l)
 {
     uint32_t v = 0;
@@ -205,7 +190,7 @@ static void sharedev(uint8_t type, uint8_t why, uint16_t p, uint32_t x, uint64_t
         n = 0;
     }
     if (c != NULL)
-        putev(c, n, type, why, p, x, g, arg);
+        gpm_traceput(c, n, type, why, p, x, g, arg);
     else
         atomic_fetch_add_explicit(&trace.lost, 1, memory_order_relaxed);
     gpm_unlock(&trace.sharedlock);
@@ -228,7 +213,7 @@ void gpm_traceev_slow(struct gpm_m *mp, uint8_t type, uint8_t why, uint16_t p, u
         atomic_fetch_add_explicit(&trace.lost, 1, memory_order_relaxed);
         return;
     }
-    putev(c, 0, type, why, p, x, g, arg);
+    gpm_traceput(c, 0, type, why, p, x, g, arg);
 }
 
 void gpm_trace_mpark(struct gpm_m *mp)
@@ -618,6 +603,25 @@ static void instant(struct render *r, int pid, uint64_t tid, uint64_t ns, const 
     outs(&r->o, "\",\"args\":{");
 }
 
+/* An instant whose args are numbers: k1 (and k2 unless NULL). */
+static void instantu(struct render *r, int pid, uint64_t tid, uint64_t ns, const char *name, const char *k1,
+                     uint64_t v1, const char *k2, uint64_t v2)
+{
+    struct out *o = &r->o;
+    instant(r, pid, tid, ns, name);
+    outs(o, "\"");
+    outs(o, k1);
+    outs(o, "\":");
+    outu(o, v1);
+    if (k2 != NULL) {
+        outs(o, ",\"");
+        outs(o, k2);
+        outs(o, "\":");
+        outu(o, v2);
+    }
+    outs(o, "}}");
+}
+
 /* G g starts running on M track m (tid), with P p (id + 1, or 0). */
 static void gstart(struct render *r, struct mstate *m, uint64_t tid, uint64_t ns, uint64_t g, uint16_t p)
 {
@@ -660,10 +664,7 @@ static void gstop(struct render *r, struct mstate *m, int pid, uint64_t tid, uin
         }
         outs(o, "}}");
     } else if (why == TSTOP_EXIT) {
-        instant(r, pid, tid, ns, "exit");
-        outs(o, "\"g\":");
-        outu(o, g);
-        outs(o, "}}");
+        instantu(r, pid, tid, ns, "exit", "g", g, NULL, 0);
     }
     if (m == NULL)
         return;
@@ -771,20 +772,10 @@ static void renderev(struct render *r, const struct rev *v)
         break;
     }
     case TEV_PREEMPT:
-        instant(r, pid, tid, ns, "preempt");
-        outs(o, "\"g\":");
-        outu(o, e->g);
-        outs(o, ",\"m\":");
-        outu(o, e->arg);
-        outs(o, "}}");
+        instantu(r, pid, tid, ns, "preempt", "g", e->g, "m", e->arg);
         break;
     case TEV_RETAKE: {
-        instant(r, pid, tid, ns, "retake");
-        outs(o, "\"p\":");
-        outu(o, e->p - 1u);
-        outs(o, ",\"m\":");
-        outu(o, e->arg);
-        outs(o, "}}");
+        instantu(r, pid, tid, ns, "retake", "p", e->p - 1u, "m", e->arg);
         pspanclose(r, e->p, ns, "retake");
         struct mstate *loser = mtrack(r, e->arg);
         if (loser != NULL && loser->p == e->p)
@@ -792,31 +783,19 @@ static void renderev(struct render *r, const struct rev *v)
         break;
     }
     case TEV_HANDOFF:
-        instant(r, pid, tid, ns, "handoff");
-        outs(o, "\"p\":");
-        outu(o, e->p - 1u);
-        outs(o, "}}");
+        instantu(r, pid, tid, ns, "handoff", "p", e->p - 1u, NULL, 0);
         pspanclose(r, e->p, ns, "handoff");
         if (m != NULL && m->p == e->p)
             m->p = 0;
         break;
     case TEV_STEAL:
-        instant(r, pid, tid, ns, "steal");
-        outs(o, "\"p\":");
-        outu(o, e->p - 1u);
-        outs(o, "}}");
+        instantu(r, pid, tid, ns, "steal", "p", e->p - 1u, NULL, 0);
         break;
     case TEV_TIMER:
-        instant(r, pid, tid, ns, "timer");
-        outs(o, "\"late_ns\":");
-        outu(o, e->arg);
-        outs(o, "}}");
+        instantu(r, pid, tid, ns, "timer", "late_ns", e->arg, NULL, 0);
         break;
     case TEV_NETPOLL:
-        instant(r, pid, tid, ns, "netpoll");
-        outs(o, "\"n\":");
-        outu(o, e->x);
-        outs(o, "}}");
+        instantu(r, pid, tid, ns, "netpoll", "n", e->x, NULL, 0);
         break;
     case TEV_PCHANGE:
         if (m == NULL)
@@ -948,7 +927,7 @@ static size_t snapshot(struct snapchunk **out, uint64_t *dropped, uint64_t *drop
             cs[k++].c = trace.shared;
         for (size_t i = 0; i < k; i++) {
             cs[i].c->pins++;
-            /* acquire: pairs with putev's release. */
+            /* acquire: pairs with gpm_traceput's release. */
             cs[i].n = atomic_load_explicit(&cs[i].c->n, memory_order_acquire);
         }
         *dropped = trace.dropped;

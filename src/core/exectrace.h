@@ -88,6 +88,23 @@ uint64_t gpm_tracets_slow(void);
 void gpm_traceev_slow(struct gpm_m *mp, uint8_t type, uint8_t why, uint16_t p, uint32_t x, uint64_t g,
                       uint64_t arg);
 
+/* Writes event n of chunk c (n < GPM_TRACECHUNK_EVENTS), whose only
+   writer the caller is, and publishes it. */
+static inline void gpm_traceput(struct gpm_tracechunk *c, uint32_t n, uint8_t type, uint8_t why, uint16_t p,
+                                uint32_t x, uint64_t g, uint64_t arg)
+{
+    struct gpm_traceev *e = &c->ev[n];
+    e->ts = __builtin_expect(gpm_tracetsc, 1) ? __builtin_ia32_rdtsc() : gpm_tracets_slow();
+    e->type = type;
+    e->why = why;
+    e->p = p;
+    e->x = x;
+    e->g = g;
+    e->arg = arg;
+    /* release: the event is complete for a render that sees the count. */
+    atomic_store_explicit(&c->n, n + 1, memory_order_release);
+}
+
 /* Records an event for mp's track, or the shared track ("sysmon & other
    threads") when mp is NULL. mp must be the calling kernel thread's M. */
 static inline void gpm_traceev(struct gpm_m *mp, uint8_t type, uint8_t why, uint16_t p, uint32_t x, uint64_t g,
@@ -100,16 +117,7 @@ static inline void gpm_traceev(struct gpm_m *mp, uint8_t type, uint8_t why, uint
         gpm_traceev_slow(mp, type, why, p, x, g, arg);
         return;
     }
-    struct gpm_traceev *e = &c->ev[n];
-    e->ts = __builtin_expect(gpm_tracetsc, 1) ? __builtin_ia32_rdtsc() : gpm_tracets_slow();
-    e->type = type;
-    e->why = why;
-    e->p = p;
-    e->x = x;
-    e->g = g;
-    e->arg = arg;
-    /* release: the event is complete for a render that sees the count. */
-    atomic_store_explicit(&c->n, n + 1, memory_order_release);
+    gpm_traceput(c, n, type, why, p, x, g, arg);
 }
 
 /* Whether to record: the one branch a recording site costs when tracing
