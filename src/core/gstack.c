@@ -177,6 +177,10 @@ static int find_libc_tls(struct dl_phdr_info *info, size_t size, void *data)
     return 0;
 }
 
+/* The DTV generation of start-up: the main thread's when gpm starts (slot
+   0 of glibc's DTV; "The DTV" below). */
+static uintptr_t startgen;
+
 const char *gpm_tls_init(void)
 {
     char *tp = gpm_rdtp();
@@ -204,6 +208,7 @@ const char *gpm_tls_init(void)
         gpm_tls.h_errno_tpoff <= hi || gpm_tls.resp_tpoff > lo || gpm_tls.resp_tpoff <= hi)
         return "errno, h_errno or __resp outside libc's TLS block";
     gpm_tls.pagesize = (size_t)sysconf(_SC_PAGESIZE);
+    startgen = (uintptr_t)TCB_FIELD(tp, TCB_OFF_DTV, void **)[0];
     record_startup_modules();
     gpm_tcache_init();
     return NULL;
@@ -342,6 +347,14 @@ void gpm_tls_exitg(struct gpm_g *gp)
 {
     struct dtv_slot *dtv = dtvof(gp->tcb);
     gp->dtvmem = dtv - 1;
+    /* A DTV still at start-up's generation reaches only start-up's
+       modules, all in static TLS, with nothing to free: a G that touched
+       the dynamic TLS of a module loaded since went through
+       __tls_get_addr, which first brings the DTV to that module's
+       generation. (A block set up after such a load starts at the later
+       generation, and is scanned.) */
+    if ((uintptr_t)dtv[0].val == startgen)
+        return;
     size_t nslots = (size_t)dtv[-1].val, i;
     /* to_free is written only by this G (__tls_get_addr) and by gpm while
        the block is pooled, so it is read here without a lock; the slots
