@@ -82,7 +82,12 @@ struct sudog {
     struct gpm_timer t;
 };
 
-#define SEMTABLE_SIZE 251
+/* Buckets: a power of two, indexed by the top bits of the address times
+   2^64/phi (Fibonacci hashing), which spreads neighbouring words over the
+   table as a prime modulus does, for a multiply and a shift instead of a
+   division on every wait and wake. */
+#define SEMTABLE_BITS 8
+#define SEMTABLE_SIZE (1 << SEMTABLE_BITS)
 
 struct semroot {
     struct gpm_mutex lock;
@@ -95,7 +100,7 @@ static struct semroot semtable[SEMTABLE_SIZE];
 
 static struct semroot *semroot(const void *addr)
 {
-    return &semtable[((uintptr_t)addr >> 3) % SEMTABLE_SIZE];
+    return &semtable[(uint64_t)(uintptr_t)addr * 0x9e3779b97f4a7c15ULL >> (64 - SEMTABLE_BITS)];
 }
 
 static void enqueue(struct semroot *r, struct sudog *s)
