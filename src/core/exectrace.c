@@ -622,6 +622,18 @@ static void instantu(struct render *r, int pid, uint64_t tid, uint64_t ns, const
     outs(o, "}}");
 }
 
+/* An instant about G g done by G by (0: none), its args left open. */
+static void instantgby(struct render *r, int pid, uint64_t tid, uint64_t ns, const char *name, uint64_t g,
+                       uint64_t by)
+{
+    struct out *o = &r->o;
+    instant(r, pid, tid, ns, name);
+    outs(o, "\"g\":");
+    outu(o, g);
+    outs(o, ",\"by\":");
+    outgoid(o, by);
+}
+
 /* G g starts running on M track m (tid), with P p (id + 1, or 0). */
 static void gstart(struct render *r, struct mstate *m, uint64_t tid, uint64_t ns, uint64_t g, uint16_t p)
 {
@@ -723,11 +735,7 @@ static void renderev(struct render *r, const struct rev *v)
         struct gname *n = nameslot(&r->names, e->g, true);
         if (n != NULL && by != NULL)
             memcpy(n->name, byname, 16);
-        instant(r, pid, tid, ns, "create");
-        outs(o, "\"g\":");
-        outu(o, e->g);
-        outs(o, ",\"by\":");
-        outgoid(o, e->x);
+        instantgby(r, pid, tid, ns, "create", e->g, e->x);
         outs(o, ",\"fn\":");
         const char *fn = e->arg != 0 && !o->muted ? fnname(e->arg) : NULL;
         if (fn != NULL) {
@@ -745,11 +753,7 @@ static void renderev(struct render *r, const struct rev *v)
         break;
     }
     case TEV_READY:
-        instant(r, pid, tid, ns, "ready");
-        outs(o, "\"g\":");
-        outu(o, e->g);
-        outs(o, ",\"by\":");
-        outgoid(o, e->arg);
+        instantgby(r, pid, tid, ns, "ready", e->g, e->arg);
         outs(o, "}}");
         break;
     case TEV_NAME: {
