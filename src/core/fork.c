@@ -135,6 +135,7 @@ static void child(void)
         atomic_store(&pp->runqtail, 0);
         atomic_store(&pp->runnext, NULL);
         if (pp == mp->p) {
+            atomic_store(&mp->pinned, 0);
             atomic_store(&pp->state, gpm_pword(mp, P_USER));
             continue;
         }

@@ -296,20 +296,25 @@ struct gpm_g {
  *
  * P_IDLE     Owned by no M: on sched.pidle, or in transit to an M
  *            (handoffp, startm's nextp). -> P_RUNNING (acquirep).
- * P_RUNNING  Its M is inside gpm with it ("pinned"): on g0 running the
- *            scheduler, or on a G's stack touching the P's run queue or G
- *            cache. Only that M changes the state.
- *            -> P_USER (unpin), P_IDLE (releasep).
+ * P_RUNNING  Its M is inside gpm with it ("pinned"), since acquirep or
+ *            takesyscallp, until its next unpin. Only that M changes the
+ *            state. -> P_USER (unpin), P_IDLE (releasep).
  * P_USER     Its M runs the program's code (or is blocked in the kernel
  *            where gpm cannot see it, inside libc or an inline system
- *            call). The M touches nothing of the P's. sysmon may revoke it.
- *            -> P_RUNNING (pin), P_SYSCALL (entersyscall), P_IDLE (revoke).
+ *            call), and touches nothing of the P's; or, with its own
+ *            m->pinned set, it is inside gpm with it (gpm_pin: a store to
+ *            the M, no atomic RMW on the P). sysmon may revoke it, unless
+ *            pinned. -> P_SYSCALL (entersyscall), P_IDLE (releasep while
+ *            pinned), P_REVOKING (sysmon).
+ * P_REVOKING sysmon is deciding whether to take it from its M: for the
+ *            length of one membarrier (gpm_revoke). -> P_IDLE (taken),
+ *            P_USER (the M was pinned).
  * P_SYSCALL  Its M is in a system call gpm wraps. sysmon may retake it, and
  *            another M back from a call of its own may take it.
  *            -> P_USER (exitsyscall), P_IDLE (retake), P_RUNNING of another
  *            M (takesyscallp).
  */
-enum gpm_pstatus { P_IDLE = 0, P_RUNNING, P_USER, P_SYSCALL, P_NSTATUS };
+enum gpm_pstatus { P_IDLE = 0, P_RUNNING, P_USER, P_SYSCALL, P_REVOKING, P_NSTATUS };
 #define P_STATUS_MASK ((uintptr_t)63)
 
 static inline uintptr_t gpm_pword(struct gpm_m *mp, uint32_t status)
@@ -402,6 +407,9 @@ struct gpm_m {
        sched.c); NULL when it knows it has none. Written only by the M. */
     struct gpm_p *p;
     struct gpm_p *nextp; /* P to take when woken (startm hands it over) */
+    /* Inside gpm with its P, which stays P_USER(m) ("P ownership" in
+       sched.c: the light pin). Written only by the M; read by sysmon. */
+    _Atomic uint32_t pinned;
     bool spinning;       /* looking for work; counted in sched.nmspinning */
     struct gpm_note park; /* sleeps here when idle (stopm) */
     struct gpm_m *schedlink; /* sched.midle; protected by sched.lock */
@@ -596,6 +604,11 @@ void gpm_m_useowntls(struct gpm_m *mp);
 void gpm_mmaker_start(void);
 void gpm_mmaker_forkchild(void);
 /* P ownership ("P ownership" in sched.c). */
+/* Chooses sysmon's side of the light pin's fence ("P ownership" in
+   sched.c): a membarrier when usemembarrier and the kernel registers the
+   process for it, else seq_cst on both sides. Returns which. Before any
+   second thread (start-up; unit tests). */
+bool gpm_pinfence_init(bool usemembarrier);
 bool gpm_pin(struct gpm_m *mp);
 void gpm_unpin(struct gpm_m *mp);
 bool gpm_revoke(struct gpm_p *pp, uintptr_t w);

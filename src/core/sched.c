@@ -126,45 +126,78 @@
  * -----------
  * A P's run queue has a single producer and its G cache a single user: at
  * any moment at most one M may use them. Which one is recorded in the P's
- * state word (runtime.h): the owner M and the status in one atomic word,
- * so that "is it still mine?" is one compare-and-swap.
+ * state word (runtime.h): the owner M and the status in one atomic word.
  *
  *             acquirep                 unpin
  *   P_IDLE -------------> P_RUNNING(m) -----> P_USER(m) --entersyscall--> P_SYSCALL(m)
- *    ^  ^    releasep         |      <-----     |  ^ <----exitsyscall-----  | |
- *    |  +---------------------+       pin       |                           | |
- *    +--------------- revoke (sysmon) ----------+                           | |
- *    +--------------- retake (sysmon) --------------------------------------+ |
+ *    ^  ^    releasep         |               |  ^  ^ <----exitsyscall-----  | |
+ *    |  +---------------------+     sysmon:   v  |  |                         | |
+ *    +------------------------------ P_REVOKING(m) (m pinned: back)           | |
+ *    +--------------- retake (sysmon) ----------------------------------------+ |
  *                     P_RUNNING(m2) <--- m2 back from its own call (takesyscallp)
  *
- * P_RUNNING(m) means m is inside gpm using the P ("pinned"): on g0, or on
- * a G's stack between gpm_pin and gpm_unpin. Only m leaves that state.
- * P_USER(m) and P_SYSCALL(m) mean m is outside gpm: running the program's
- * code, blocked in the kernel where gpm cannot see it (inside libc, an
- * inline system call), or in a system call gpm wraps. m touches nothing of
- * the P's then, so sysmon may take the P (revoke, retake) with one CAS and
- * hand it to another M (handoffp); a P in P_SYSCALL(m) may also be taken
- * the same way by another M coming back from a system call of its own
- * (takesyscallp, Go's exitsyscallfast). m learns it at its next entry into gpm:
- * its CAS (pin's from P_USER(m), exitsyscall's from P_SYSCALL(m)) fails,
- * it clears m->p, and it gets a P the way exitsyscall does: an idle one,
- * or else its G goes on the global queue and m parks (reacquirep). Until
- * then its G runs without a P, as one more kernel thread would: allowed,
- * and bounded by the G's next call into gpm.
+ * "Pinned" means m is inside gpm using the P: on g0, or on a G's stack
+ * between gpm_pin and gpm_unpin. It is said one of two ways. P_RUNNING(m)
+ * in the word, for a P m has just taken (acquirep, takesyscallp) and holds
+ * until its next unpin. Or the light pin: the word stays P_USER(m) and m
+ * sets m->pinned, a plain store to its own M, as Go's acquirem is an
+ * increment of m.locks. gpm_pin is the light pin: it runs twice or more
+ * per create, join, wake and park, where an atomic read-modify-write of
+ * the word cost about 6 ns each.
+ *
+ * P_USER(m) without m->pinned, and P_SYSCALL(m), mean m is outside gpm:
+ * running the program's code, blocked in the kernel where gpm cannot see
+ * it (inside libc, an inline system call), or in a system call gpm wraps.
+ * m touches nothing of the P's then, so sysmon may take the P (revoke,
+ * retake) and hand it to another M (handoffp); a P in P_SYSCALL(m) may
+ * also be taken by another M coming back from a system call of its own
+ * (takesyscallp, Go's exitsyscallfast). m learns it at its next entry into
+ * gpm: its pin finds the word changed (exitsyscall's CAS from P_SYSCALL(m)
+ * fails), it clears m->p, and it gets a P the way exitsyscall does: an
+ * idle one, or else its G goes on the global queue and m parks
+ * (reacquirep). Until then its G runs without a P, as one more kernel
+ * thread would: allowed, and bounded by the G's next call into gpm.
+ *
+ * The light pin and sysmon's revoke are Dekker's two flags: m stores
+ * m->pinned and then loads the word; sysmon CASes the word to
+ * P_REVOKING(m) and then loads m->pinned. Whoever looks second sees the
+ * other. On x86 a store may pass a later load (the store buffer), so one
+ * side needs a full fence between the two: sysmon takes it, with
+ * membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED), which runs a full fence on
+ * every thread of the process that is running, so that m pays nothing
+ * (the asymmetric fence of Linux's rseq users, and of JVMs' safepoints). A
+ * revoke is rare (an M asleep outside gpm, a G that ignores preemption),
+ * and a membarrier costs a few microseconds. Where the kernel has no
+ * membarrier (or it cannot be registered), m->pinned is a seq_cst store
+ * and sysmon's load a seq_cst load: the same argument with a fence on both
+ * sides. So after sysmon's fence:
+ *   - m->pinned set: m is pinned, or about to look at the word (and wait
+ *     for sysmon's decision, below); sysmon puts P_USER(m) back.
+ *   - m->pinned clear: m's next pin stores the flag after sysmon's fence,
+ *     so its load sees P_REVOKING(m) or what came after; sysmon makes the
+ *     P P_IDLE and hands it off.
+ * An M that finds P_REVOKING(m) (in gpm_pin, entersyscall, releasep) waits
+ * the microseconds until sysmon decides (waitrevoke).
  *
  * Why no two Ms ever use one P's run queue or G cache at once:
- *   - Only the owner m moves P_RUNNING(m) anywhere, and every CAS that
- *     takes a P from its owner (sysmon's, takesyscallp's) expects P_USER(m)
- *     or P_SYSCALL(m): a pinned P cannot be taken.
- *   - m uses P-local state only while P_RUNNING(m): after a successful pin
- *     (an acquire CAS from P_USER(m)), after acquirep, on g0, or on a
- *     switch path, which inherits the pin of the context that switched.
- *   - Only m ever stores P_USER(m) or P_SYSCALL(m), so m's CAS cannot
- *     succeed on a P that was taken and given to another M meanwhile (no
+ *   - Only the owner m moves P_RUNNING(m) anywhere, and sysmon's revoke
+ *     takes a P_USER(m) only when m->pinned is clear after its fence
+ *     (above); every other CAS that takes a P from its owner
+ *     (takesyscallp's, sysmon's retake) expects P_SYSCALL(m), which m
+ *     leaves only by its own CAS.
+ *   - m uses P-local state only while pinned: after a successful pin,
+ *     after acquirep, on g0, or on a switch path, which inherits the pin
+ *     of the context that switched (m->pinned is the M's, not the G's).
+ *   - While P_REVOKING(m) only sysmon writes the word: m's own writes
+ *     (entersyscall's CAS, releasep's CAS) fail on it and wait.
+ *   - Only m ever stores P_USER(m) or P_SYSCALL(m), and sysmon stores
+ *     P_USER(m) back only over its own P_REVOKING(m), so m cannot find its
+ *     word after the P was taken and given to another M meanwhile (no
  *     ABA): the owner is part of the word.
- *   - unpin is a store-release and sysmon's CAS an acquire: what m did to
- *     the P before it unpinned is visible to sysmon, which passes it on to
- *     the next owner through handoffp (sched.lock, or the new M's note).
+ *   - unpin is a store-release of m->pinned (or of the word, from
+ *     P_RUNNING(m)), and sysmon's loads of both acquire: what m did to the
+ *     P before it unpinned is visible to sysmon, which passes it on to the
+ *     next owner through handoffp (sched.lock, or the new M's note).
  * Thieves need no ownership: they consume from a run queue with a CAS on
  * its head (runq.c). Timer heaps have a lock of their own (timer.c), so
  * any M may add to or run any P's timers.
@@ -194,6 +227,7 @@
 #include "gsig.h"
 
 #include <errno.h>
+#include <linux/membarrier.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -401,10 +435,36 @@ static void publishm(struct gpm_m *mp)
 
 /* ---- P ownership (see the essay) ---------------------------------------- */
 
+/* Whether sysmon's side of the light pin's fence is a membarrier ("P
+   ownership"); set once at start-up. */
+static bool pinmembarrier;
+
+bool gpm_pinfence_init(bool usemembarrier)
+{
+    pinmembarrier =
+        usemembarrier && gpm_syscall3(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+    return pinmembarrier;
+}
+
+/* The word of mp's P once sysmon has decided a revoke of it (P_REVOKING
+   lasts one membarrier). Executed only by mp. */
+static uintptr_t waitrevoke(struct gpm_p *pp, struct gpm_m *mp)
+{
+    uintptr_t w;
+    for (int i = 0; (w = atomic_load_explicit(&pp->state, memory_order_acquire)) == gpm_pword(mp, P_REVOKING); i++) {
+        if (i < 64)
+            gpm_cpu_relax();
+        else
+            gpm_osyield(); /* sysmon may have lost its CPU meanwhile */
+    }
+    return w;
+}
+
 /*
- * gpm_pin: mp is about to use its P's local state from a G's stack:
- * P_USER(mp) -> P_RUNNING(mp). Returns false, with mp->p cleared, when the
- * P is not mp's any more (sysmon took it) or mp had none.
+ * gpm_pin: mp is about to use its P's local state from a G's stack: the
+ * light pin (m->pinned, with the word left P_USER(mp)). Returns false,
+ * with mp->p cleared, when the P is not mp's any more (sysmon took it) or
+ * mp had none.
  * Executed only by mp, from G context, with the P unpinned.
  */
 bool gpm_pin(struct gpm_m *mp)
@@ -412,15 +472,28 @@ bool gpm_pin(struct gpm_m *mp)
     struct gpm_p *pp = mp->p;
     if (pp == NULL)
         return false;
-    uintptr_t w = gpm_pword(mp, P_USER);
-    /* acquire: pairs with nothing of another M's (only mp stores
-       P_USER(mp)); it orders mp's P-local accesses after the CAS, so none
-       can happen before the P is known to be mp's. */
-    if (atomic_compare_exchange_strong_explicit(&pp->state, &w, gpm_pword(mp, P_RUNNING), memory_order_acquire,
-                                                memory_order_relaxed))
-        return true;
-    if (w == gpm_pword(mp, P_RUNNING))
+    if (atomic_load_explicit(&mp->pinned, memory_order_relaxed))
         /* Invariant: pins do not nest ("P ownership"). */
+        gpm_throwf("pin: M%d pins P%d twice", mp->id, pp->id);
+    /* Dekker's first half ("P ownership"): the flag, then the word. With a
+       membarrier on sysmon's side, a compiler barrier is all it takes. */
+    if (pinmembarrier) {
+        atomic_store_explicit(&mp->pinned, 1, memory_order_relaxed);
+        atomic_signal_fence(memory_order_seq_cst);
+    } else {
+        atomic_store(&mp->pinned, 1);
+    }
+    /* acquire: mp's P-local accesses come after the P is known mp's. */
+    uintptr_t w = atomic_load_explicit(&pp->state, memory_order_acquire);
+    if (__builtin_expect(w == gpm_pword(mp, P_USER), 1))
+        return true;
+    if (w == gpm_pword(mp, P_REVOKING)) {
+        w = waitrevoke(pp, mp);
+        if (w == gpm_pword(mp, P_USER))
+            return true; /* sysmon saw the flag */
+    }
+    atomic_store_explicit(&mp->pinned, 0, memory_order_relaxed);
+    if (w == gpm_pword(mp, P_RUNNING))
         gpm_throwf("pin: M%d pins P%d twice", mp->id, pp->id);
     /* P_SYSCALL(mp): a signal handler that runs during a wrapped system
        call (the P stays the call's, for exitsyscall). Anything else: the
@@ -430,25 +503,33 @@ bool gpm_pin(struct gpm_m *mp)
     return false;
 }
 
-/* gpm_unpin: mp goes back to the program's code: P_RUNNING(mp) ->
-   P_USER(mp). Does nothing when mp has no P. Executed only by mp. */
+/* gpm_unpin: mp goes back to the program's code: P_USER(mp), unpinned.
+   Does nothing when mp has no P. Executed only by mp. */
 void gpm_unpin(struct gpm_m *mp)
 {
     struct gpm_p *pp = mp->p;
     if (pp == NULL)
         return;
-    gpm_assert(atomic_load_explicit(&pp->state, memory_order_relaxed) == gpm_pword(mp, P_RUNNING),
+    uintptr_t w = atomic_load_explicit(&pp->state, memory_order_relaxed);
+    if (w == gpm_pword(mp, P_RUNNING)) {
+        /* release: pairs with sysmon's acquire in revoke, so everything mp
+           did to the P is visible to whoever sysmon hands it to. */
+        atomic_store_explicit(&pp->state, gpm_pword(mp, P_USER), memory_order_release);
+        return;
+    }
+    gpm_assert(atomic_load_explicit(&mp->pinned, memory_order_relaxed) &&
+                   (w == gpm_pword(mp, P_USER) || w == gpm_pword(mp, P_REVOKING)),
                "unpin: P not pinned by this M");
-    /* release: pairs with sysmon's acquire CAS in revoke, so everything mp
-       did to the P is visible to whoever sysmon hands it to. */
-    atomic_store_explicit(&pp->state, gpm_pword(mp, P_USER), memory_order_release);
+    /* release: as above; sysmon reads the flag after its fence. */
+    atomic_store_explicit(&mp->pinned, 0, memory_order_release);
 }
 
 /* Whether mp holds its P pinned right now. Reliable when called by mp
-   itself: only mp makes or ends P_RUNNING(mp). */
+   itself: only mp pins and unpins. */
 static bool pinned(struct gpm_m *mp)
 {
-    return mp->p != NULL && atomic_load_explicit(&mp->p->state, memory_order_relaxed) == gpm_pword(mp, P_RUNNING);
+    return mp->p != NULL && (atomic_load_explicit(&mp->pinned, memory_order_relaxed) ||
+                             atomic_load_explicit(&mp->p->state, memory_order_relaxed) == gpm_pword(mp, P_RUNNING));
 }
 
 bool gpm_m_pinned(struct gpm_m *mp)
@@ -464,12 +545,28 @@ bool gpm_m_pinned(struct gpm_m *mp)
 bool gpm_revoke(struct gpm_p *pp, uintptr_t w)
 {
     uint32_t st = gpm_pstatus(w);
-    if (st != P_USER && st != P_SYSCALL)
+    if (st == P_SYSCALL)
+        /* acq_rel: acquire pairs with the owner's release CAS into
+           P_SYSCALL; release passes the P on. */
+        return atomic_compare_exchange_strong_explicit(&pp->state, &w, gpm_pword(NULL, P_IDLE),
+                                                       memory_order_acq_rel, memory_order_relaxed);
+    if (st != P_USER)
         return false;
-    /* acq_rel: acquire pairs with the owner's release in gpm_unpin (and
-       its CAS into P_SYSCALL); release passes the P on. */
-    return atomic_compare_exchange_strong_explicit(&pp->state, &w, gpm_pword(NULL, P_IDLE), memory_order_acq_rel,
-                                                   memory_order_relaxed);
+    struct gpm_m *mp = gpm_powner(w);
+    if (atomic_load_explicit(&mp->pinned, memory_order_relaxed))
+        return false; /* inside gpm: not for now */
+    /* Dekker's second half ("P ownership"): the word, a fence, the flag. */
+    if (!atomic_compare_exchange_strong(&pp->state, &w, gpm_pword(mp, P_REVOKING)))
+        return false;
+    bool fenced = !pinmembarrier || gpm_syscall3(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
+    /* acquire: pairs with unpin's release of the flag. Without a fence
+       (the membarrier failed), the M may be pinning unseen: keep off. */
+    if (!fenced || atomic_load(&mp->pinned)) {
+        atomic_store_explicit(&pp->state, gpm_pword(mp, P_USER), memory_order_release);
+        return false;
+    }
+    atomic_store_explicit(&pp->state, gpm_pword(NULL, P_IDLE), memory_order_release);
+    return true;
 }
 
 /* Associates pp with mp, pinned. pp must be idle and on no list. Executed
@@ -496,13 +593,27 @@ void gpm_acquirep(struct gpm_m *mp, struct gpm_p *pp)
 struct gpm_p *gpm_releasep(struct gpm_m *mp)
 {
     struct gpm_p *pp = mp->p;
-    if (pp == NULL || atomic_load_explicit(&pp->state, memory_order_relaxed) != gpm_pword(mp, P_RUNNING))
+    if (!pinned(mp))
         /* Invariant: a P is released only pinned by its M. */
         gpm_throwf("releasep: M%d does not hold its P pinned", mp->id);
     mp->p = NULL;
-    /* release: the next owner (through the idle list's lock or a handoff)
-       sees everything done with the P. */
-    atomic_store_explicit(&pp->state, gpm_pword(NULL, P_IDLE), memory_order_release);
+    uintptr_t w = atomic_load_explicit(&pp->state, memory_order_relaxed);
+    if (w == gpm_pword(mp, P_RUNNING)) {
+        /* release: the next owner (through the idle list's lock or a
+           handoff) sees everything done with the P. */
+        atomic_store_explicit(&pp->state, gpm_pword(NULL, P_IDLE), memory_order_release);
+    } else {
+        /* Light-pinned: the word is P_USER(mp), which sysmon may be
+           revoking (it will see the flag and give it back). */
+        for (;;) {
+            if (w == gpm_pword(mp, P_REVOKING))
+                w = waitrevoke(pp, mp);
+            if (atomic_compare_exchange_weak_explicit(&pp->state, &w, gpm_pword(NULL, P_IDLE), memory_order_release,
+                                                      memory_order_relaxed))
+                break;
+        }
+        atomic_store_explicit(&mp->pinned, 0, memory_order_relaxed);
+    }
     return pp;
 }
 
@@ -2012,16 +2123,22 @@ bool gpm_p_tosyscall(struct gpm_m *mp)
         return false;
     atomic_store_explicit(&pp->syscalltick, atomic_load_explicit(&pp->syscalltick, memory_order_relaxed) + 1,
                           memory_order_relaxed);
-    uintptr_t w = gpm_pword(mp, P_USER);
-    /* release: as gpm_unpin (sysmon's retake acquires). */
-    if (atomic_compare_exchange_strong_explicit(&pp->state, &w, gpm_pword(mp, P_SYSCALL), memory_order_release,
-                                                memory_order_relaxed))
-        return true;
-    if (w == gpm_pword(mp, P_RUNNING))
+    if (atomic_load_explicit(&mp->pinned, memory_order_relaxed))
         /* Invariant: a G is unpinned whenever it runs program code. */
         gpm_throwf("entersyscall: M%d enters a system call with its P pinned", mp->id);
-    mp->p = NULL;
-    return false;
+    uintptr_t w = gpm_pword(mp, P_USER);
+    /* release: as gpm_unpin (sysmon's retake acquires). */
+    while (!atomic_compare_exchange_strong_explicit(&pp->state, &w, gpm_pword(mp, P_SYSCALL), memory_order_release,
+                                                    memory_order_relaxed)) {
+        if (w == gpm_pword(mp, P_RUNNING))
+            gpm_throwf("entersyscall: M%d enters a system call with its P pinned", mp->id);
+        if (w != gpm_pword(mp, P_REVOKING) || waitrevoke(pp, mp) != gpm_pword(mp, P_USER)) {
+            mp->p = NULL; /* revoked */
+            return false;
+        }
+        w = gpm_pword(mp, P_USER); /* sysmon gave it back: again */
+    }
+    return true;
 }
 
 /* mp's P goes from P_SYSCALL(mp) back to P_USER(mp). Returns false, with
@@ -2248,6 +2365,9 @@ int gpm_retake(int64_t now, int64_t *wakeby)
         uint32_t st = gpm_pstatus(w);
         uint32_t sched = atomic_load_explicit(&pp->schedtick, memory_order_relaxed);
         uint32_t sys = atomic_load_explicit(&pp->syscalltick, memory_order_relaxed);
+        /* A light pin looks like P_USER from here ("P ownership"). */
+        if (st == P_USER && atomic_load_explicit(&gpm_powner(w)->pinned, memory_order_relaxed))
+            st = P_RUNNING;
         if (st == P_IDLE || st == P_RUNNING || pp->sysmon.schedtick != sched) {
             /* Idle, inside gpm, or a scheduler pass since the last look:
                nothing waits behind it for now. */
@@ -2612,6 +2732,7 @@ bool gpm_schedinit(struct gpm_g *g1, void *m0tcb)
     m0->curfs = g1->tcb;
     publishm(m0);
 
+    gpm_pinfence_init(true);
     /* P0 goes to M0; the rest are idle. */
     for (int32_t i = procs - 1; i >= 1; i--) {
         struct gpm_p *pp = &gpm_sched.allp[i];

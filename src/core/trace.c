@@ -25,7 +25,7 @@ static void dumpg(struct gpm_g *gp, void *arg)
 }
 
 static const char *const pstatus_names[P_NSTATUS] = {
-    [P_IDLE] = "idle", [P_RUNNING] = "running", [P_USER] = "user", [P_SYSCALL] = "syscall"};
+    [P_IDLE] = "idle", [P_RUNNING] = "running", [P_USER] = "user", [P_SYSCALL] = "syscall", [P_REVOKING] = "revoking"};
 
 void gpm_dumpstate(void)
 {
@@ -39,6 +39,8 @@ void gpm_dumpstate(void)
         uintptr_t w = atomic_load(&pp->state);
         struct gpm_m *mp = gpm_powner(w);
         uint32_t st = gpm_pstatus(w);
+        if (st == P_USER && atomic_load_explicit(&mp->pinned, memory_order_relaxed))
+            st = P_RUNNING; /* the light pin ("P ownership" in sched.c) */
         gpm_printf("  P%d: status=%s schedtick=%u m=%d runqsize=%u timers=%d\n", pp->id,
                    st < P_NSTATUS ? pstatus_names[st] : "???", atomic_load(&pp->schedtick), mp ? mp->id : -1,
                    gpm_runqlen(pp), pp->ntimers);
