@@ -1324,13 +1324,43 @@ static bool resettls(struct gpm_g *gp)
     return true;
 }
 
-/* A fake tid for a new life of a block: the next in the range, wrapping
-   around as the kernel's pids do, so that threads that follow each other
-   have different ids (the program sees them through gettid). */
-static uint32_t newtid(void)
+/* Ids taken from the global counters at a time by a P (Go's goidcache
+   has 16): one atomic per so many creates instead of two per create. */
+#define IDBATCH 16
+
+/* The fake tid for counter value n: wrapping around in the range as the
+   kernel's pids do. */
+static uint32_t faketid(uint32_t n)
 {
     uint32_t span = GPM_FAKE_TID_LIMIT - GPM_FAKE_TID_BASE;
-    return GPM_FAKE_TID_BASE + (atomic_fetch_add(&tidgen, 1) - GPM_FAKE_TID_BASE) % span;
+    return GPM_FAKE_TID_BASE + (n - GPM_FAKE_TID_BASE) % span;
+}
+
+/* A goid and a fake tid for a new life of gp: the next ones of the P's
+   batch, or of the global counters for a caller without a P. Tids are
+   handed out in order within a batch and batches in order, so that threads
+   that follow each other have different ids (the program sees them through
+   gettid), as the kernel's do. */
+static void newids(struct gpm_g *gp)
+{
+    struct gpm_p *pp = gpm_pinp();
+    if (pp == NULL) {
+        gp->goid = atomic_fetch_add(&gpm_sched.goidgen, 1) + 1;
+        gp->tid = faketid(atomic_fetch_add(&tidgen, 1));
+        return;
+    }
+    if (pp->goidnext == pp->goidend) {
+        pp->goidnext = atomic_fetch_add(&gpm_sched.goidgen, IDBATCH) + 1;
+        pp->goidend = pp->goidnext + IDBATCH;
+    }
+    if (pp->tidleft == 0) {
+        pp->tidnext = atomic_fetch_add(&tidgen, IDBATCH);
+        pp->tidleft = IDBATCH;
+    }
+    gp->goid = pp->goidnext++;
+    gp->tid = faketid(pp->tidnext++);
+    pp->tidleft--;
+    gpm_unpinp(pp);
 }
 
 /* A block of geometry geo, from the pool or newly mapped, with its TLS
@@ -1384,7 +1414,7 @@ int gpm_gstackalloc(const struct gpm_geometry *geo, struct gpm_g **out)
             return -EAGAIN;
     }
     char *tcb = gp->tcb;
-    gp->tid = newtid();
+    newids(gp);
     void *stackblock = gp->block;
     size_t stackblock_size = gp->blocksize;
     gp->user_stack = geo->user_stack;
@@ -1434,7 +1464,6 @@ int gpm_gstackalloc(const struct gpm_geometry *geo, struct gpm_g **out)
     gp->sigmask_set = false;
     /* cpustart is 0 since the last switch-out */
     atomic_store_explicit(&gp->cputime, 0, memory_order_relaxed);
-    gp->goid = atomic_fetch_add(&gpm_sched.goidgen, 1) + 1;
     gpm_setgstatus(gp, G_DEAD, G_IDLE);
     *out = gp;
     return 0;

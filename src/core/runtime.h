@@ -377,6 +377,11 @@ struct gpm_p {
     /* Cache of free G blocks of the default geometry; owner only. */
     struct gpm_g *gfree;
     int32_t ngfree;
+    /* Ids for new Gs, taken from the global counters a batch at a time
+       (Go's goidcache): goids goidnext..goidend-1, and idleft fake tids
+       from tidnext ("Fake tids" in gstack.c); owner only. */
+    uint64_t goidnext, goidend;
+    uint32_t tidnext, tidleft;
 
     char pad[64];
 };
