@@ -144,6 +144,7 @@ struct gpm_gsig {
     struct gpm_mutex lock;
     struct gpm_signode *q;     /* queued instances, oldest first */
     uint64_t counted;          /* the mask counted in the process tally */
+    int32_t cls;               /* its class in the tally, or -1: counted per signal */
     uint64_t waitset;          /* in sigwait: the signals it takes; else 0 */
     struct gpm_g *waitnext;    /* list of Gs in sigwait (signal.c) */
     _Atomic(struct gpm_intr *) intr; /* its interruptible wait, or NULL */

@@ -12,6 +12,13 @@
  *            blocks it is pending for the process and shows in every
  *            thread's sigpending; a new thread does not inherit its
  *            creator's pending signals; sigtimedwait takes each;
+ *   manymasks  90 threads with 90 different masks (more than gpm's table
+ *            of mask classes holds, so that some are counted per signal):
+ *            a process-directed SIGUSR1 goes to the one thread that does
+ *            not block it, whether its mask has a class or not, and stays
+ *            pending for the process while every thread blocks it; after
+ *            the only thread not blocking SIGUSR2 exits, a SIGUSR2 stays
+ *            pending too;
  *   inherit  a new thread starts with its creator's mask; a thread's
  *            pthread_sigmask changes only its own mask;
  *            pthread_attr_setsigmask_np (glibc 2.32+) gives the new thread
@@ -149,6 +156,105 @@ static void case_route(void)
         CHECK_EQ(pthread_join(workers[i], NULL), 0);
     }
     block(SIG_UNBLOCK, SIGUSR1);
+}
+
+/* ---- manymasks ---- */
+
+#define NM 90
+#define NRT 8 /* SIGRTMIN+1.. SIGRTMIN+NRT: bits of the thread's number */
+
+static pthread_t mm[NM];
+static sem_t mmready, mmgo[NM], mmack;
+static _Atomic int mmexit;
+
+static void *mm_worker(void *arg)
+{
+    int me = (int)(long)arg;
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGUSR1);
+    if (me != NM - 1)
+        sigaddset(&s, SIGUSR2); /* the last thread alone takes SIGUSR2 */
+    for (int b = 0; b < NRT; b++)
+        if (me & (1 << b))
+            sigaddset(&s, SIGRTMIN + 1 + b);
+    CHECK_EQ(pthread_sigmask(SIG_SETMASK, &s, NULL), 0);
+    CHECK_EQ(sem_post(&mmready), 0);
+    for (;;) {
+        sem_wait_all(&mmgo[me]);
+        if (atomic_load(&mmexit))
+            return NULL;
+        /* Unblock SIGUSR1 until main has seen it handled, then block it. */
+        block(SIG_UNBLOCK, SIGUSR1);
+        CHECK_EQ(sem_post(&mmack), 0);
+        sem_wait_all(&mmgo[me]);
+        block(SIG_BLOCK, SIGUSR1);
+        CHECK_EQ(sem_post(&mmack), 0);
+    }
+}
+
+static void case_manymasks(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;
+    sa.sa_flags = SA_RESTART;
+    CHECK_EQ(sigaction(SIGUSR1, &sa, NULL), 0);
+    CHECK_EQ(sigaction(SIGUSR2, &sa, NULL), 0);
+    sigset_t orig, s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGUSR1);
+    sigaddset(&s, SIGUSR2);
+    CHECK_EQ(pthread_sigmask(SIG_BLOCK, &s, &orig), 0);
+    CHECK_EQ(sem_init(&mmready, 0, 0), 0);
+    CHECK_EQ(sem_init(&mmack, 0, 0), 0);
+    atomic_store(&mmexit, 0);
+    for (int i = 0; i < NM; i++) {
+        CHECK_EQ(sem_init(&mmgo[i], 0, 0), 0);
+        CHECK_EQ(pthread_create(&mm[i], NULL, mm_worker, (void *)(long)i), 0);
+    }
+    for (int i = 0; i < NM; i++)
+        sem_wait_all(&mmready);
+    /* Threads early and late in creation order: with classes given out in
+       order of first use, the late ones are past a table of 64. */
+    const int open[] = {3, 40, 70, 88, 7, 89};
+    for (size_t k = 0; k < sizeof open / sizeof open[0]; k++) {
+        int w = open[k];
+        wd_step(15, "manymasks: SIGUSR1 to the process, thread %d alone not blocking it", w);
+        int before = atomic_load(&handled);
+        CHECK_EQ(sem_post(&mmgo[w]), 0);
+        sem_wait_all(&mmack);
+        CHECK_EQ(kill(getpid(), SIGUSR1), 0);
+        while (atomic_load(&handled) == before)
+            sleep_ms(1);
+        CHECK(pthread_equal(atomic_load(&handled_by), mm[w]), "SIGUSR1 was handled by another thread than %d", w);
+        CHECK_EQ(sem_post(&mmgo[w]), 0);
+        sem_wait_all(&mmack);
+        /* Every thread blocks it again: pending for the process. */
+        wd_step(15, "manymasks: SIGUSR1 blocked by all after thread %d", w);
+        CHECK_EQ(kill(getpid(), SIGUSR1), 0);
+        CHECK(is_pending(SIGUSR1), "SIGUSR1 blocked by every thread is not pending");
+        take(SIGUSR1);
+        CHECK_EQ(atomic_load(&handled), before + 1);
+    }
+    /* The one thread that does not block SIGUSR2 exits: then all do. */
+    wd_step(15, "manymasks: SIGUSR2 after its only taker exited");
+    atomic_store(&mmexit, 1);
+    CHECK_EQ(sem_post(&mmgo[NM - 1]), 0);
+    CHECK_EQ(pthread_join(mm[NM - 1], NULL), 0);
+    int before = atomic_load(&handled);
+    CHECK_EQ(kill(getpid(), SIGUSR2), 0);
+    sleep_ms(20);
+    CHECK_EQ(atomic_load(&handled), before);
+    CHECK(is_pending(SIGUSR2), "SIGUSR2 blocked by every thread left is not pending");
+    take(SIGUSR2);
+    for (int i = 0; i < NM - 1; i++) {
+        CHECK_EQ(sem_post(&mmgo[i]), 0);
+        CHECK_EQ(pthread_join(mm[i], NULL), 0);
+    }
+    CHECK_EQ(pthread_sigmask(SIG_SETMASK, &orig, NULL), 0);
+    sa.sa_handler = SIG_DFL;
+    CHECK_EQ(sigaction(SIGUSR2, &sa, NULL), 0);
 }
 
 /* ---- pending ---- */
@@ -293,7 +399,8 @@ static void case_inherit(void)
     CHECK_EQ(pthread_sigmask(SIG_SETMASK, &orig, NULL), 0);
 }
 
-static const struct wd_case cases[] = {{"route", case_route}, {"pending", case_pending}, {"inherit", case_inherit}};
+static const struct wd_case cases[] = {
+    {"route", case_route}, {"pending", case_pending}, {"manymasks", case_manymasks}, {"inherit", case_inherit}};
 
 int main(int argc, char **argv)
 {
