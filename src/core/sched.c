@@ -477,14 +477,18 @@ bool gpm_pin(struct gpm_m *mp)
         gpm_throwf("pin: M%d pins P%d twice", mp->id, pp->id);
     /* Dekker's first half ("P ownership"): the flag, then the word. With a
        membarrier on sysmon's side, a compiler barrier is all it takes. */
+    uintptr_t w;
     if (pinmembarrier) {
         atomic_store_explicit(&mp->pinned, 1, memory_order_relaxed);
         atomic_signal_fence(memory_order_seq_cst);
+        /* acquire: mp's P-local accesses come after the P is known mp's. */
+        w = atomic_load_explicit(&pp->state, memory_order_acquire);
     } else {
+        /* Both seq_cst: the store-buffer pattern needs both accesses in
+           the single total order, as sysmon's CAS and load are. */
         atomic_store(&mp->pinned, 1);
+        w = atomic_load(&pp->state);
     }
-    /* acquire: mp's P-local accesses come after the P is known mp's. */
-    uintptr_t w = atomic_load_explicit(&pp->state, memory_order_acquire);
     if (__builtin_expect(w == gpm_pword(mp, P_USER), 1))
         return true;
     if (w == gpm_pword(mp, P_REVOKING)) {
@@ -608,6 +612,10 @@ struct gpm_p *gpm_releasep(struct gpm_m *mp)
         for (;;) {
             if (w == gpm_pword(mp, P_REVOKING))
                 w = waitrevoke(pp, mp);
+            if (w != gpm_pword(mp, P_USER))
+                /* Invariant: sysmon gives a light-pinned P back ("P
+                   ownership"); nobody else writes its word. */
+                gpm_throwf("releasep: M%d's pinned P%d is in state %u", mp->id, pp->id, gpm_pstatus(w));
             if (atomic_compare_exchange_weak_explicit(&pp->state, &w, gpm_pword(NULL, P_IDLE), memory_order_release,
                                                       memory_order_relaxed))
                 break;

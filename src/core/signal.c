@@ -327,12 +327,17 @@ static int32_t classof(uint64_t mask)
     }
 }
 
-/* Counts gp, routed, with mask in the tally. */
+/* Counts gp, routed, with mask in the tally. The G's record of what it is
+   counted as comes first: a handler that interrupts a mask change after
+   it takes the new record as the one to undo, and its own changes and ours
+   add up to the right counts (a count may be briefly negative, which
+   blockedbyall reads as zero). */
 static void countg(struct gpm_g *gp, uint64_t mask)
 {
     int32_t c = classof(mask);
     gp->sig.cls = c;
     gp->sig.counted = mask;
+    atomic_signal_fence(memory_order_seq_cst);
     if (c >= 0) {
         atomic_fetch_add(&sigs.cls[c].n, 1);
     } else {
@@ -423,9 +428,12 @@ static void setmask(struct gpm_g *gp, uint64_t newmask)
     if (old == newmask)
         return;
     int32_t oldc = gp->sig.cls;
-    /* The new class first: meanwhile the G counts in both, and the set
-       blocked by all can only be smaller than either (the receiver, woken
-       below, looks again). */
+    /* The new class first, then the old one out. A reader that scans the
+       classes meanwhile may see the G in both, or, when the new class
+       comes before the old in the table, in neither, and then take a
+       signal the G does not block for one every G blocks: such a signal
+       is left pending in the kernel for a moment, until the receiver,
+       woken below, looks again and routes it. */
     countg(gp, newmask);
     uncount(oldc, old);
     wakereceiver();
