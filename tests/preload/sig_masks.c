@@ -104,6 +104,16 @@ static void on_usr1(int sig)
     atomic_fetch_add(&handled, 1);
 }
 
+/* Installs h for sig, restarting interrupted calls. */
+static void handle(int sig, void (*h)(int))
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = h;
+    sa.sa_flags = SA_RESTART;
+    CHECK_EQ(sigaction(sig, &sa, NULL), 0);
+}
+
 static void *route_worker(void *arg)
 {
     int me = (int)(long)arg;
@@ -124,11 +134,7 @@ static void *route_worker(void *arg)
 
 static void case_route(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_usr1;
-    sa.sa_flags = SA_RESTART;
-    CHECK_EQ(sigaction(SIGUSR1, &sa, NULL), 0);
+    handle(SIGUSR1, on_usr1);
     block(SIG_BLOCK, SIGUSR1);
     CHECK_EQ(sem_init(&unblocked, 0, 0), 0);
     CHECK_EQ(sem_init(&done, 0, 0), 0);
@@ -195,12 +201,8 @@ static void *mm_worker(void *arg)
 
 static void case_manymasks(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_usr1;
-    sa.sa_flags = SA_RESTART;
-    CHECK_EQ(sigaction(SIGUSR1, &sa, NULL), 0);
-    CHECK_EQ(sigaction(SIGUSR2, &sa, NULL), 0);
+    handle(SIGUSR1, on_usr1);
+    handle(SIGUSR2, on_usr1);
     sigset_t orig, s;
     sigemptyset(&s);
     sigaddset(&s, SIGUSR1);
@@ -253,8 +255,7 @@ static void case_manymasks(void)
         CHECK_EQ(pthread_join(mm[i], NULL), 0);
     }
     CHECK_EQ(pthread_sigmask(SIG_SETMASK, &orig, NULL), 0);
-    sa.sa_handler = SIG_DFL;
-    CHECK_EQ(sigaction(SIGUSR2, &sa, NULL), 0);
+    handle(SIGUSR2, SIG_DFL);
 }
 
 /* ---- pending ---- */
