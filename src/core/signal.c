@@ -441,7 +441,15 @@ static void setmask(struct gpm_g *gp, uint64_t newmask)
 
 void gpm_sig_newg(struct gpm_g *gp, struct gpm_g *creator, const sigset_t *attrmask)
 {
+    /* What a sender queued on the block's last life while it exited (see
+       gpm_sig_exitg) goes back to the pool, undelivered. */
+    struct gpm_signode *q = gp->sig.q;
     gp->sig.q = NULL;
+    while (q != NULL) {
+        struct gpm_signode *n = q;
+        q = n->next;
+        nodefree(n);
+    }
     gp->sig.waitset = 0;
     gp->sig.waitnext = NULL;
     /* Relaxed: no sender can reach the G before its creator publishes it
@@ -474,16 +482,23 @@ void gpm_sig_newg(struct gpm_g *gp, struct gpm_g *creator, const sigset_t *attrm
 
 void gpm_sig_exitg(struct gpm_g *gp)
 {
-    gpm_lock(&gp->sig.lock);
-    struct gpm_signode *q = gp->sig.q;
-    gp->sig.q = NULL;
-    /* Under sig.lock, where senders set it: no order with anything else. */
-    atomic_store_explicit(&gp->sig.pending, 0, memory_order_relaxed);
-    gpm_unlock(&gp->sig.lock);
-    while (q != NULL) {
-        struct gpm_signode *n = q;
-        q = n->next;
-        nodefree(n);
+    /* Instances still queued for it are dropped, as the kernel drops those
+       of a thread that exits. Nothing pending and nothing queued (the
+       usual exit) needs no lock: a sender that queues at this very moment,
+       on a G whose exit it could not see, leaves its instance to the
+       block's next life, which gives it back (gpm_sig_newg). */
+    if (atomic_load(&gp->sig.pending) != 0 || __atomic_load_n(&gp->sig.q, __ATOMIC_RELAXED) != NULL) {
+        gpm_lock(&gp->sig.lock);
+        struct gpm_signode *q = gp->sig.q;
+        gp->sig.q = NULL;
+        /* Under sig.lock, where senders set it: no order with anything else. */
+        atomic_store_explicit(&gp->sig.pending, 0, memory_order_relaxed);
+        gpm_unlock(&gp->sig.lock);
+        while (q != NULL) {
+            struct gpm_signode *n = q;
+            q = n->next;
+            nodefree(n);
+        }
     }
     if (gp->sig.routed) {
         uint64_t m = gp->sig.counted;
