@@ -39,6 +39,15 @@ static void *worker(void *arg)
     snprintf(name, sizeof name, "worker-%d", id);
     check(pthread_setname_np(pthread_self(), name), "pthread_setname_np");
 
+    /* A pipe: worker 0 waits for a byte main writes 5 ms after it made
+       the workers. First thing, so that it is in the read long before (in
+       the mutex's queue it could be behind 25 others' 200 µs sleeps), and
+       the others wait for its turn on the condition variable meanwhile. */
+    if (id == 0) {
+        char c;
+        if (read(pipefd[0], &c, 1) != 1)
+            exit(1);
+    }
     /* The mutex, held across a sleep: the others park on it. */
     pthread_mutex_lock(&mu);
     struct timespec ts = {0, 200000};
@@ -50,12 +59,6 @@ static void *worker(void *arg)
     pthread_cond_broadcast(&cv);
     pthread_mutex_unlock(&mu);
 
-    /* A pipe: worker 0 waits for a byte main writes later. */
-    if (id == 0) {
-        char c;
-        if (read(pipefd[0], &c, 1) != 1)
-            exit(1);
-    }
     /* A system call on a file that cannot be polled: entersyscall. */
     FILE *f = fopen("/proc/self/stat", "r");
     if (f != NULL) {
