@@ -58,8 +58,9 @@
  * tid, so every TCB needs a distinct non-zero tid; gettid() returns it too
  * (src/shim/tid.c). A block gets a new one for each life (each thread),
  * from [GPM_FAKE_TID_BASE, GPM_FAKE_TID_LIMIT), above any real tid, in
- * order, wrapping around as the kernel's pids do (compat/glibc_abi.h says
- * why the range is where it is). gpm_tid_to_g finds a live G by its id.
+ * order (each P takes them 16 at a time: newids), wrapping around as the
+ * kernel's pids do (compat/glibc_abi.h says why the range is where it
+ * is). gpm_tid_to_g finds a live G by its id.
  */
 #define _GNU_SOURCE
 #include "gstack.h"
