@@ -55,20 +55,46 @@ GPM_EXPORT int pthread_mutex_destroy(pthread_mutex_t *m)
     return gpm_mutex_destroy(PM(m));
 }
 
+/* The fast paths below call nothing but in tail position, so that they
+   need no stack frame (no callee-saved register to save): what may call
+   and come back lives in these. An uncontended lock+unlock is two atomics
+   and a few loads, as glibc's. */
+
+static int lock_preempted(pthread_mutex_t *m);
+
+/* A process-shared mutex, or gpm not active (or not initialised yet: the
+   check initialises it, and a private mutex then goes gpm's way). */
+static __attribute__((noinline)) int lock_native(pthread_mutex_t *m)
+{
+    if (!gpm_active())
+        return gpm_real.pthread_mutex_lock(m);
+    if (!native(m))
+        return lock_preempted(m);
+    int err = gpm_real.pthread_mutex_trylock(m);
+    if (err != EBUSY)
+        return err;
+    gpm_entersyscallblock();
+    err = gpm_real.pthread_mutex_lock(m);
+    gpm_exitsyscall();
+    return err;
+}
+
+/* The G was asked to yield: it does, then locks. */
+static __attribute__((noinline)) int lock_preempted(pthread_mutex_t *m)
+{
+    gpm_preemptpoint();
+    if (gpm_mutex_trylock_plain(PM(m), gpm_selftid_inline()))
+        return 0;
+    return gpm_mutex_lock(PM(m), false, CLOCK_REALTIME, NULL);
+}
+
 GPM_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 {
-    if (native(m)) {
-        if (!gpm_active())
-            return gpm_real.pthread_mutex_lock(m);
-        int err = gpm_real.pthread_mutex_trylock(m);
-        if (err != EBUSY)
-            return err;
-        gpm_entersyscallblock();
-        err = gpm_real.pthread_mutex_lock(m);
-        gpm_exitsyscall();
-        return err;
-    }
-    gpm_preemptpoint();
+    if (__builtin_expect(atomic_load_explicit(&gpm_state, memory_order_acquire) != GPM_ACTIVE, 0) ||
+        (m->__data.__kind & GPM_MUTEX_PSHARED) != 0)
+        return lock_native(m);
+    if (__builtin_expect(__atomic_load_n(&gpm_tls_preempt, __ATOMIC_RELAXED) != 0, 0))
+        return lock_preempted(m);
     if (gpm_mutex_trylock_plain(PM(m), gpm_selftid_inline()))
         return 0;
     return gpm_mutex_lock(PM(m), false, CLOCK_REALTIME, NULL);
@@ -107,10 +133,19 @@ GPM_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec
     return pthread_mutex_clocklock(m, CLOCK_REALTIME, abstime);
 }
 
-GPM_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
+static __attribute__((noinline)) int unlock_native(pthread_mutex_t *m)
 {
     if (native(m))
         return gpm_real.pthread_mutex_unlock(m);
+    return gpm_mutex_unlock(PM(m));
+}
+
+GPM_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
+{
+    /* Anything but an active gpm and a private mutex: the full check. */
+    if (__builtin_expect(atomic_load_explicit(&gpm_state, memory_order_acquire) != GPM_ACTIVE, 0) ||
+        (m->__data.__kind & GPM_MUTEX_PSHARED) != 0)
+        return unlock_native(m);
     if (gpm_mutex_unlock_plain(PM(m)))
         return 0;
     return gpm_mutex_unlock(PM(m));
