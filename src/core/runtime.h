@@ -615,8 +615,61 @@ void gpm_mmaker_forkchild(void);
    process for it, else seq_cst on both sides. Returns which. Before any
    second thread (start-up; unit tests). */
 bool gpm_pinfence_init(bool usemembarrier);
-bool gpm_pin(struct gpm_m *mp);
-void gpm_unpin(struct gpm_m *mp);
+extern bool gpm_pinmembarrier; /* what it chose */
+bool gpm_pin_slow(struct gpm_m *mp, uintptr_t w);
+__attribute__((noreturn, cold)) void gpm_pin_nested(struct gpm_m *mp);
+void gpm_unpin_slow(struct gpm_m *mp, uintptr_t w);
+
+/*
+ * gpm_pin: mp is about to use its P's local state from a G's stack: the
+ * light pin (m->pinned, with the word left P_USER(mp)). Returns false,
+ * with mp->p cleared, when the P is not mp's any more (sysmon took it) or
+ * mp had none. Executed only by mp, from G context, with the P unpinned.
+ * Inline: it runs several times per create, join, wake and park.
+ */
+static inline bool gpm_pin(struct gpm_m *mp)
+{
+    struct gpm_p *pp = mp->p;
+    if (pp == NULL)
+        return false;
+    if (__builtin_expect(atomic_load_explicit(&mp->pinned, memory_order_relaxed) != 0, 0))
+        gpm_pin_nested(mp);
+    /* Dekker's first half ("P ownership"): the flag, then the word. With a
+       membarrier on sysmon's side, a compiler barrier is all it takes. */
+    uintptr_t w;
+    if (__builtin_expect(gpm_pinmembarrier, 1)) {
+        atomic_store_explicit(&mp->pinned, 1, memory_order_relaxed);
+        atomic_signal_fence(memory_order_seq_cst);
+        /* acquire: mp's P-local accesses come after the P is known mp's. */
+        w = atomic_load_explicit(&pp->state, memory_order_acquire);
+    } else {
+        /* Both seq_cst: the store-buffer pattern needs both accesses in
+           the single total order, as sysmon's CAS and load are. */
+        atomic_store(&mp->pinned, 1);
+        w = atomic_load(&pp->state);
+    }
+    if (__builtin_expect(w == gpm_pword(mp, P_USER), 1))
+        return true;
+    return gpm_pin_slow(mp, w);
+}
+
+/* gpm_unpin: mp goes back to the program's code: P_USER(mp), unpinned.
+   Does nothing when mp has no P. Executed only by mp. */
+static inline void gpm_unpin(struct gpm_m *mp)
+{
+    struct gpm_p *pp = mp->p;
+    if (pp == NULL)
+        return;
+    uintptr_t w = atomic_load_explicit(&pp->state, memory_order_relaxed);
+    if (__builtin_expect(w == gpm_pword(mp, P_USER) && atomic_load_explicit(&mp->pinned, memory_order_relaxed), 1)) {
+        /* release: pairs with sysmon's acquire of the flag after its fence,
+           so everything mp did to the P is visible to whoever sysmon hands
+           it to. */
+        atomic_store_explicit(&mp->pinned, 0, memory_order_release);
+        return;
+    }
+    gpm_unpin_slow(mp, w);
+}
 bool gpm_revoke(struct gpm_p *pp, uintptr_t w);
 void gpm_acquirep(struct gpm_m *mp, struct gpm_p *pp);
 struct gpm_p *gpm_releasep(struct gpm_m *mp);

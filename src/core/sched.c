@@ -437,13 +437,13 @@ static void publishm(struct gpm_m *mp)
 
 /* Whether sysmon's side of the light pin's fence is a membarrier ("P
    ownership"); set once at start-up. */
-static bool pinmembarrier;
+bool gpm_pinmembarrier;
 
 bool gpm_pinfence_init(bool usemembarrier)
 {
-    pinmembarrier =
+    gpm_pinmembarrier =
         usemembarrier && gpm_syscall3(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
-    return pinmembarrier;
+    return gpm_pinmembarrier;
 }
 
 /* The word of mp's P once sysmon has decided a revoke of it (P_REVOKING
@@ -460,37 +460,12 @@ static uintptr_t waitrevoke(struct gpm_p *pp, struct gpm_m *mp)
     return w;
 }
 
-/*
- * gpm_pin: mp is about to use its P's local state from a G's stack: the
- * light pin (m->pinned, with the word left P_USER(mp)). Returns false,
- * with mp->p cleared, when the P is not mp's any more (sysmon took it) or
- * mp had none.
- * Executed only by mp, from G context, with the P unpinned.
- */
-bool gpm_pin(struct gpm_m *mp)
+/* gpm_pin's way when the word was not P_USER(mp) (runtime.h has the fast
+   path and the protocol's first half): w is what it read, with mp->pinned
+   set. */
+bool gpm_pin_slow(struct gpm_m *mp, uintptr_t w)
 {
     struct gpm_p *pp = mp->p;
-    if (pp == NULL)
-        return false;
-    if (atomic_load_explicit(&mp->pinned, memory_order_relaxed))
-        /* Invariant: pins do not nest ("P ownership"). */
-        gpm_throwf("pin: M%d pins P%d twice", mp->id, pp->id);
-    /* Dekker's first half ("P ownership"): the flag, then the word. With a
-       membarrier on sysmon's side, a compiler barrier is all it takes. */
-    uintptr_t w;
-    if (pinmembarrier) {
-        atomic_store_explicit(&mp->pinned, 1, memory_order_relaxed);
-        atomic_signal_fence(memory_order_seq_cst);
-        /* acquire: mp's P-local accesses come after the P is known mp's. */
-        w = atomic_load_explicit(&pp->state, memory_order_acquire);
-    } else {
-        /* Both seq_cst: the store-buffer pattern needs both accesses in
-           the single total order, as sysmon's CAS and load are. */
-        atomic_store(&mp->pinned, 1);
-        w = atomic_load(&pp->state);
-    }
-    if (__builtin_expect(w == gpm_pword(mp, P_USER), 1))
-        return true;
     if (w == gpm_pword(mp, P_REVOKING)) {
         w = waitrevoke(pp, mp);
         if (w == gpm_pword(mp, P_USER))
@@ -498,7 +473,7 @@ bool gpm_pin(struct gpm_m *mp)
     }
     atomic_store_explicit(&mp->pinned, 0, memory_order_relaxed);
     if (w == gpm_pword(mp, P_RUNNING))
-        gpm_throwf("pin: M%d pins P%d twice", mp->id, pp->id);
+        gpm_pin_nested(mp);
     /* P_SYSCALL(mp): a signal handler that runs during a wrapped system
        call (the P stays the call's, for exitsyscall). Anything else: the
        P is gone. */
@@ -507,22 +482,25 @@ bool gpm_pin(struct gpm_m *mp)
     return false;
 }
 
-/* gpm_unpin: mp goes back to the program's code: P_USER(mp), unpinned.
-   Does nothing when mp has no P. Executed only by mp. */
-void gpm_unpin(struct gpm_m *mp)
+void gpm_pin_nested(struct gpm_m *mp)
+{
+    /* Invariant: pins do not nest ("P ownership"). */
+    gpm_throwf("pin: M%d pins P%d twice", mp->id, mp->p != NULL ? mp->p->id : -1);
+}
+
+/* gpm_unpin's way when the word was not P_USER(mp) with the flag set: w
+   is what it read. */
+void gpm_unpin_slow(struct gpm_m *mp, uintptr_t w)
 {
     struct gpm_p *pp = mp->p;
-    if (pp == NULL)
-        return;
-    uintptr_t w = atomic_load_explicit(&pp->state, memory_order_relaxed);
     if (w == gpm_pword(mp, P_RUNNING)) {
         /* release: pairs with sysmon's acquire in revoke, so everything mp
            did to the P is visible to whoever sysmon hands it to. */
         atomic_store_explicit(&pp->state, gpm_pword(mp, P_USER), memory_order_release);
+        atomic_store_explicit(&mp->pinned, 0, memory_order_relaxed); /* never set with P_RUNNING; as a guard */
         return;
     }
-    gpm_assert(atomic_load_explicit(&mp->pinned, memory_order_relaxed) &&
-                   (w == gpm_pword(mp, P_USER) || w == gpm_pword(mp, P_REVOKING)),
+    gpm_assert(atomic_load_explicit(&mp->pinned, memory_order_relaxed) && w == gpm_pword(mp, P_REVOKING),
                "unpin: P not pinned by this M");
     /* release: as above; sysmon reads the flag after its fence. */
     atomic_store_explicit(&mp->pinned, 0, memory_order_release);
@@ -562,7 +540,7 @@ bool gpm_revoke(struct gpm_p *pp, uintptr_t w)
     /* Dekker's second half ("P ownership"): the word, a fence, the flag. */
     if (!atomic_compare_exchange_strong(&pp->state, &w, gpm_pword(mp, P_REVOKING)))
         return false;
-    bool fenced = !pinmembarrier || gpm_syscall3(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
+    bool fenced = !gpm_pinmembarrier || gpm_syscall3(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
     /* acquire: pairs with unpin's release of the flag. Without a fence
        (the membarrier failed), the M may be pinning unseen: keep off. */
     if (!fenced || atomic_load(&mp->pinned)) {
