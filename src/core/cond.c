@@ -2,7 +2,7 @@
  * src/core/cond.c: condition variables, on the semtable.
  *
  * seq counts signals and broadcasts. A waiter reads seq, counts itself in
- * nwaiters, unlocks the mutex and parks on &seq while seq is unchanged: a
+ * nwait, unlocks the mutex and parks on &seq while seq is unchanged: a
  * signal between its unlock and its park changes seq, so the park does not
  * happen (no lost wake-up), and a thread that starts waiting after a
  * signal reads the new seq, so it cannot take that signal from an earlier
@@ -11,14 +11,32 @@
  * its semtable queue, where waiters check it: one step, no locked
  * increment of its own.
  *
- * Wakers, not the woken, take woken waiters out of nwaiters, so a waiter
- * touches the condition variable's memory no more once it is woken:
- * destroying it right after a broadcast is safe, as POSIX promises.
- *
  * Broadcast wakes one waiter and moves the others from &seq onto the
  * mutex's word (gpm_sema_requeue): they then wake one at a time as the
  * mutex is unlocked, instead of all rushing for it (no thundering herd).
  * That needs the mutex to be one of gpm's; with any other, all are woken.
+ *
+ * Counting waiters
+ * ----------------
+ * The waiters not woken yet number nwait - nwoken (modulo 2^32). A waiter
+ * adds one to nwait before it unlocks the mutex, with a locked
+ * instruction: waiters may race (one that was not woken, by a timeout or
+ * a signal, takes its one back the same way, and a program may, against
+ * POSIX, wait with two mutexes at once). Wakers count the waiters they
+ * wake or move in nwoken, under seq's semtable lock (the tally of
+ * gpm_sema_bumpwake and gpm_sema_requeue), where a plain addition is
+ * enough: a signal makes one locked instruction fewer than with a single
+ * count. Wakers, not the woken, count woken waiters out, so a waiter
+ * touches the condition variable's memory no more once it is woken:
+ * destroying it right after a broadcast is safe, as POSIX promises.
+ *
+ * A signal with nobody to wake returns after two loads (haswaiters):
+ * nwoken first (acquire, against the tally's release store), then nwait.
+ * Every waiter counted in the nwoken read had counted itself in nwait
+ * before it queued, so the nwait read includes it too; a waiter whose wait
+ * the signal must end (its increment happened before the signaller's
+ * call, through the mutex) is in the nwait read and not in the nwoken
+ * read. So the difference read is never 0 while such a waiter waits.
  */
 #define _GNU_SOURCE
 #include "sync.h"
@@ -41,7 +59,8 @@ enum { WAKE_COND = 3 }; /* distinct from mutex.c's wake values */
 void gpm_cond_init(struct gpm_pcond *c, bool monotonic)
 {
     atomic_store(&c->seq, 0);
-    atomic_store(&c->nwaiters, 0);
+    atomic_store(&c->nwait, 0);
+    atomic_store(&c->nwoken, 0);
     c->mutex = NULL;
     c->flags = monotonic ? GPM_COND_MONOTONIC : 0;
 }
@@ -57,17 +76,17 @@ int gpm_cond_wait(struct gpm_pcond *c, struct gpm_pmutex *m, clockid_t clock, co
     }
     gpm_testcancel(); /* a cancellation point: acted on with the mutex held */
     uint32_t seq = atomic_load(&c->seq);
-    atomic_fetch_add(&c->nwaiters, 1);
+    atomic_fetch_add(&c->nwait, 1);
     c->mutex = m;
     int err = gpm_mutex_unlock(m);
     if (err != 0) {
-        atomic_fetch_sub(&c->nwaiters, 1);
+        atomic_fetch_sub(&c->nwait, 1);
         return err;
     }
     uint32_t wv = 0;
-    int r = gpm_sema_wait(&c->seq, seq, deadline, 0, &wv, WAIT_COND);
+    int r = gpm_sema_waitseq(&c->seq, seq, deadline, &wv, WAIT_COND);
     if (r != 0)
-        atomic_fetch_sub(&c->nwaiters, 1); /* nobody woke us: count ourselves out */
+        atomic_fetch_sub(&c->nwait, 1); /* nobody woke us: count ourselves out */
     int lerr = gpm_mutex_relock(m, r == 0, wv);
     if (lerr != 0)
         return lerr;
@@ -76,32 +95,31 @@ int gpm_cond_wait(struct gpm_pcond *c, struct gpm_pmutex *m, clockid_t clock, co
     return r == ETIMEDOUT ? ETIMEDOUT : 0;
 }
 
+/* Whether some waiter may not be woken yet ("Counting waiters"). */
+static bool haswaiters(struct gpm_pcond *c)
+{
+    uint32_t woken = atomic_load_explicit(&c->nwoken, memory_order_acquire);
+    return atomic_load_explicit(&c->nwait, memory_order_acquire) != woken;
+}
+
 int gpm_cond_signal(struct gpm_pcond *c)
 {
-    if (atomic_load(&c->nwaiters) == 0)
-        return 0;
-    int n = gpm_sema_bumpwake(&c->seq, 1, WAKE_COND);
-    if (n > 0)
-        atomic_fetch_sub(&c->nwaiters, (uint32_t)n);
+    if (haswaiters(c))
+        gpm_sema_bumpwake(&c->seq, 1, WAKE_COND, &c->nwoken);
     return 0;
 }
 
 int gpm_cond_broadcast(struct gpm_pcond *c)
 {
-    if (atomic_load(&c->nwaiters) == 0)
+    if (!haswaiters(c))
         return 0;
     struct gpm_pmutex *m = c->mutex;
-    int n;
     if (m != NULL && m->kind >= 0 && !(m->kind & GPM_MUTEX_PSHARED)) {
-        int woken = gpm_sema_bumpwake(&c->seq, 1, WAKE_COND);
-        int moved = gpm_sema_requeue(&c->seq, 0, 0, &m->word, INT_MAX);
-        if (moved > 0)
+        gpm_sema_bumpwake(&c->seq, 1, WAKE_COND, &c->nwoken);
+        if (gpm_sema_requeue(&c->seq, 0, 0, &m->word, INT_MAX, &c->nwoken) > 0)
             gpm_mutex_requeued(m);
-        n = woken + moved;
     } else {
-        n = gpm_sema_bumpwake(&c->seq, INT_MAX, WAKE_COND);
+        gpm_sema_bumpwake(&c->seq, INT_MAX, WAKE_COND, &c->nwoken);
     }
-    if (n > 0)
-        atomic_fetch_sub(&c->nwaiters, (uint32_t)n);
     return 0;
 }

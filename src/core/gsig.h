@@ -129,6 +129,20 @@ static inline void gpm_afterwrapped_keeperrno(void)
  */
 bool gpm_intr_begin(struct gpm_g *gp, struct gpm_intr *in);
 void gpm_intr_end(struct gpm_g *gp, struct gpm_intr *in);
+/*
+ * gpm_intr_begin in two halves, for a waiter that executes a locked
+ * instruction in between anyway (semawait takes its bucket lock): that
+ * instruction, not a locked store, orders the publication before the
+ * check ("Interruptible waits" in sema.c). false from gpm_intr_check:
+ * must not park; call gpm_intr_end (after releasing any lock that an
+ * interrupter's fn takes).
+ */
+static inline void gpm_intr_publish(struct gpm_g *gp, struct gpm_intr *in)
+{
+    atomic_store_explicit(&gp->sig.intr, in, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst);
+}
+bool gpm_intr_check(struct gpm_g *gp, struct gpm_intr *in);
 /* Whether gp's wait should end now: a deliverable signal, a signal it
    waits for, or a cancellation it would act on. */
 bool gpm_intr_wanted(struct gpm_g *gp);

@@ -53,6 +53,28 @@
  * happens-before the decrement), so it cannot hide a waiter that is still
  * queued.
  *
+ * A waiter on a word that only gpm_sema_bumpwake changes (a condition
+ * variable's seq: gpm_sema_waitseq) increments with a plain load and
+ * store too. Its wakers take the bucket lock before they look at the
+ * queue, and the one lock-free look that may follow (gpm_sema_requeue's,
+ * in a broadcast, right after its gpm_sema_bumpwake on the same word)
+ * comes after that lock, so the lock orders it after the increment.
+ * Waiters on other words in the same bucket still increment with a
+ * locked instruction; all of them hold the lock, so no update is lost.
+ *
+ * Interruptible waits
+ * -------------------
+ * A waiter publishes its gpm_intr and then looks for a pending signal or
+ * cancellation, while a sender sets pending and then looks for the intr
+ * (Dekker's pattern: "Interrupting a wait" in signal.c). semawait needs no
+ * locked store for its half: it publishes with a plain store
+ * (gpm_intr_publish) before it takes the bucket lock and looks
+ * (gpm_intr_check) after, and the lock's compare-and-swap is a locked
+ * instruction, which on x86-64 (gpm's one architecture) orders every
+ * store before it with every load after it; the compiler fence in
+ * gpm_intr_publish keeps the compiler from moving the store past the
+ * loads.
+ *
  * Lock order: a P's timerslock, then bucket locks (two at once only in
  * requeue, in address order), then sched.lock. See lock.h.
  */
@@ -124,6 +146,14 @@ static void enqueue(struct semroot *r, struct sudog *s)
 static void announce(struct semroot *r)
 {
     atomic_fetch_add(&r->nwait, 1);
+}
+
+/* nwait++ for a waiter on a word whose every waker takes r's lock
+   (gpm_sema_waitseq: "nwait"): a plain increment. r's lock held. */
+static void announce_plain(struct semroot *r)
+{
+    atomic_store_explicit(&r->nwait, atomic_load_explicit(&r->nwait, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
 }
 
 /* nwait-- for a sudog taken off, or a waiter that did not queue: a plain
@@ -228,7 +258,7 @@ static bool sema_unlockf(struct gpm_m *mp, struct gpm_g *gp, void *arg)
  * (ETIMEDOUT before any check).
  */
 static int semawait(_Atomic uint32_t *addr, uint32_t val, const struct gpm_sema_waitspec *ws, int64_t deadline,
-                    int64_t waitsince, uint32_t *wakeval, uint16_t reason)
+                    int64_t waitsince, uint32_t *wakeval, uint16_t reason, bool seqword)
 {
     struct gpm_g *gp = gpm_getg_adopt();
     if (gp == NULL)
@@ -271,14 +301,22 @@ static int semawait(_Atomic uint32_t *addr, uint32_t val, const struct gpm_sema_
         }
     }
     bool intr = gp->kind != G_KIND_FOREIGN;
-    if (intr && !gpm_intr_begin(gp, &s.intr)) {
+    if (intr)
+        gpm_intr_publish(gp, &s.intr);
+    gpm_lock(&r->lock); /* orders the publication before the check ("Interruptible waits") */
+    if (intr && !gpm_intr_check(gp, &s.intr)) {
+        gpm_unlock(&r->lock);
         if (deadline != 0 && !expired)
             gpm_deltimer(&s.t);
+        gpm_intr_end(gp, &s.intr);
         gpm_sigcheck(gp);
         return EINTR;
     }
-    gpm_lock(&r->lock);
-    announce(r); /* before the check ("nwait"); the queued sudog keeps it */
+    /* Before the check ("nwait"); the queued sudog keeps it. */
+    if (seqword)
+        announce_plain(r);
+    else
+        announce(r);
     int err;
     if (ws == NULL) {
         err = s.state == SUDOG_TIMEDOUT ? ETIMEDOUT : atomic_load(addr) != val ? EAGAIN : 0;
@@ -329,13 +367,18 @@ static int semawait(_Atomic uint32_t *addr, uint32_t val, const struct gpm_sema_
 int gpm_sema_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline, int64_t waitsince,
                   uint32_t *wakeval, uint16_t reason)
 {
-    return semawait(addr, val, NULL, deadline, waitsince, wakeval, reason);
+    return semawait(addr, val, NULL, deadline, waitsince, wakeval, reason, false);
+}
+
+int gpm_sema_waitseq(_Atomic uint32_t *addr, uint32_t val, int64_t deadline, uint32_t *wakeval, uint16_t reason)
+{
+    return semawait(addr, val, NULL, deadline, 0, wakeval, reason, true);
 }
 
 int gpm_sema_waitx(_Atomic uint32_t *addr, const struct gpm_sema_waitspec *ws, int64_t deadline,
                    uint32_t *wakeval)
 {
-    return semawait(addr, 0, ws, deadline, 0, wakeval, ws->reason);
+    return semawait(addr, 0, ws, deadline, 0, wakeval, ws->reason, false);
 }
 
 /* Readies a list of woken sudogs (linked through next), after the bucket
@@ -382,7 +425,15 @@ int gpm_sema_wake(_Atomic uint32_t *addr, int n, uint32_t wakeval)
     return k;
 }
 
-int gpm_sema_bumpwake(_Atomic uint32_t *addr, int n, uint32_t wakeval)
+/* *tally += k, for a count whose every writer holds r's lock. */
+static void addtally(_Atomic uint32_t *tally, int k)
+{
+    if (tally != NULL && k > 0)
+        atomic_store_explicit(tally, atomic_load_explicit(tally, memory_order_relaxed) + (uint32_t)k,
+                              memory_order_release);
+}
+
+int gpm_sema_bumpwake(_Atomic uint32_t *addr, int n, uint32_t wakeval, _Atomic uint32_t *tally)
 {
     struct semroot *r = semroot(addr);
     struct sudog *woken;
@@ -392,6 +443,7 @@ int gpm_sema_bumpwake(_Atomic uint32_t *addr, int n, uint32_t wakeval)
        no seq_cst order with nwait is needed, since this always locks. */
     atomic_store_explicit(addr, atomic_load_explicit(addr, memory_order_relaxed) + 1, memory_order_relaxed);
     int k = takewoken(r, addr, n, wakeval, &woken);
+    addtally(tally, k);
     gpm_unlock(&r->lock);
     readylist(woken);
     return k;
@@ -443,7 +495,8 @@ static void lock2(struct semroot *ra, struct semroot *rb)
     }
 }
 
-int gpm_sema_requeue(_Atomic uint32_t *from, int nwake, uint32_t wakeval, _Atomic uint32_t *to, int nrequeue)
+int gpm_sema_requeue(_Atomic uint32_t *from, int nwake, uint32_t wakeval, _Atomic uint32_t *to, int nrequeue,
+                     _Atomic uint32_t *tally)
 {
     struct semroot *rf = semroot(from), *rt = semroot(to);
     if (atomic_load(&rf->nwait) == 0)
@@ -472,6 +525,7 @@ int gpm_sema_requeue(_Atomic uint32_t *from, int nwake, uint32_t wakeval, _Atomi
         }
         s = nx;
     }
+    addtally(tally, k + moved);
     if (rf != rt)
         gpm_unlock(&rt->lock);
     gpm_unlock(&rf->lock);

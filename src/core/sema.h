@@ -37,8 +37,17 @@ int gpm_sema_wake(_Atomic uint32_t *addr, int n, uint32_t wakeval);
 /* Adds one to *addr and wakes up to n Gs parked on it, as one step under
    the queue's lock (no waiter can check *addr in between). For a word
    that only ever changes this way: every writer of *addr must write it
-   through gpm_sema_bumpwake. Returns how many were woken. */
-int gpm_sema_bumpwake(_Atomic uint32_t *addr, int n, uint32_t wakeval);
+   through gpm_sema_bumpwake. Returns how many were woken. When tally is
+   not NULL, adds that number to *tally under the same lock (release): a
+   count that all its writers keep this way needs no locked instruction. */
+int gpm_sema_bumpwake(_Atomic uint32_t *addr, int n, uint32_t wakeval, _Atomic uint32_t *tally);
+
+/* gpm_sema_wait for a word that only gpm_sema_bumpwake changes, whose
+   every waker therefore takes the queue's lock: one locked instruction
+   fewer per wait (see "nwait" in sema.c). No waitsince (nobody wakes such
+   a word with gpm_sema_wake1). */
+int gpm_sema_waitseq(_Atomic uint32_t *addr, uint32_t val, int64_t deadline, uint32_t *wakeval,
+                     uint16_t reason);
 
 /*
  * A parked G as the layers above see it. g and waitsince (when it
@@ -71,9 +80,11 @@ bool gpm_sema_wake1(_Atomic uint32_t *addr,
  * Wakes up to nwake Gs parked on from and moves up to nrequeue more, in
  * order, to the queue of to, where a later wake of to finds them (a
  * condition variable's broadcast moves its waiters onto the mutex). Moved
- * Gs no longer time out. Returns the number moved.
+ * Gs no longer time out. Returns the number moved. tally as for
+ * gpm_sema_bumpwake, counting the woken and the moved.
  */
-int gpm_sema_requeue(_Atomic uint32_t *from, int nwake, uint32_t wakeval, _Atomic uint32_t *to, int nrequeue);
+int gpm_sema_requeue(_Atomic uint32_t *from, int nwake, uint32_t wakeval, _Atomic uint32_t *to, int nrequeue,
+                     _Atomic uint32_t *tally);
 
 /* ---- Building blocks for protocols of the caller's own (futex.c) ------------- */
 

@@ -108,7 +108,8 @@
  * A G about to park in an interruptible wait publishes a struct gpm_intr
  * in gp->sig.intr (gpm_intr_begin, seq_cst, then it checks for signals
  * and cancellation: a sender sets pending (seq_cst) before it looks at
- * intr, so one of the two sees the other). An interrupter holds
+ * intr, so one of the two sees the other; semawait gets the same order
+ * from the locked instruction of its bucket lock: gpm_intr_publish). An interrupter holds
  * gp->sig.lock, claims the intr by exchanging it with NULL and calls its
  * fn, which takes the G out of its wait queue the way a timeout does and
  * readies it. The waiter's gpm_intr_end exchanges intr with NULL too; if
@@ -1562,10 +1563,15 @@ bool gpm_intr_wanted(struct gpm_g *gp)
     return (p & (~atomic_load(&gp->sig.blocked) | gp->sig.waitset)) != 0;
 }
 
+bool gpm_intr_check(struct gpm_g *gp, struct gpm_intr *in)
+{
+    return !gpm_intr_wanted(gp) && !(in->cancelpoint && gpm_cancelpending(gp));
+}
+
 bool gpm_intr_begin(struct gpm_g *gp, struct gpm_intr *in)
 {
     atomic_store(&gp->sig.intr, in); /* seq_cst: see "Interrupting a wait" */
-    if (gpm_intr_wanted(gp) || (in->cancelpoint && gpm_cancelpending(gp))) {
+    if (!gpm_intr_check(gp, in)) {
         gpm_intr_end(gp, in);
         return false;
     }

@@ -102,9 +102,10 @@ enum { GPM_COND_SHARED = 1, GPM_COND_MONOTONIC = 2 }; /* glibc's __wrefs bits */
 
 struct gpm_pcond {
     _Atomic uint32_t seq;      /*  0: bumped by every signal and broadcast */
-    _Atomic uint32_t nwaiters; /*  4: waiters not yet woken */
+    _Atomic uint32_t nwait;    /*  4: waits begun, less those not woken */
     struct gpm_pmutex *mutex;  /*  8: the mutex of the last wait */
-    char pad[20];
+    _Atomic uint32_t nwoken;   /* 16: waiters woken or moved, by wakers */
+    char pad[16];
     uint32_t flags;            /* 36: glibc's __wrefs flag bits */
     char pad2[8];
 };

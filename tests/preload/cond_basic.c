@@ -6,6 +6,10 @@
  *    hangs, caught by a 10 s bound);
  *  - pthread_cond_broadcast wakes every one of 100 waiters, all known to be
  *    inside pthread_cond_wait (each counted itself under the mutex first);
+ *  - 6 threads wait 2000 times each, timed or not, while another signals
+ *    (with and without the mutex), broadcasts and interrupts them with a
+ *    handler at random, so that waits end every way; then rounds of 1 to 16
+ *    waiters, each round woken by one signal per waiter;
  *  - pthread_cond_timedwait (CLOCK_REALTIME; CLOCK_MONOTONIC through
  *    pthread_condattr_setclock) and pthread_cond_clockwait (both clocks)
  *    return ETIMEDOUT no earlier than the deadline and within 2 s of it,
@@ -25,6 +29,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -197,6 +202,142 @@ static void broadcast_all(void)
     CHECK_EQ(pthread_cond_destroy(&bc_cv), 0);
 }
 
+/* ---- every way out of a wait, then one signal ------------------------------------ */
+
+/* Waiters leave their waits every way a wait ends (woken by a signal or a
+   broadcast, timed out, interrupted by a handler: a spurious 0) while a
+   thread signals, broadcasts and sends SIGUSR1 at random. Afterwards,
+   rounds of n waiters get one signal each: an implementation whose count
+   of waiters drifted by -n on some path would skip a signal in round n (a
+   hang, caught by the 10 s bound). */
+#define CHURN_THREADS 6
+#define CHURN_WAITS 2000
+#define CHURN_ROUNDS 16
+static pthread_mutex_t ch_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ch_cv = PTHREAD_COND_INITIALIZER;
+static atomic_int ch_finished;
+static int ch_timedout;
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+}
+
+static unsigned nextrand(unsigned *seed)
+{
+    *seed = *seed * 1103515245u + 12345u;
+    return *seed >> 16;
+}
+
+static void *ch_waiter(void *arg)
+{
+    unsigned seed = (unsigned)(uintptr_t)arg;
+    for (int i = 0; i < CHURN_WAITS; i++) {
+        CHECK_EQ(pthread_mutex_lock(&ch_mu), 0);
+        if (nextrand(&seed) & 1) {
+            struct timespec d = now(CLOCK_REALTIME);
+            d.tv_nsec += (long)(nextrand(&seed) % 50000);
+            if (d.tv_nsec >= 1000000000) {
+                d.tv_sec++;
+                d.tv_nsec -= 1000000000;
+            }
+            int rc = pthread_cond_timedwait(&ch_cv, &ch_mu, &d);
+            CHECK(rc == 0 || rc == ETIMEDOUT, "rc %d", rc);
+            ch_timedout += rc == ETIMEDOUT;
+        } else {
+            CHECK_EQ(pthread_cond_wait(&ch_cv, &ch_mu), 0);
+        }
+        CHECK_EQ(pthread_mutex_unlock(&ch_mu), 0);
+    }
+    atomic_fetch_add(&ch_finished, 1);
+    return NULL;
+}
+
+/* A round after the churn: ch_n waiters each take one token, and each
+   token comes with one signal. */
+static int ch_n, ch_in, ch_tokens, ch_out;
+
+static void *ch_taker(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(pthread_mutex_lock(&ch_mu), 0);
+    ch_in++;
+    CHECK_EQ(pthread_cond_signal(&progress), 0);
+    while (ch_tokens == 0)
+        CHECK_EQ(pthread_cond_wait(&ch_cv, &ch_mu), 0);
+    ch_tokens--;
+    ch_out++;
+    CHECK_EQ(pthread_cond_signal(&progress), 0);
+    CHECK_EQ(pthread_mutex_unlock(&ch_mu), 0);
+    return NULL;
+}
+
+static void churn(void)
+{
+    struct sigaction sa = {.sa_handler = on_usr1}; /* no SA_RESTART */
+    CHECK_EQ(sigaction(SIGUSR1, &sa, NULL), 0);
+    pthread_t t[CHURN_THREADS];
+    for (int i = 0; i < CHURN_THREADS; i++)
+        CHECK_EQ(pthread_create(&t[i], NULL, ch_waiter, (void *)(uintptr_t)(i * 7919 + 1)), 0);
+    unsigned seed = 42;
+    while (atomic_load(&ch_finished) < CHURN_THREADS) {
+        unsigned r = nextrand(&seed);
+        switch (r % 8) {
+        case 0:
+            CHECK_EQ(pthread_cond_broadcast(&ch_cv), 0);
+            break;
+        case 1: /* exited but not joined: still a valid pthread_t */
+            CHECK_EQ(pthread_kill(t[(r >> 3) % CHURN_THREADS], SIGUSR1), 0);
+            break;
+        case 2:
+            sched_yield();
+            break;
+        default:
+            if (r & 64) {
+                CHECK_EQ(pthread_mutex_lock(&ch_mu), 0);
+                CHECK_EQ(pthread_cond_signal(&ch_cv), 0);
+                CHECK_EQ(pthread_mutex_unlock(&ch_mu), 0);
+            } else {
+                CHECK_EQ(pthread_cond_signal(&ch_cv), 0);
+            }
+        }
+    }
+    for (int i = 0; i < CHURN_THREADS; i++)
+        CHECK_EQ(pthread_join(t[i], NULL), 0);
+    signal(SIGUSR1, SIG_DFL);
+
+    /* Rounds of 1 to CHURN_ROUNDS waiters, all inside pthread_cond_wait
+       (each counted itself and waited without letting go of ch_mu), then
+       one token and one signal per waiter: a count of waiters off by -n
+       would skip a signal in the round of n. */
+    for (ch_n = 1; ch_n <= CHURN_ROUNDS; ch_n++) {
+        pthread_t w[CHURN_ROUNDS];
+        ch_in = ch_out = 0;
+        for (int i = 0; i < ch_n; i++)
+            CHECK_EQ(pthread_create(&w[i], NULL, ch_taker, NULL), 0);
+        struct timespec bound = add_ms(now(CLOCK_MONOTONIC), 10000);
+        CHECK_EQ(pthread_mutex_lock(&ch_mu), 0);
+        while (ch_in < ch_n) {
+            int rc = pthread_cond_timedwait(&progress, &ch_mu, &bound);
+            CHECK(rc == 0 || ch_in == ch_n, "%d of %d waiters started in 10 s", ch_in, ch_n);
+        }
+        for (int i = 0; i < ch_n; i++) {
+            ch_tokens++;
+            CHECK_EQ(pthread_cond_signal(&ch_cv), 0);
+        }
+        bound = add_ms(now(CLOCK_MONOTONIC), 10000);
+        while (ch_out < ch_n) {
+            int rc = pthread_cond_timedwait(&progress, &ch_mu, &bound);
+            CHECK(rc == 0 || ch_out == ch_n, "%d signals woke %d of %d waiters after %d churned waits",
+                  ch_n, ch_out, ch_n, CHURN_THREADS * CHURN_WAITS);
+        }
+        CHECK_EQ(pthread_mutex_unlock(&ch_mu), 0);
+        for (int i = 0; i < ch_n; i++)
+            CHECK_EQ(pthread_join(w[i], NULL), 0);
+    }
+    CHECK_EQ(pthread_cond_destroy(&ch_cv), 0);
+}
+
 /* ---- timeouts ---------------------------------------------------------------------- */
 
 static pthread_mutex_t ec_mu;
@@ -336,9 +477,11 @@ int main(void)
     ping_pong();
     signal_tokens();
     broadcast_all();
+    churn();
     timeouts();
     printf("cond: %d-round ping-pong, %d tokens by signal, broadcast woke %d of %d, "
+           "%d churned waits (%s timed out) then 1 to %d waiters woken one signal each, "
            "timed/clock waits never early and with the mutex, EINVAL/ETIMEDOUT as glibc\n",
-           ROUNDS, TOKENS, woken, WAITERS);
+           ROUNDS, TOKENS, woken, WAITERS, CHURN_THREADS * CHURN_WAITS, ch_timedout > 0 ? "some" : "none", CHURN_ROUNDS);
     return 0;
 }
