@@ -184,7 +184,7 @@ struct gpm_g {
     struct gpm_m *wiringm;
     bool unwirewanted;
     _Atomic uint8_t wirewant;
-    int64_t waitsince;             /* nanotime when it parked */
+    int64_t waitsince;             /* when it parked (gpm_sched.stampclock) */
     /* What it waits on, for the execution trace: the address (a lock, a
        condition variable, the G it joins) or, for I/O, the file
        descriptor; 0 when nothing in particular. Set by the G before it
@@ -527,6 +527,12 @@ struct gpm_schedt {
        set; acquirep wakes it (sysmon.c). */
     _Atomic uint32_t sysmonwait;
     struct gpm_note sysmonnote;
+    /* A clock for stamps that milliseconds will do (gp->waitsince, for
+       the dumps): gpm_nanotime as sysmon last read it, each round (10 ms
+       apart at most while any P runs), and as the M that wakes sysmon
+       reads it (the rounds stop while every P is idle). 0 until sysmon
+       runs: gpm_waitstamp reads the clock then. */
+    _Atomic int64_t stampclock;
 
     /* Statistics of events that are not any one M's (GPM_DEBUG=stats). */
     _Atomic uint64_t nhandoff;  /* Ps handed to another M (retake, revoke, blocking calls) */

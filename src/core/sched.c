@@ -1687,6 +1687,14 @@ static void reacquirep(struct gpm_m *mp, struct gpm_g *gp)
     switchout(mp, gp);
 }
 
+/* When a G starts to wait, for the dumps (gpm_sched.stampclock): a load
+   instead of a clock read on every park. */
+static inline int64_t waitstamp(void)
+{
+    int64_t t = atomic_load_explicit(&gpm_sched.stampclock, memory_order_relaxed);
+    return t != 0 ? t : gpm_nanotime();
+}
+
 /*
  * park_wired: a G without a scheduler M ("Wired Gs": foreign, or wired to
  * a wired M) parks its own kernel thread on g->wirednote, after doing what
@@ -1700,7 +1708,7 @@ static void park_wired(struct gpm_g *gp, gpm_unlockf unlockf, void *arg, uint16_
                        struct gpm_timer *t)
 {
     gp->waitreason = reason;
-    gp->waitsince = gpm_nanotime_coarse(); /* for the dump: ms will do */
+    gp->waitsince = waitstamp();
     /* A wired G records on its M's track; a foreign one on the shared one. */
     struct gpm_m *tm = gp->lockedm;
     GPM_TRACE_EV(tm, TEV_GSTOP, TSTOP_PARK, 0, reason, gp->goid, gp->waitobj);
@@ -1773,7 +1781,7 @@ void gpm_park_timed(gpm_unlockf unlockf, void *arg, uint16_t reason, struct gpm_
     mp = gp->m;
     gpm_pin(mp); /* or no P: then switchout goes to g0, which parks mp */
     gp->waitreason = reason;
-    gp->waitsince = gpm_nanotime_coarse(); /* for the dump: ms will do */
+    gp->waitsince = waitstamp();
     mp->after = AFTER_PARK;
     mp->afterg = gp;
     mp->unlockf = unlockf;
@@ -2646,7 +2654,7 @@ void gpm_wire_self(struct gpm_m *wm)
     struct gpm_m *mp = gp->m;
     gpm_pin(mp); /* or no P: then switchaway goes to g0, which parks mp */
     gp->waitreason = WAIT_WIRE;
-    gp->waitsince = gpm_nanotime_coarse();
+    gp->waitsince = waitstamp();
     mp->after = AFTER_PARK;
     mp->afterg = gp;
     mp->unlockf = wire_unlockf;

@@ -107,6 +107,7 @@ static void *sysmon(void *arg)
         struct timespec ts = {0, sleep};
         gpm_syscall2(SYS_nanosleep, (long)&ts, 0);
         int64_t now = gpm_nanotime();
+        atomic_store_explicit(&gpm_sched.stampclock, now, memory_order_relaxed);
         if (gpm_retake(now, &wakeby) > 0) {
             idle = 0;
             delay = 20000;
@@ -144,8 +145,11 @@ static void *sysmon(void *arg)
 
 void gpm_sysmon_wake(void)
 {
-    if (atomic_exchange(&gpm_sched.sysmonwait, 0) == 1)
+    if (atomic_exchange(&gpm_sched.sysmonwait, 0) == 1) {
+        /* Its rounds stopped: the stamps' clock is old. */
+        atomic_store_explicit(&gpm_sched.stampclock, gpm_nanotime(), memory_order_relaxed);
         gpm_notewakeup(&gpm_sched.sysmonnote);
+    }
 }
 
 static _Atomic bool started;

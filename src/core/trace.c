@@ -17,7 +17,7 @@ static void dumpg(struct gpm_g *gp, void *arg)
     struct gpm_m *mp = gp->m;
     if (st == G_WAITING)
         gpm_printf("  G%lu: %s (%s, %ld ms)\n", (unsigned long)gp->goid, gpm_gstatus_name(st),
-                   gpm_waitreason_name(gp->waitreason), (long)((gpm_nanotime_coarse() - gp->waitsince) / 1000000));
+                   gpm_waitreason_name(gp->waitreason), (long)((gpm_nanotime() - gp->waitsince) / 1000000));
     else if (mp != NULL)
         gpm_printf("  G%lu: %s on M%d\n", (unsigned long)gp->goid, gpm_gstatus_name(st), mp->id);
     else
