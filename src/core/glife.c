@@ -416,6 +416,19 @@ struct gpm_g *gpm_join_claim(struct gpm_g *gp)
  * joinwait before it publishes, and afterwards only the G struct (never
  * freed) and the target's word (never unmapped). A sequence number per
  * wait in joinstate tells it when the wait it looks at is over already.
+ *
+ * Interrupting a join
+ * -------------------
+ * The joiner publishes its gpm_intr with a plain store (gpm_intr_publish)
+ * and looks for a pending signal or cancellation in join_unlockf, after
+ * the CAS that publishes the joiner: that locked instruction orders the
+ * store before the loads, as gpm_intr_begin's seq_cst store would (x86-64;
+ * "Interruptible waits" in sema.c), one locked instruction fewer per
+ * join. unlockf runs on the joiner's M right after the switch, so the
+ * store comes first in that kernel thread's order. Something found there
+ * ends the wait as an interrupter would (JW_INTERRUPTED, withdrawn, not
+ * parked); only the G struct is read, since the joinwait may be gone once
+ * the joiner is published.
  */
 enum { JW_FIRED = 1, JW_INTERRUPTED = 2, JW_SEQSHIFT = 2 };
 
@@ -442,12 +455,20 @@ static bool join_unlockf(struct gpm_m *mp, struct gpm_g *self, void *arg)
     struct joinwait *jw = arg;
     struct gpm_g *target = jw->target;
     uint64_t seq = jw->seq;
+    bool intr = self->kind != G_KIND_FOREIGN;
     uintptr_t w = JOIN_JOINABLE;
     if (!atomic_compare_exchange_strong(&target->joinword, &w, (uintptr_t)self))
         return false;
     uint64_t st = atomic_load(&self->joinstate);
     if (st >> JW_SEQSHIFT == seq && (st & (JW_FIRED | JW_INTERRUPTED)) != 0 && join_withdraw(target, self))
         return false;
+    /* The second half of gpm_intr_begin, after the CAS ("Interrupting a
+       join"). Withdrawn, the joiner is nobody else's to ready: the flag
+       is for this wait. */
+    if (intr && (gpm_intr_wanted(self) || gpm_cancelpending(self)) && join_withdraw(target, self)) {
+        atomic_fetch_or(&self->joinstate, JW_INTERRUPTED);
+        return false;
+    }
     return true;
 }
 
@@ -518,9 +539,9 @@ again:;
             return EBUSY;
         struct joinwait jw = {.intr = {.fn = join_interrupt, .cancelpoint = true}, .target = gp, .self = self};
         /* A new wait: no flags, and a sequence number of its own. Release:
-           the timer (armed under its heap's lock) and interrupts (published
-           by gpm_intr_begin's seq_cst store) come after it; the unlockf
-           runs on this M, after it. */
+           the timer (armed under its heap's lock) and interrupts (the
+           intr is published below with a release store) come after it;
+           the unlockf runs on this M, after it. */
         jw.seq = (atomic_load_explicit(&self->joinstate, memory_order_relaxed) >> JW_SEQSHIFT) + 1;
         atomic_store_explicit(&self->joinstate, jw.seq << JW_SEQSHIFT, memory_order_release);
         if (deadline != 0) {
@@ -530,12 +551,8 @@ again:;
             gpm_timer_arm(self, &jw.t);
         }
         bool intr = self != NULL && self->kind != G_KIND_FOREIGN;
-        if (intr && !gpm_intr_begin(self, &jw.intr)) {
-            gpm_deltimer(&jw.t);
-            gpm_sigcheck(self);
-            gpm_testcancel();
-            goto again;
-        }
+        if (intr)
+            gpm_intr_publish(self, &jw.intr); /* checked in join_unlockf ("Interrupting a join") */
         if (GPM_TRACING() && self != NULL)
             self->waitobj = (uintptr_t)gp->tcb;
         gpm_park_timed(join_unlockf, &jw, WAIT_JOIN, deadline != 0 ? &jw.t : NULL);

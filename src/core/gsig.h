@@ -139,7 +139,7 @@ void gpm_intr_end(struct gpm_g *gp, struct gpm_intr *in);
  */
 static inline void gpm_intr_publish(struct gpm_g *gp, struct gpm_intr *in)
 {
-    atomic_store_explicit(&gp->sig.intr, in, memory_order_relaxed);
+    atomic_store_explicit(&gp->sig.intr, in, memory_order_release);
     atomic_signal_fence(memory_order_seq_cst);
 }
 bool gpm_intr_check(struct gpm_g *gp, struct gpm_intr *in);
