@@ -556,10 +556,14 @@ static void pdevent(struct pollfd_ *pd, uint32_t ev, struct glist *out)
 {
     uint8_t dirs = (ev & EV_READ ? GPM_NETIO_READ : 0) | (ev & EV_WRITE ? GPM_NETIO_WRITE : 0);
     gpm_lock(&pd->lock);
+    /* Plain increments: every change is made under pd's lock (the lock-free
+       reads in gpm_netio only take a snapshot, checked again under it). */
     if (dirs & GPM_NETIO_READ)
-        atomic_fetch_add(&pd->rseq, 1);
+        atomic_store_explicit(&pd->rseq, atomic_load_explicit(&pd->rseq, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
     if (dirs & GPM_NETIO_WRITE)
-        atomic_fetch_add(&pd->wseq, 1);
+        atomic_store_explicit(&pd->wseq, atomic_load_explicit(&pd->wseq, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
     int nmatch = 0;
     for (struct pollwaiter *wt = pd->head; wt != NULL; wt = wt->next)
         nmatch += (wt->dir & dirs) != 0;
@@ -574,7 +578,7 @@ static void pdevent(struct pollfd_ *pd, uint32_t ev, struct glist *out)
         struct pollwait *w = wt->w;
         struct gpm_g *gp = w->g;
         if (fire(w, PW_READY)) {
-            gpm_casgstatus(gp, G_WAITING, G_RUNNABLE);
+            gpm_setgstatus(gp, G_WAITING, G_RUNNABLE); /* its one waker: fire said so */
             gp->waitreason = WAIT_NONE;
             gp->schedlink = NULL;
             if (out->tail != NULL)
