@@ -27,8 +27,7 @@
  * gpm_sema_bumpwake and gpm_sema_requeue), where a plain addition is
  * enough: a signal makes one locked instruction fewer than with a single
  * count. Wakers, not the woken, count woken waiters out, so a waiter
- * touches the condition variable's memory no more once it is woken:
- * destroying it right after a broadcast is safe, as POSIX promises.
+ * touches the condition variable's memory no more once it is woken.
  *
  * A signal with nobody to wake returns after two loads (haswaiters):
  * nwoken first (acquire, against the tally's release store), then nwait.
@@ -37,6 +36,25 @@
  * the signal must end (its increment happened before the signaller's
  * call, through the mutex) is in the nwait read and not in the nwoken
  * read. So the difference read is never 0 while such a waiter waits.
+ *
+ * Destroying
+ * ----------
+ * POSIX lets a program destroy a condition variable, and reuse its
+ * memory, as soon as no thread is blocked on it: right after a broadcast.
+ * A waiter that the broadcast overtook between its unlock of the mutex
+ * and its look at seq in the semtable is not blocked, yet still reads seq
+ * there and, finding it changed, counts itself out of nwait: both on the
+ * memory the program may have reused. (On memory initialised anew it
+ * would park on a seq that nobody bumps, or leave nwait one short, so
+ * that the next waiter looks counted out and signals skip it.) So
+ * gpm_cond_destroy waits until every waiter counted in is counted out
+ * (nwait == nwoken), as glibc's destroy waits for its waiters' references
+ * (__wrefs). A waiter's count-out is its last touch of the condition
+ * variable, and woken waiters are counted out by their wakers, so destroy
+ * returns at once unless such a waiter is in that window, a few hundred
+ * nanoseconds away from counting itself out. A waiter still blocked
+ * (destroying with blocked waiters is undefined) keeps destroy waiting, as
+ * under glibc.
  */
 #define _GNU_SOURCE
 #include "sync.h"
@@ -48,6 +66,7 @@
 
 #include "sema.h"
 #include "gsig.h"
+#include "sys.h"
 #include "timer.h"
 
 _Static_assert(sizeof(struct gpm_pcond) == sizeof(pthread_cond_t), "cond overlay size");
@@ -100,6 +119,29 @@ static bool haswaiters(struct gpm_pcond *c)
 {
     uint32_t woken = atomic_load_explicit(&c->nwoken, memory_order_acquire);
     return atomic_load_explicit(&c->nwait, memory_order_acquire) != woken;
+}
+
+/* Lets the waiter that gpm_cond_destroy waits for run: another G of this
+   P first, else the kernel thread yields its CPU. */
+static void destroy_yield(void)
+{
+    struct gpm_g *gp = gpm_getg();
+    if (gp != NULL && gp->kind != G_KIND_FOREIGN && gp->lockedm == NULL && gpm_yield())
+        return;
+    gpm_syscall0(SYS_sched_yield);
+}
+
+int gpm_cond_destroy(struct gpm_pcond *c)
+{
+    /* ("Destroying"): yields while the waiter is moments away, then
+       sleeps, for a waiter that will not come out. */
+    for (int tries = 0; haswaiters(c); tries++) {
+        if (tries < 100)
+            destroy_yield();
+        else
+            gpm_sleepuntil(gpm_nanotime() + 1000000);
+    }
+    return 0;
 }
 
 int gpm_cond_signal(struct gpm_pcond *c)

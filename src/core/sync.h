@@ -114,6 +114,8 @@ void gpm_cond_init(struct gpm_pcond *c, bool monotonic);
 /* clock: -1 for the condition variable's own clock. */
 int gpm_cond_wait(struct gpm_pcond *c, struct gpm_pmutex *m, clockid_t clock, const struct timespec *abstime);
 int gpm_cond_signal(struct gpm_pcond *c);
+/* Waits until no waiter refers to c any more ("Destroying" in cond.c). */
+int gpm_cond_destroy(struct gpm_pcond *c);
 int gpm_cond_broadcast(struct gpm_pcond *c);
 
 /* ---- rwlock (rwlock.c): pthread_rwlock_t, 56 bytes ------------------------- */

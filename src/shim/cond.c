@@ -48,7 +48,7 @@ GPM_EXPORT int pthread_cond_destroy(pthread_cond_t *c)
 {
     if (native(c))
         return gpm_real.pthread_cond_destroy(c);
-    return 0;
+    return gpm_cond_destroy(PC(c));
 }
 
 /* A shared condition variable: libc's wait, in the kernel. */

@@ -10,6 +10,9 @@
  *    (with and without the mutex), broadcasts and interrupts them with a
  *    handler at random, so that waits end every way; then rounds of 1 to 16
  *    waiters, each round woken by one signal per waiter;
+ *  - 500 times, a broadcast that the main thread makes the moment the
+ *    waiter's wait lets go of the mutex, then pthread_cond_destroy and
+ *    pthread_cond_init at once: the waiter always comes out (10 s bound);
  *  - pthread_cond_timedwait (CLOCK_REALTIME; CLOCK_MONOTONIC through
  *    pthread_condattr_setclock) and pthread_cond_clockwait (both clocks)
  *    return ETIMEDOUT no earlier than the deadline and within 2 s of it,
@@ -338,6 +341,81 @@ static void churn(void)
     CHECK_EQ(pthread_cond_destroy(&ch_cv), 0);
 }
 
+/* ---- destroyed and made anew right after a broadcast ------------------------------ */
+
+/* A waiter takes the mutex and waits for `dr_done`; the main thread takes
+   the mutex the moment the waiter's pthread_cond_wait lets go of it, sets
+   the flag, broadcasts, unlocks, and at once destroys the condition
+   variable and initialises it again, which POSIX allows: no thread is
+   blocked on it after the broadcast. A waiter that the broadcast caught on
+   its way into the wait must still come out; and the next round's waiter,
+   on the memory made anew, must be woken by its broadcast. A hang is
+   caught by a 10 s pthread_timedjoin_np. */
+#define DR_ROUNDS 500
+static pthread_mutex_t dr_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t dr_cv;
+static atomic_int dr_ready, dr_done;
+
+static void *dr_waiter(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(pthread_mutex_lock(&dr_mu), 0);
+    atomic_store(&dr_ready, 1);
+    while (!atomic_load(&dr_done))
+        CHECK_EQ(pthread_cond_wait(&dr_cv, &dr_mu), 0);
+    CHECK_EQ(pthread_mutex_unlock(&dr_mu), 0);
+    return NULL;
+}
+
+/* Spins up to 200 us at a time, then yields. */
+static void spin_pause(struct timespec *since)
+{
+    struct timespec t = now(CLOCK_MONOTONIC);
+    if ((t.tv_sec - since->tv_sec) * 1000000000L + (t.tv_nsec - since->tv_nsec) > 200000) {
+        sched_yield();
+        *since = now(CLOCK_MONOTONIC);
+    }
+}
+
+static void spin_until_ready(void)
+{
+    struct timespec since = now(CLOCK_MONOTONIC);
+    while (!atomic_load(&dr_ready))
+        spin_pause(&since);
+}
+
+static void spin_lock(pthread_mutex_t *m)
+{
+    struct timespec since = now(CLOCK_MONOTONIC);
+    while (pthread_mutex_trylock(m) != 0)
+        spin_pause(&since);
+}
+
+static void destroy_reinit(void)
+{
+    CHECK_EQ(pthread_cond_init(&dr_cv, NULL), 0);
+    for (int i = 0; i < DR_ROUNDS; i++) {
+        atomic_store(&dr_ready, 0);
+        atomic_store(&dr_done, 0);
+        pthread_t t;
+        CHECK_EQ(pthread_create(&t, NULL, dr_waiter, NULL), 0);
+        /* Spinning, so that with two CPUs the waiter runs on the other
+           and the mutex is taken the moment its wait lets go of it
+           (yielding every 200 us: with one CPU, the waiter needs it). */
+        spin_until_ready();
+        spin_lock(&dr_mu);
+        atomic_store(&dr_done, 1);
+        CHECK_EQ(pthread_cond_broadcast(&dr_cv), 0);
+        CHECK_EQ(pthread_mutex_unlock(&dr_mu), 0);
+        CHECK_EQ(pthread_cond_destroy(&dr_cv), 0);
+        CHECK_EQ(pthread_cond_init(&dr_cv, NULL), 0);
+        struct timespec bound = add_ms(now(CLOCK_REALTIME), 10000);
+        int rc = pthread_timedjoin_np(t, NULL, &bound);
+        CHECK(rc == 0, "round %d: the waiter did not come out of its wait in 10 s (%d)", i, rc);
+    }
+    CHECK_EQ(pthread_cond_destroy(&dr_cv), 0);
+}
+
 /* ---- timeouts ---------------------------------------------------------------------- */
 
 static pthread_mutex_t ec_mu;
@@ -478,10 +556,12 @@ int main(void)
     signal_tokens();
     broadcast_all();
     churn();
+    destroy_reinit();
     timeouts();
     printf("cond: %d-round ping-pong, %d tokens by signal, broadcast woke %d of %d, "
            "%d churned waits (%s timed out) then 1 to %d waiters woken one signal each, "
+           "%d destroys and inits right after a broadcast, "
            "timed/clock waits never early and with the mutex, EINVAL/ETIMEDOUT as glibc\n",
-           ROUNDS, TOKENS, woken, WAITERS, CHURN_THREADS * CHURN_WAITS, ch_timedout > 0 ? "some" : "none", CHURN_ROUNDS);
+           ROUNDS, TOKENS, woken, WAITERS, CHURN_THREADS * CHURN_WAITS, ch_timedout > 0 ? "some" : "none", CHURN_ROUNDS, DR_ROUNDS);
     return 0;
 }
