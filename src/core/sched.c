@@ -1687,8 +1687,9 @@ static void reacquirep(struct gpm_m *mp, struct gpm_g *gp)
     switchout(mp, gp);
 }
 
-/* When a G starts to wait, for the dumps (gpm_sched.stampclock): a load
-   instead of a clock read on every park. */
+/* When a G with a P starts to wait, for the dumps (gpm_sched.stampclock,
+   which moves while some P runs): a load instead of a clock read on every
+   park. */
 static inline int64_t waitstamp(void)
 {
     int64_t t = atomic_load_explicit(&gpm_sched.stampclock, memory_order_relaxed);
@@ -1708,7 +1709,9 @@ static void park_wired(struct gpm_g *gp, gpm_unlockf unlockf, void *arg, uint16_
                        struct gpm_timer *t)
 {
     gp->waitreason = reason;
-    gp->waitsince = waitstamp();
+    /* The clock itself: sysmon's stamps stop while every P is idle, which
+       does not keep a wired or foreign G from parking. */
+    gp->waitsince = gpm_nanotime();
     /* A wired G records on its M's track; a foreign one on the shared one. */
     struct gpm_m *tm = gp->lockedm;
     GPM_TRACE_EV(tm, TEV_GSTOP, TSTOP_PARK, 0, reason, gp->goid, gp->waitobj);

@@ -157,6 +157,7 @@ static _Atomic bool started;
 void gpm_sysmon_forkchild(void)
 {
     atomic_store(&started, false);
+    atomic_store(&gpm_sched.stampclock, 0); /* the parent's: the child's sysmon starts anew */
 }
 
 void gpm_sysmon_start(void)
