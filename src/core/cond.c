@@ -121,23 +121,13 @@ static bool haswaiters(struct gpm_pcond *c)
     return atomic_load_explicit(&c->nwait, memory_order_acquire) != woken;
 }
 
-/* Lets the waiter that gpm_cond_destroy waits for run: another G of this
-   P first, else the kernel thread yields its CPU. */
-static void destroy_yield(void)
-{
-    struct gpm_g *gp = gpm_getg();
-    if (gp != NULL && gp->kind != G_KIND_FOREIGN && gp->lockedm == NULL && gpm_yield())
-        return;
-    gpm_syscall0(SYS_sched_yield);
-}
-
 int gpm_cond_destroy(struct gpm_pcond *c)
 {
     /* ("Destroying"): yields while the waiter is moments away, then
        sleeps, for a waiter that will not come out. */
     for (int tries = 0; haswaiters(c); tries++) {
         if (tries < 100)
-            destroy_yield();
+            gpm_sched_yield(); /* the waiter may be queued behind us */
         else
             gpm_sleepuntil(gpm_nanotime() + 1000000);
     }

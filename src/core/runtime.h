@@ -606,6 +606,7 @@ void gpm_ready(struct gpm_g *gp);
 void gpm_ready_on(struct gpm_m *curm, struct gpm_g *gp);
 void gpm_runqput_new(struct gpm_g *gp);
 bool gpm_yield(void);
+void gpm_sched_yield(void);
 void gpm_goexit_switch(struct gpm_g *gp) __attribute__((noreturn));
 void gpm_finishswitch(struct gpm_m *mp);
 void gpm_wakep(void);

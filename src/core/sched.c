@@ -1863,6 +1863,17 @@ bool gpm_yield(void)
     return yield(false);
 }
 
+/* sched_yield for the calling thread: another G of its P first; else, or
+   for a thread the kernel schedules itself (not a G, foreign, wired), its
+   kernel thread yields the CPU, as a native sched_yield does (another
+   process's thread may be waiting for it). */
+void gpm_sched_yield(void)
+{
+    struct gpm_g *gp = gpm_getg();
+    if (gp == NULL || gp->kind == G_KIND_FOREIGN || gp->lockedm != NULL || !gpm_yield())
+        gpm_syscall0(SYS_sched_yield);
+}
+
 /*
  * A G stopped by preemption yields to the global queue first: Gs readied
  * by threads without a P (the signal receiver, a G back from a system call

@@ -16,14 +16,9 @@
 
 GPM_EXPORT int sched_yield(void)
 {
-    struct gpm_g *gp = gpm_active() ? gpm_getg() : NULL;
-    /* A foreign or wired G runs on a kernel thread of its own, scheduled
-       by the kernel ("Wired Gs" in src/core/sched.c): a SCHED_FIFO thread
-       yields its CPU to its peers. */
-    if (gp == NULL || gp->kind == G_KIND_FOREIGN || gp->lockedm != NULL)
+    if (!gpm_active())
         return gpm_real.sched_yield();
-    if (!gpm_yield())
-        return gpm_real.sched_yield();
+    gpm_sched_yield();
     return 0;
 }
 

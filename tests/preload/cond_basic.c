@@ -64,6 +64,19 @@ static void init_progress(void)
     CHECK_EQ(pthread_condattr_destroy(&a), 0);
 }
 
+/* With mu held: waits on progress until cond holds, failing with the
+   message when it does not within 10 s. Whoever makes cond true signals
+   progress under mu, so nothing is lost between the check and the wait. */
+#define AWAIT_PROGRESS(mu, cond, ...)                                          \
+    do {                                                                       \
+        struct timespec bound_ = add_ms(now(CLOCK_MONOTONIC), 10000);          \
+        while (!(cond)) {                                                      \
+            int rc_ = pthread_cond_timedwait(&progress, (mu), &bound_);        \
+            CHECK(rc_ == 0 || rc_ == ETIMEDOUT, "rc %d", rc_);                 \
+            CHECK(rc_ == 0 || (cond), __VA_ARGS__);                            \
+        }                                                                      \
+    } while (0)
+
 /* ---- ping-pong ------------------------------------------------------------------ */
 
 #define ROUNDS 2000
@@ -141,14 +154,9 @@ static void signal_tokens(void)
     }
     /* Every token must be taken with no further signal (progress is
        signalled under tk_mu, so waiting for it under tk_mu loses nothing). */
-    struct timespec bound = add_ms(now(CLOCK_MONOTONIC), 10000);
     CHECK_EQ(pthread_mutex_lock(&tk_mu), 0);
-    while (consumed < TOKENS) {
-        int rc = pthread_cond_timedwait(&progress, &tk_mu, &bound);
-        CHECK(rc == 0 || rc == ETIMEDOUT, "rc %d", rc);
-        CHECK(rc == 0 || consumed == TOKENS, "lost wake-up: %d of %d tokens taken after 10 s",
-              consumed, TOKENS);
-    }
+    AWAIT_PROGRESS(&tk_mu, consumed == TOKENS, "lost wake-up: %d of %d tokens taken after 10 s", consumed,
+                   TOKENS);
     tk_done = 1;
     CHECK_EQ(pthread_cond_broadcast(&tk_cv), 0);
     CHECK_EQ(pthread_mutex_unlock(&tk_mu), 0);
@@ -184,21 +192,13 @@ static void broadcast_all(void)
     static pthread_t t[WAITERS];
     for (int i = 0; i < WAITERS; i++)
         CHECK_EQ(pthread_create(&t[i], NULL, bc_waiter, NULL), 0);
-    struct timespec bound = add_ms(now(CLOCK_MONOTONIC), 10000);
     CHECK_EQ(pthread_mutex_lock(&bc_mu), 0);
-    while (waiting < WAITERS) {
-        int rc = pthread_cond_timedwait(&progress, &bc_mu, &bound);
-        CHECK(rc == 0 || waiting == WAITERS, "only %d waiters after 10 s", waiting);
-    }
+    AWAIT_PROGRESS(&bc_mu, waiting == WAITERS, "only %d waiters after 10 s", waiting);
     /* All 100 are in pthread_cond_wait: each counted itself and waited
        without letting go of bc_mu in between. One broadcast. */
     generation++;
     CHECK_EQ(pthread_cond_broadcast(&bc_cv), 0);
-    bound = add_ms(now(CLOCK_MONOTONIC), 10000);
-    while (woken < WAITERS) {
-        int rc = pthread_cond_timedwait(&progress, &bc_mu, &bound);
-        CHECK(rc == 0 || woken == WAITERS, "broadcast woke %d of %d waiters", woken, WAITERS);
-    }
+    AWAIT_PROGRESS(&bc_mu, woken == WAITERS, "broadcast woke %d of %d waiters", woken, WAITERS);
     CHECK_EQ(pthread_mutex_unlock(&bc_mu), 0);
     for (int i = 0; i < WAITERS; i++)
         CHECK_EQ(pthread_join(t[i], NULL), 0);
@@ -318,22 +318,14 @@ static void churn(void)
         ch_in = ch_out = 0;
         for (int i = 0; i < ch_n; i++)
             CHECK_EQ(pthread_create(&w[i], NULL, ch_taker, NULL), 0);
-        struct timespec bound = add_ms(now(CLOCK_MONOTONIC), 10000);
         CHECK_EQ(pthread_mutex_lock(&ch_mu), 0);
-        while (ch_in < ch_n) {
-            int rc = pthread_cond_timedwait(&progress, &ch_mu, &bound);
-            CHECK(rc == 0 || ch_in == ch_n, "%d of %d waiters started in 10 s", ch_in, ch_n);
-        }
+        AWAIT_PROGRESS(&ch_mu, ch_in == ch_n, "%d of %d waiters started in 10 s", ch_in, ch_n);
         for (int i = 0; i < ch_n; i++) {
             ch_tokens++;
             CHECK_EQ(pthread_cond_signal(&ch_cv), 0);
         }
-        bound = add_ms(now(CLOCK_MONOTONIC), 10000);
-        while (ch_out < ch_n) {
-            int rc = pthread_cond_timedwait(&progress, &ch_mu, &bound);
-            CHECK(rc == 0 || ch_out == ch_n, "%d signals woke %d of %d waiters after %d churned waits",
-                  ch_n, ch_out, ch_n, CHURN_THREADS * CHURN_WAITS);
-        }
+        AWAIT_PROGRESS(&ch_mu, ch_out == ch_n, "%d signals woke %d of %d waiters after %d churned waits", ch_n,
+                       ch_out, ch_n, CHURN_THREADS * CHURN_WAITS);
         CHECK_EQ(pthread_mutex_unlock(&ch_mu), 0);
         for (int i = 0; i < ch_n; i++)
             CHECK_EQ(pthread_join(w[i], NULL), 0);
