@@ -597,7 +597,7 @@ void gpm_entersyscall(void);
 void gpm_entersyscallblock(void);
 void gpm_exitsyscall(void);
 int gpm_retake(int64_t now, int64_t *wakeby);
-void gpm_sysmon_timers(int64_t now);
+void gpm_sysmon_stranded(int64_t now);
 void gpm_sysmon_netpoll(int64_t now);
 bool gpm_netpoll_unwatched(void);
 bool gpm_allpidle(void);

@@ -749,9 +749,11 @@ enum { MMAKER_NONE, MMAKER_STARTING, MMAKER_RUNNING };
    this M was being made looked at the global queue before these Gs were
    on it, and nothing else would wake them (a program whose Ms had all
    gone idle hung here with Gs runnable). With no idle M, the M blocked in
-   the poller (if any) is woken to look; otherwise the first M back from
-   the kernel, or sysmon, finds them. Never makes an M: the maker calls
-   this after a failed create and must not loop on failures. */
+   the poller (if any) is woken to look; otherwise the first M to stop
+   finds them (stopm looks at the queue under sched.lock, as this does),
+   and sysmon asks for an M again each round (gpm_sysmon_stranded). Never
+   makes an M: the maker calls this after a failed create and must not
+   loop on failures. */
 static void mnotstarted(struct gpm_p *pp, bool spinning)
 {
     if (spinning && atomic_fetch_sub(&gpm_sched.nmspinning, 1) - 1 < 0)
@@ -1019,6 +1021,21 @@ static void stopm(struct gpm_m *mp)
         gpm_trace_mpark(mp);
     for (;;) {
         gpm_lock(&gpm_sched.lock);
+        /* Runnable Gs on the global queue and an idle P: run them rather
+           than sleep. mnotstarted leaves exactly that behind when the M it
+           was given could not be made and no M was idle at its look; this
+           M may have queued its own G there (exitsyscall found no P) just
+           before, and be the only M left to run anything. Both looks are
+           under sched.lock, so one of them sees the other: mnotstarted
+           finds this M idle, or this M finds the P idle. */
+        if (atomic_load_explicit(&gpm_sched.runqsize, memory_order_relaxed) > 0) {
+            struct gpm_p *pp = pidleget();
+            if (pp != NULL) {
+                gpm_unlock(&gpm_sched.lock);
+                gpm_acquirep(mp, pp);
+                return;
+            }
+        }
         /* The earliest timer needs this M unless the timer M sleeps until
            it already. The timer M may sleep until a later one: a timer
            added while every P was busy does not wake it (gpm_wake_timerm
@@ -2273,7 +2290,7 @@ void gpm_exitsyscall(void)
  *     has not yielded GPM_PREEMPT_MS after the first request (the signal is
  *     blocked on that thread, or it never reaches a safe point), revoke its
  *     P anyway: the G runs on without one until its next gpm call.
- *   - Timers nobody runs: gpm_sysmon_timers.
+ *   - Timers or queued Gs nobody runs: gpm_sysmon_stranded.
  * So nothing waits behind a P for more than about two sysmon periods when
  * its M sleeps, or GPM_PREEMPT_MS and a period when its G computes.
  */
@@ -2454,22 +2471,30 @@ int gpm_retake(int64_t now, int64_t *wakeby)
     return n;
 }
 
-/* Timers nobody runs: the earliest is over 1 ms late, a P is idle and no
-   M spins (the timer M would have run it): start an M with an idle P; it
-   runs every P's due timers in findrunnable. sysmon only. */
-void gpm_sysmon_timers(int64_t now)
+/* Work nobody runs, while a P is idle and no M spins: a timer over 1 ms
+   late (the timer M would have run it), or Gs on the global queue (left
+   there by an M that could not be made, mnotstarted, while the Ms there
+   are sit in the kernel). Start an M with an idle P: findrunnable runs
+   every P's due timers and takes the queued Gs. For the second, that asks
+   the kernel for a thread again each round: its limit (RLIMIT_NPROC,
+   RLIMIT_AS, memory) may have lifted since. sysmon only. */
+void gpm_sysmon_stranded(int64_t now)
 {
     int64_t next = gpm_timers_earliest();
-    if (next == 0 || now - next < 1000000)
+    bool late = next != 0 && now - next >= 1000000;
+    if (!late && atomic_load(&gpm_sched.runqsize) == 0)
         return;
     if (atomic_load(&gpm_sched.npidle) == 0 || atomic_load(&gpm_sched.nmspinning) != 0)
         return;
     startm(NULL, false);
 }
 
-/* Whether no P is in use (sysmon may then sleep). */
+/* Whether no P is in use and no G waits for one (sysmon may then sleep;
+   queued Gs with every P idle are stranded: gpm_sysmon_stranded). */
 bool gpm_allpidle(void)
 {
+    if (atomic_load(&gpm_sched.runqsize) != 0)
+        return false;
     for (int32_t i = 0; i < gpm_sched.gomaxprocs; i++)
         if (gpm_pstatus(atomic_load(&gpm_sched.allp[i].state)) != P_IDLE)
             return false;

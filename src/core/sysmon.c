@@ -4,14 +4,15 @@
  *
  * Each round it takes Ps from Ms that keep others waiting: retake from Gs
  * in long system calls, revoke from Ms asleep in the kernel outside gpm,
- * preempt Gs that compute (gpm_retake, "sysmon" in sched.c), starts an
- * M for timers nobody runs (gpm_sysmon_timers), and polls for ready files
- * when nobody has for 10 ms (gpm_sysmon_netpoll), and gives back the stack
- * pages of pooled G blocks nobody reused (gpm_gstack_scavenge). It wakes every 20 µs
- * while that finds something to do, and backs off, doubling its sleep
- * after 50 idle rounds, to 10 ms, as Go's sysmon does; it sleeps until
- * woken (acquirep) while every P is idle, unless Gs wait for files and no
- * M blocks in the poller, or pooled stacks are left to give back.
+ * preempt Gs that compute (gpm_retake, "sysmon" in sched.c), starts an M
+ * for timers or queued Gs nobody runs (gpm_sysmon_stranded), polls for
+ * ready files when nobody has for 10 ms (gpm_sysmon_netpoll), and gives
+ * back the stack pages of pooled G blocks nobody reused
+ * (gpm_gstack_scavenge). It wakes every 20 µs while that finds something
+ * to do, and backs off, doubling its sleep after 50 idle rounds, to 10 ms,
+ * as Go's sysmon does; it sleeps until woken (acquirep) while every P is
+ * idle and no G is queued, unless Gs wait for files and no M blocks in the
+ * poller, or pooled stacks are left to give back.
  *
  * It also prints the scheduler's state every GPM_DEBUG=schedtrace=MS
  * milliseconds, in Go's format plus gpm's own counters, to stderr:
@@ -116,7 +117,7 @@ static void *sysmon(void *arg)
             if (delay > 10000000)
                 delay = 10000000;
         }
-        gpm_sysmon_timers(now);
+        gpm_sysmon_stranded(now);
         gpm_sysmon_netpoll(now);
         gpm_gstack_scavenge(now);
         gpm_sig_sysmon();

@@ -27,7 +27,7 @@
  *     scheduler pass; sysmon preempts a G that keeps a due timer of its P
  *     waiting, or revokes the P of an M that sleeps outside gpm
  *     ("sysmon" in sched.c), and starts an M for timers over 1 ms late when
- *     a P is idle (gpm_sysmon_timers).
+ *     a P is idle (gpm_sysmon_stranded).
  * So a due timer waits for at most one of: an idle M's wake-up, a
  * scheduler pass, or sysmon.
  *

@@ -14,6 +14,13 @@
  * once while the address space is full to the last page (sleeps have no
  * error to give: under gpm their timers must find room without memory),
  * and each must sleep its time, no less, and come back.
+ *
+ * Last, threads that block in the kernel while no kernel thread can be
+ * made: with the address space full, four threads made before sleep 1,000
+ * times each in raw nanosleep system calls (which gpm runs between
+ * entersyscall and exitsyscall). Under gpm every long call has its P
+ * taken and handed to a new M that cannot be made; the P must still reach
+ * an M when one comes back from the kernel, however the two cross.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,6 +30,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -130,6 +138,22 @@ static void child(size_t mib)
     exit(0);
 }
 
+/* Fills the address space under a limit of its size now plus 16 MiB:
+   1 MiB pieces, then pages. */
+static void fill_address_space(void)
+{
+    struct rlimit rl = {vmsize() + (16 << 20), RLIM_INFINITY};
+    CHECK_EQ(setrlimit(RLIMIT_AS, &rl), 0);
+    static void *held[1 << 16];
+    size_t nheld = 0;
+    for (size_t sz = 1 << 20; sz >= 4096; sz /= 16) {
+        void *p;
+        while (nheld < sizeof held / sizeof held[0] &&
+               (p = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)) != MAP_FAILED)
+            held[nheld++] = p;
+    }
+}
+
 enum { SLEEPERS = 2000 };
 static pthread_barrier_t start;
 
@@ -158,17 +182,7 @@ static void child_full(void)
     CHECK_EQ(pthread_barrier_init(&start, NULL, SLEEPERS + 1), 0);
     for (int i = 0; i < SLEEPERS; i++)
         CHECK_EQ(pthread_create(&ths[i], &attr, sleeper, NULL), 0);
-    struct rlimit rl = {vmsize() + (16 << 20), RLIM_INFINITY};
-    CHECK_EQ(setrlimit(RLIMIT_AS, &rl), 0);
-    /* Fill the address space: 1 MiB pieces, then pages. */
-    static void *held[1 << 16];
-    size_t nheld = 0;
-    for (size_t sz = 1 << 20; sz >= 4096; sz /= 16) {
-        void *p;
-        while (nheld < sizeof held / sizeof held[0] &&
-               (p = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)) != MAP_FAILED)
-            held[nheld++] = p;
-    }
+    fill_address_space();
     pthread_barrier_wait(&start);
     int ok = 0;
     for (int i = 0; i < SLEEPERS; i++) {
@@ -179,6 +193,49 @@ static void child_full(void)
     CHECK(ok == SLEEPERS, "%d of %d sleepers slept less than 30 ms", SLEEPERS - ok, SLEEPERS);
     printf("address space full: %d sleepers slept their 30 ms and returned\n", ok);
     exit(0);
+}
+
+enum { KSLEEPERS = 4, KSLEEPS = 1000 };
+
+static void *ksleeper(void *arg)
+{
+    pthread_barrier_wait(&start);
+    for (int i = 0; i < KSLEEPS; i++) {
+        struct timespec d = {0, 30000 + (i % 7) * 5000};
+        CHECK_EQ(syscall(SYS_nanosleep, &d, NULL), 0);
+    }
+    return arg;
+}
+
+static void child_kernel(void)
+{
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 64 << 10);
+    CHECK_EQ(pthread_barrier_init(&start, NULL, KSLEEPERS + 1), 0);
+    for (int i = 0; i < KSLEEPERS; i++)
+        CHECK_EQ(pthread_create(&ths[i], &attr, ksleeper, (void *)(intptr_t)(i + 1)), 0);
+    fill_address_space();
+    pthread_barrier_wait(&start);
+    for (int i = 0; i < KSLEEPERS; i++) {
+        void *r;
+        CHECK_EQ(pthread_join(ths[i], &r), 0);
+        CHECK_EQ((intptr_t)r, i + 1);
+    }
+    printf("address space full: %d threads made %d kernel sleeps each and returned\n", KSLEEPERS, KSLEEPS);
+    exit(0);
+}
+
+static void run_child(void (*fn)(void), const char *what)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork");
+    if (pid == 0)
+        fn();
+    int st;
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: child status %#x", what, st);
 }
 
 int main(void)
@@ -194,13 +251,7 @@ int main(void)
         CHECK_EQ(waitpid(pid, &st, 0), pid);
         CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "limit +%zu MiB: child status %#x", limits[i], st);
     }
-    fflush(stdout);
-    pid_t pid = fork();
-    CHECK(pid >= 0, "fork");
-    if (pid == 0)
-        child_full();
-    int st;
-    CHECK_EQ(waitpid(pid, &st, 0), pid);
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "full address space: child status %#x", st);
+    run_child(child_full, "full address space");
+    run_child(child_kernel, "kernel sleeps in a full address space");
     return 0;
 }
