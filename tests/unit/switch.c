@@ -115,6 +115,70 @@ Test(ctx, callee_saved_and_fp_control_survive)
     munmap(stack, STACK_SIZE);
 }
 
+/* Each FP control word on its own: a context that changes only MXCSR
+   (flush-to-zero), or only the x87 word (precision control), keeps it
+   across switches, and the other context never sees it (fesetround above
+   changes both at once). */
+static uint16_t getcw(void)
+{
+    uint16_t cw;
+    __asm__ volatile("fnstcw %0" : "=m"(cw));
+    return cw;
+}
+
+static void setcw(uint16_t cw)
+{
+    __asm__ volatile("fldcw %0" ::"m"(cw));
+}
+
+static uint32_t getcsr(void)
+{
+    uint32_t csr;
+    __asm__ volatile("stmxcsr %0" : "=m"(csr));
+    return csr;
+}
+
+static void setcsr(uint32_t csr)
+{
+    __asm__ volatile("ldmxcsr %0" ::"m"(csr));
+}
+
+static uint16_t co_cw;
+static uint32_t co_csr;
+
+static void words_entry(void *arg)
+{
+    (void)arg;
+    /* Round 1: only MXCSR differs from main's (flush-to-zero). */
+    setcsr(getcsr() | 0x8000);
+    co_csr = getcsr();
+    gpm_ctx_switch(&co_sp, main_sp, NULL);
+    /* Round 2: back here, its own words again. */
+    cr_assert_eq(getcsr(), co_csr, "MXCSR not restored on the way back");
+    /* Round 3: only the x87 word differs (precision control: double). */
+    setcsr(co_csr & ~0x8000u);
+    setcw((uint16_t)((getcw() & ~0x300) | 0x200));
+    co_cw = getcw();
+    gpm_ctx_switch(&co_sp, main_sp, NULL);
+    cr_assert_eq(getcw(), co_cw, "x87 control word not restored on the way back");
+    gpm_ctx_switch(&co_sp, main_sp, NULL);
+}
+
+Test(ctx, fp_control_words_one_at_a_time)
+{
+    uint16_t cw = getcw();
+    uint32_t csr = getcsr();
+    co_sp = gpm_ctx_init(newstack(), words_entry, NULL);
+    gpm_ctx_switch(&main_sp, co_sp, NULL);
+    cr_assert_eq(getcsr(), csr, "the other context's MXCSR leaked");
+    cr_assert_eq(getcw(), cw);
+    gpm_ctx_switch(&main_sp, co_sp, NULL);
+    cr_assert_eq(getcw(), cw, "the other context's x87 control word leaked");
+    cr_assert_eq(getcsr(), csr);
+    gpm_ctx_switch(&main_sp, co_sp, NULL);
+    munmap(stack, STACK_SIZE);
+}
+
 /* ---- %fs ---- */
 
 static void *fs_seen;
