@@ -751,7 +751,8 @@ enum { MMAKER_NONE, MMAKER_STARTING, MMAKER_RUNNING };
    gone idle hung here with Gs runnable). With no idle M, the M blocked in
    the poller (if any) is woken to look; otherwise the first M to stop
    finds them (stopm looks at the queue under sched.lock, as this does),
-   and sysmon asks for an M again each round (gpm_sysmon_stranded). Never
+   and sysmon, woken if it slept, asks for an M again each round
+   (gpm_sysmon_stranded). Never
    makes an M: the maker calls this after a failed create and must not
    loop on failures. */
 static void mnotstarted(struct gpm_p *pp, bool spinning)
@@ -769,6 +770,10 @@ static void mnotstarted(struct gpm_p *pp, bool spinning)
     gpm_unlock(&gpm_sched.lock);
     if (mp == NULL) {
         gpm_netpoll_break();
+        /* sysmon may sleep (every P was idle): it must come and ask again
+           for these Gs. */
+        if (atomic_load(&gpm_sched.runqsize) > 0)
+            gpm_sysmon_wake();
         return;
     }
     mp->nextp = pp;
@@ -1027,7 +1032,8 @@ static void stopm(struct gpm_m *mp)
            M may have queued its own G there (exitsyscall found no P) just
            before, and be the only M left to run anything. Both looks are
            under sched.lock, so one of them sees the other: mnotstarted
-           finds this M idle, or this M finds the P idle. */
+           finds this M idle, or this M finds the P idle. handoffp's last
+           look at the queue is under it too, for the same reason. */
         if (atomic_load_explicit(&gpm_sched.runqsize, memory_order_relaxed) > 0) {
             struct gpm_p *pp = pidleget();
             if (pp != NULL) {
@@ -2127,7 +2133,16 @@ static void handoffp(struct gpm_p *pp)
         startm(pp, false);
         return;
     }
+    /* The look at the global queue again, under the lock that stopm's
+       look takes (as Go's handoffp): an M that queued its G there since
+       the look above, found no idle P and went to stopm is idle now, and
+       startm gives it this P. */
     gpm_lock(&gpm_sched.lock);
+    if (atomic_load(&gpm_sched.runqsize) != 0) {
+        gpm_unlock(&gpm_sched.lock);
+        startm(pp, false);
+        return;
+    }
     pidleput(pp);
     gpm_unlock(&gpm_sched.lock);
 }
