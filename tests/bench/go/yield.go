@@ -6,13 +6,16 @@
 //	yield [N]
 //
 // Prints "yield <ns per switch> <2N>", from the first start to the last
-// exit, as the C program measures.
+// exit, as the C program measures. With YIELD_TRACE=FILE in the
+// environment, Go's execution tracer (runtime/trace) records the run to
+// FILE: the Go column of the row that runs gpm with GPM_TRACE on.
 package main
 
 import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/trace"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -35,6 +38,19 @@ func main() {
 		for i := int64(0); i < n; i++ {
 			runtime.Gosched()
 		}
+	}
+	if path := os.Getenv("YIELD_TRACE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "yield: %v\n", err)
+			os.Exit(1)
+		}
+		if err := trace.Start(f); err != nil {
+			fmt.Fprintf(os.Stderr, "yield: %v\n", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		defer trace.Stop()
 	}
 	t0 := time.Now()
 	wg.Add(2)
