@@ -117,8 +117,11 @@ static int round_(pthread_attr_t *attr)
     return n;
 }
 
-static void child(size_t mib)
+static size_t limit_mib; /* the child's limit above its size (main) */
+
+static void child_limit(void)
 {
+    size_t mib = limit_mib;
     CHECK_EQ(pipe(pipefd), 0);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
@@ -174,16 +177,23 @@ static void *sleeper(void *arg)
     return (void *)(intptr_t)(nanonow() - t0 >= 30 * 1000 * 1000);
 }
 
-static void child_full(void)
+/* Makes n threads of fn (argument i + 1 for ths[i]) that wait at the
+   start barrier, fills the address space, and lets them go. */
+static void start_on_full_address_space(int n, void *(*fn)(void *))
 {
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 64 << 10);
-    CHECK_EQ(pthread_barrier_init(&start, NULL, SLEEPERS + 1), 0);
-    for (int i = 0; i < SLEEPERS; i++)
-        CHECK_EQ(pthread_create(&ths[i], &attr, sleeper, NULL), 0);
+    CHECK_EQ(pthread_barrier_init(&start, NULL, (unsigned)n + 1), 0);
+    for (int i = 0; i < n; i++)
+        CHECK_EQ(pthread_create(&ths[i], &attr, fn, (void *)(intptr_t)(i + 1)), 0);
     fill_address_space();
     pthread_barrier_wait(&start);
+}
+
+static void child_full(void)
+{
+    start_on_full_address_space(SLEEPERS, sleeper);
     int ok = 0;
     for (int i = 0; i < SLEEPERS; i++) {
         void *r;
@@ -209,14 +219,7 @@ static void *ksleeper(void *arg)
 
 static void child_kernel(void)
 {
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, 64 << 10);
-    CHECK_EQ(pthread_barrier_init(&start, NULL, KSLEEPERS + 1), 0);
-    for (int i = 0; i < KSLEEPERS; i++)
-        CHECK_EQ(pthread_create(&ths[i], &attr, ksleeper, (void *)(intptr_t)(i + 1)), 0);
-    fill_address_space();
-    pthread_barrier_wait(&start);
+    start_on_full_address_space(KSLEEPERS, ksleeper);
     for (int i = 0; i < KSLEEPERS; i++) {
         void *r;
         CHECK_EQ(pthread_join(ths[i], &r), 0);
@@ -242,14 +245,10 @@ int main(void)
 {
     static const size_t limits[] = {64, 128, 256};
     for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
-        fflush(stdout);
-        pid_t pid = fork();
-        CHECK(pid >= 0, "fork");
-        if (pid == 0)
-            child(limits[i]);
-        int st;
-        CHECK_EQ(waitpid(pid, &st, 0), pid);
-        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "limit +%zu MiB: child status %#x", limits[i], st);
+        char what[64];
+        snprintf(what, sizeof what, "limit +%zu MiB", limits[i]);
+        limit_mib = limits[i];
+        run_child(child_limit, what);
     }
     run_child(child_full, "full address space");
     run_child(child_kernel, "kernel sleeps in a full address space");
