@@ -209,6 +209,8 @@ static void readdebug(const char *s)
             gpm_config.nowrfsbase = v != 0;
         } else if (strcmp(item, "stats") == 0) {
             gpm_config.stats = v != 0;
+        } else if (strcmp(item, "faults") == 0) {
+            gpm_config.faults = v != 0;
         } else {
             badvalue("GPM_DEBUG", item, "unknown setting");
         }

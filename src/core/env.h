@@ -22,6 +22,7 @@ struct gpm_configt {
     bool scheddetail;     /* GPM_DEBUG=scheddetail=1 */
     bool nowrfsbase;      /* GPM_DEBUG=nowrfsbase=1: write %fs with arch_prctl */
     bool stats;           /* GPM_DEBUG=stats=1: print counters at exit and on SIGQUIT */
+    bool faults;          /* GPM_DEBUG=faults=1: a fatal fault prints its thread and stack */
     int32_t preemptms;    /* GPM_PREEMPT_MS: a G that computes this long while others wait is preempted (10) */
     int preemptsig;       /* GPM_PREEMPT_SIGNAL: the signal for that (SIGURG); 0: cooperative only */
     const char *tracefile; /* GPM_TRACE: the execution trace's file, or NULL (exectrace.c) */

@@ -132,11 +132,13 @@
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <setjmp.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
 #include <time.h>
 
+#include "gsig.h"
 #include "sema.h"
 #include "sync.h"
 #include "sys.h"
@@ -746,6 +748,15 @@ long gpm_futex(uint32_t *uaddr_, int op, uint32_t val, unsigned long utime, uint
  * FUTEX_OWNER_DIED, its waiters' bit kept, and one waiter is woken. A G
  * that registered nothing has glibc's list, which gpm's robust mutexes do
  * not use (mutex.c keeps its own): nothing to walk.
+ *
+ * The list is the program's memory, and may be anything by then: a head
+ * on the stack of the function that has just returned (stress-ng's pthread
+ * stressor registers one so), since overwritten by the exit path's own
+ * frames. The kernel reads and writes it with accesses that fail with
+ * EFAULT and end the walk; here a fault in the walk returns to it through
+ * gp->faultjmp (segvhandler in signal.c), and the walk ends the same way.
+ * Whatever words the list names that hold the G's tid get OWNER_DIED, as
+ * the kernel's walk would do to them.
  */
 #define ROBUST_LIST_LIMIT 2048 /* the kernel's bound on a list's length */
 
@@ -761,12 +772,8 @@ static void robust_death(uint32_t *uaddr, uint32_t tid)
         gpm_futex(uaddr, FUTEX_WAKE, 1, 0, NULL, 0);
 }
 
-void gpm_futex_robust_exit(struct gpm_g *gp)
+static void robust_walk(struct gpm_g *gp, struct robust_list_head *head)
 {
-    struct robust_list_head *head = gp->krobust;
-    if (head == NULL)
-        return;
-    gp->krobust = NULL;
     long off = head->futex_offset;
     struct robust_list *pending = (struct robust_list *)((uintptr_t)head->list_op_pending & ~(uintptr_t)1);
     struct robust_list *e = (struct robust_list *)((uintptr_t)head->list.next & ~(uintptr_t)1);
@@ -778,4 +785,28 @@ void gpm_futex_robust_exit(struct gpm_g *gp)
     }
     if (pending != NULL)
         robust_death((uint32_t *)((char *)pending + off), gp->tid);
+}
+
+void gpm_futex_robust_exit(struct gpm_g *gp)
+{
+    struct robust_list_head *head = gp->krobust;
+    if (head == NULL)
+        return;
+    gp->krobust = NULL;
+    jmp_buf jb;
+    if (_setjmp(jb) != 0) {
+        /* A fault: the walk ends, as the kernel's does at EFAULT. The jump
+           came from segvhandler, whose mask blocks everything: the M's
+           own mask again. */
+        gp->faultjmp = NULL;
+        gpm_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&gpm_msigmask, 0, 8);
+        return;
+    }
+    gp->faultjmp = &jb;
+    /* The handler reads it: no access of the walk's may come before it
+       is set or after it is cleared. */
+    atomic_signal_fence(memory_order_seq_cst);
+    robust_walk(gp, head);
+    atomic_signal_fence(memory_order_seq_cst);
+    gp->faultjmp = NULL;
 }

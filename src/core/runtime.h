@@ -238,6 +238,9 @@ struct gpm_g {
        (src/shim/syscall.c), NULL for glibc's own in its TCB. */
     void *krobust;
     size_t krobustlen;
+    /* While its exit walks that list: where a fault in the walk resumes
+       (a jmp_buf on its stack; gpm_futex_robust_exit, segvhandler). */
+    void *faultjmp;
 
     /* A G without an M of the scheduler's (G_KIND_FOREIGN) parks its own
        kernel thread here; gpm_ready wakes it ("Wired Gs" in sched.c). */
@@ -719,6 +722,7 @@ void gpm_dumpstate(void);
 void gpm_printstats(void);
 /* traceback.c: SIGQUIT dumps every G's stack (if SIGQUIT is still SIG_DFL). */
 void gpm_traceback_init(void);
+void gpm_traceback_fault(const siginfo_t *si, void *ucv);
 
 /* runq.c: run queues. See "Run queues" in runq.c. */
 void gpm_runqput(struct gpm_p *pp, struct gpm_g *gp, bool next);

@@ -139,6 +139,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -1067,6 +1068,11 @@ static void segvhandler(int sig, siginfo_t *si, void *ucv)
     bool handled = ishandler(a);
     bool galtstack = isg && (a->sa_flags & SA_ONSTACK) && !(gp->sig.altstack.ss_flags & SS_DISABLE) &&
                      !onaltstack(gp, sp);
+    /* gpm reading the program's memory where the kernel would read it with
+       a check (a robust list at the G's exit, in futex.c): the fault is
+       that check failing, and the walk ends there. */
+    if (isg && fault && gp->faultjmp != NULL)
+        longjmp(*(jmp_buf *)gp->faultjmp, 1);
     if (isg && fault &&
         gpm_gstack_overflowed(gp, (uintptr_t)si->si_addr, sp, si->si_code == SI_KERNEL) &&
         !(handled && galtstack)) {
@@ -1075,6 +1081,8 @@ static void segvhandler(int sig, siginfo_t *si, void *ucv)
     }
     if (!handled) {
         if (fault) {
+            if (gpm_config.faults && !atomic_load(&segvdying))
+                gpm_traceback_fault(si, ucv);
             diefault(si);
             return;
         }

@@ -109,6 +109,22 @@ static void sigquit(int sig, siginfo_t *info, void *ucv)
     gpm_syscall2(SYS_kill, gpm_getpid(), sig);
 }
 
+/* GPM_DEBUG=faults=1: a fault that kills the process (no handler of the
+   program's) first says which thread took it, where, and its stack, from
+   the signal context. Natively such a death is silent; this is for
+   finding the cause. */
+void gpm_traceback_fault(const siginfo_t *si, void *ucv)
+{
+    struct gpm_g *gp = gpm_getg();
+    ucontext_t *uc = ucv;
+    gpm_printf("gpm: G%lu (tid %d) dies of signal %d: address %p, pc %p, code %d\n",
+               gp != NULL ? (unsigned long)gp->goid : 0UL, gpm_gettid(), si->si_signo, si->si_addr,
+               (void *)uc->uc_mcontext.gregs[REG_RIP], si->si_code);
+    unw_cursor_t cur;
+    if (unw_init_local2(&cur, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME) == 0)
+        walk(&cur);
+}
+
 void gpm_traceback_init(void)
 {
     struct sigaction old;
