@@ -329,6 +329,7 @@ static void goexit1(struct gpm_g *gp)
         gpm_syscall3(SYS_futex, (long)gp->cleartid, FUTEX_WAKE, 1);
         gp->cleartid = NULL;
     }
+    gp->cleartidset = false;
     if (atomic_fetch_sub(&gpm_sched.nthreads, 1) == 1)
         exit(0); /* the last thread: the process ends, as under glibc */
     gpm_goexit_switch(gp);

@@ -249,6 +249,7 @@ struct gpm_g {
     /* set_tid_address(2) of the G (src/shim/tid.c): at its exit 0 is
        stored there and a waiter woken, as the kernel does at a thread's. */
     _Atomic int *cleartid;
+    bool cleartidset; /* it called set_tid_address (else: its TCB's tid, as glibc's clone sets) */
 
     /* Robust mutexes it holds (mutex.c): a list through the mutexes' own
        __list fields, released with EOWNERDEAD when it exits. */

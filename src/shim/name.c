@@ -92,7 +92,7 @@ GPM_EXPORT int pthread_getname_np(pthread_t th, char *buf, size_t len)
 /* prctl takes up to four more arguments, all unsigned long (the kernel's
    prototype); reading four is safe whatever the caller passed, and they
    are forwarded as they came. PR_SET_NAME truncates to 15 characters, as
-   the kernel does. */
+   the kernel does. PR_GET_TID_ADDRESS is the G's (tid.c). */
 GPM_EXPORT int prctl(int option, ...)
 {
     va_list ap;
@@ -101,10 +101,20 @@ GPM_EXPORT int prctl(int option, ...)
     unsigned long a4 = va_arg(ap, unsigned long), a5 = va_arg(ap, unsigned long);
     va_end(ap);
     struct gpm_g *gp = NULL;
-    if ((option == PR_SET_NAME || option == PR_GET_NAME) && gpm_active())
+    if ((option == PR_SET_NAME || option == PR_GET_NAME || option == PR_GET_TID_ADDRESS) && gpm_active())
         gp = gpm_getg();
     if (gp == NULL || gp->kind == G_KIND_FOREIGN)
         return gpm_real.prctl(option, a2, a3, a4, a5);
+    if (option == PR_GET_TID_ADDRESS) {
+        /* The thread's clear_child_tid is its G's (tid.c). */
+        int *addr = gpm_shim_get_tid_address(gp);
+        if (!shim_given((void *)a2)) {
+            errno = EFAULT;
+            return -1;
+        }
+        *(int **)a2 = addr;
+        return 0;
+    }
     if (option == PR_GET_NAME) {
         if (a2 == 0) {
             errno = EFAULT; /* the kernel's answer */

@@ -41,6 +41,7 @@ static inline bool shim_given(const void *p)
 pid_t gpm_shim_kerneltid(pid_t tid);
 /* tid.c: set_tid_address for the calling thread (its G). */
 long gpm_shim_set_tid_address(int *addr);
+int *gpm_shim_get_tid_address(struct gpm_g *gp);
 
 /* clock.c: whose CPU clock a clock id is. */
 enum gpm_clockowner {

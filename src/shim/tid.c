@@ -16,13 +16,15 @@
  * set_tid_address(2), made through syscall(), is a thread's too: it
  * returns the caller's id, and the address it sets is cleared (and a
  * waiter woken) when the G exits, as the kernel does at a thread's exit;
- * the kernel thread running the G keeps its own (glibc's).
+ * the kernel thread running the G keeps its own (glibc's), and
+ * prctl(PR_GET_TID_ADDRESS) answers the G's (name.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include "../../compat/glibc_abi.h"
 #include "../core/gstack.h"
 #include "../core/gsig.h"
 #include "../core/sys.h"
@@ -52,7 +54,19 @@ long gpm_shim_set_tid_address(int *addr)
     if (gp == NULL || gp->kind == G_KIND_FOREIGN)
         return gpm_syscall1(SYS_set_tid_address, (long)addr);
     gp->cleartid = (_Atomic int *)addr;
+    gp->cleartidset = true;
     return gp->tid;
+}
+
+/* prctl(PR_GET_TID_ADDRESS) of a G: what its set_tid_address set, or
+   else its TCB's tid, where glibc's clone points a new thread's (the
+   kernel thread's own would be the M's, which a set_tid_address of it
+   would then clear at the G's exit). */
+int *gpm_shim_get_tid_address(struct gpm_g *gp)
+{
+    if (gp->cleartidset)
+        return (int *)gp->cleartid;
+    return (int *)((char *)gp->tcb + TCB_OFF_TID);
 }
 
 GPM_EXPORT int tgkill(pid_t tgid, pid_t tid, int sig)

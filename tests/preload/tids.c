@@ -4,7 +4,9 @@
  * (no quick reuse), stay the same while the thread sleeps, yields and
  * (under gpm) moves between kernel threads; the main thread's is the
  * process id. tgkill to one's own id runs the handler in the calling
- * thread. set_tid_address (through syscall) returns the caller's id, and
+ * thread. prctl(PR_GET_TID_ADDRESS) names a word holding the thread's own
+ * id, then what set_tid_address set. set_tid_address (through syscall)
+ * returns the caller's id, and
  * when the thread exits the word it named is cleared and a waiter
  * (FUTEX_WAIT, shared, as the kernel's wake is) woken; those threads are
  * detached, since natively the call takes the place of the word glibc's
@@ -18,6 +20,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -58,7 +61,15 @@ static void *cleartid(void *arg)
 {
     _Atomic int *slot = arg;
     pid_t id = gettid();
+    /* Before: the word glibc's clone named, the thread's own id in it
+       (under gpm the G's, not its kernel thread's). */
+    int *addr = NULL;
+    CHECK_EQ(prctl(PR_GET_TID_ADDRESS, &addr), 0);
+    CHECK(addr != NULL && *addr == id, "PR_GET_TID_ADDRESS names a word holding %d, not this thread's id %d",
+          addr != NULL ? *addr : -1, id);
     CHECK_EQ(syscall(SYS_set_tid_address, slot), id);
+    CHECK_EQ(prctl(PR_GET_TID_ADDRESS, &addr), 0);
+    CHECK(addr == (int *)slot, "PR_GET_TID_ADDRESS after set_tid_address");
     atomic_store(slot, id);
     usleep(1000);
     return NULL;
