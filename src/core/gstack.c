@@ -715,11 +715,16 @@ void gpm_gstack_checkrunning(void)
     gpm_unlock(&unmaplock);
 }
 
+uintptr_t gpm_gstack_lo(const struct gpm_g *gp)
+{
+    return (uintptr_t)(gp->stack_lo != NULL ? gp->stack_lo : gp->user_stack);
+}
+
 bool gpm_gstack_overflowed(const struct gpm_g *gp, uintptr_t addr, uintptr_t sp, bool framefault)
 {
     if (gp->kind != G_KIND_BLOCK)
         return false; /* G1's stack is the kernel's, grown on demand */
-    uintptr_t lo = (uintptr_t)(gp->stack_lo != NULL ? gp->stack_lo : gp->user_stack);
+    uintptr_t lo = gpm_gstack_lo(gp);
     if (lo == 0)
         return false;
     /* Below the stack: its guard, or, past the guard (a large frame that

@@ -81,6 +81,7 @@
 #include "../../compat/libc_real.h"
 #include "env.h"
 #include "runtime.h"
+#include "gstack.h"
 #include "gsig.h"
 #include "sys.h"
 #include "tools.h"
@@ -266,7 +267,7 @@ static void handler(int sig, siginfo_t *si, void *ucv)
        registers, the xsave area and its alignment, then the yield's own
        frames (a few hundred bytes of C). */
     uintptr_t need = 128 + 8 + 16 * 8 + (gpm_xsave_size ? gpm_xsave_size : 512) + 64 + 4096;
-    uintptr_t lo = (uintptr_t)(gp->stack_lo != NULL ? gp->stack_lo : gp->user_stack);
+    uintptr_t lo = gpm_gstack_lo(gp);
     if (lo != 0 && (sp < lo || sp - lo < need))
         return;
     sp -= 128 + 8;

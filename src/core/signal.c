@@ -1093,6 +1093,24 @@ static void segvhandler(int sig, siginfo_t *si, void *ucv)
         gpm_sighandler(sig, si, ucv); /* already where the handler belongs */
         return;
     }
+    siginfo_t asfault;
+    uint32_t sent = isg && gp->m != NULL ? atomic_load_explicit(&gp->m->preemptsent, memory_order_relaxed) : 0;
+    if (isg && gp->m != NULL && sent != gp->m->preemptseen && si->si_code == SI_KERNEL && si->si_addr == NULL &&
+        gpm_gstack_overflowed(gp, 0, sp, true)) {
+        /* The kernel could not push a signal frame on the exhausted
+           stack, and a preemption signal was on its way to this M: that
+           was its frame (and it is spent). Natively that signal does not
+           exist, and the overflow itself faults a moment later; the
+           program's handler sees that fault, an access to the guard just
+           below the stack. (A program's own signal that finds the stack
+           exhausted is SI_KERNEL natively too, and stays so.) */
+        gp->m->preemptseen = sent;
+        uintptr_t lo = gpm_gstack_lo(gp);
+        asfault = *si;
+        asfault.si_code = SEGV_ACCERR;
+        asfault.si_addr = (void *)((sp < lo ? sp : lo) - sizeof(void *));
+        si = &asfault;
+    }
     if (galtstack) {
         relocate(sig, si, uc, (uintptr_t)gp->sig.altstack.ss_sp + gp->sig.altstack.ss_size);
     } else if (gp->kind == G_KIND_FOREIGN && (a->sa_flags & SA_ONSTACK)) {
@@ -1101,7 +1119,7 @@ static void segvhandler(int sig, siginfo_t *si, void *ucv)
     }
     /* Below the red zone, as the kernel would push it. */
     uintptr_t top = sp - 128;
-    uintptr_t lo = gp->kind != G_KIND_BLOCK ? 0 : (uintptr_t)(gp->stack_lo != NULL ? gp->stack_lo : gp->user_stack);
+    uintptr_t lo = gp->kind != G_KIND_BLOCK ? 0 : gpm_gstack_lo(gp);
     if (lo != 0 && fault && (top < lo || top - lo < framesize(uc) + HANDLER_ROOM)) {
         overflowdeath(gp, si); /* no room for the frame: fatal natively too */
         return;
