@@ -756,7 +756,11 @@ long gpm_futex(uint32_t *uaddr_, int op, uint32_t val, unsigned long utime, uint
  * EFAULT and end the walk; here a fault in the walk returns to it through
  * gp->faultjmp (segvhandler in signal.c), and the walk ends the same way.
  * Whatever words the list names that hold the G's tid get OWNER_DIED, as
- * the kernel's walk would do to them.
+ * the kernel's walk would do to them. Invariant that makes the jump safe:
+ * no lock is held at any access that can fault (robust_death's CAS comes
+ * before its wake, which touches only gpm's tables). A SIGBUS (a list in
+ * a file mapping past its end) is not caught: it kills, where the
+ * kernel's walk would stop (docs/COMPAT.md).
  */
 #define ROBUST_LIST_LIMIT 2048 /* the kernel's bound on a list's length */
 

@@ -162,13 +162,14 @@ bool gpm_overflow_first(void);
 /* sysmon: the canary check of every running G. */
 void gpm_gstack_checkrunning(void);
 
+/* The low end of gp's stack (gpm's block, or the program's own stack), 0
+   if unknown. Async-signal-safe. */
+uintptr_t gpm_gstack_lo(const struct gpm_g *gp);
+
 /* Whether a fault at addr, with the stack pointer at sp, is gp running
    off the low end of its stack (into its guard, or just below it; or,
    for a fault the kernel raised because a signal frame did not fit, with
    sp there). Async-signal-safe. */
-/* The low end of gp's stack (gpm's block, or the program's own stack), 0
-   if unknown. */
-uintptr_t gpm_gstack_lo(const struct gpm_g *gp);
 bool gpm_gstack_overflowed(const struct gpm_g *gp, uintptr_t addr, uintptr_t sp, bool framefault);
 
 /* The size gp's stack was asked with (the attribute's or the default),

@@ -752,9 +752,8 @@ enum { MMAKER_NONE, MMAKER_STARTING, MMAKER_RUNNING };
    the poller (if any) is woken to look; otherwise the first M to stop
    finds them (stopm looks at the queue under sched.lock, as this does),
    and sysmon, woken if it slept, asks for an M again each round
-   (gpm_sysmon_stranded). Never
-   makes an M: the maker calls this after a failed create and must not
-   loop on failures. */
+   (gpm_sysmon_stranded). Never makes an M: the maker calls this after a
+   failed create and must not loop on failures. */
 static void mnotstarted(struct gpm_p *pp, bool spinning)
 {
     if (spinning && atomic_fetch_sub(&gpm_sched.nmspinning, 1) - 1 < 0)
